@@ -1,0 +1,557 @@
+//! The public handle, composing the segment, the protocol, the copy and the
+//! futex.
+//!
+//! The path of one frame: `write` → shape check → writer role →
+//! `begin_write` → copy in → `publish` → wake; `read` → `begin_read` →
+//! copy out → `validate_read` (→ retry).
+
+use std::hint;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn};
+
+use crate::copy::copy_racy;
+use crate::layout::Geometry;
+use crate::protocol::{self, FrameInfo};
+use crate::segment::{self, Segment};
+use crate::{notify, DbShmError, Dtype, Element, Result};
+
+/// Longest single futex sleep; a waiter re-checks at least this often.
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// How long a reader retries a buffer that never becomes whole while
+/// `latest` stays put before calling the segment corrupt. A live writer
+/// finishes a frame long before; only a damaged header gets here.
+const STUCK_LIMIT: Duration = Duration::from_secs(2);
+
+/// How a segment is created or opened; the defaults are those of
+/// [`DoubleBufferedSharedMemory::new`].
+///
+/// ```
+/// use dbshm::{DoubleBufferedSharedMemory, Options};
+/// # let name = format!("dbshm-doc-options-{}", std::process::id());
+/// let shared: DoubleBufferedSharedMemory<f32> = Options::new()
+///     .mode(0o640) // the owner writes, its group may open read-only
+///     .unlink_on_drop(true)
+///     .open_or_create(&name, (480, 640))?;
+/// assert_eq!(shared.shape(), &[480, 640]);
+/// # Ok::<(), dbshm::DbShmError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    mode: u32,
+    unlink_on_drop: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            mode: 0o600,
+            unlink_on_drop: false,
+        }
+    }
+}
+
+impl Options {
+    /// Mode 0600, and the segment outlives its handles.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Permission bits of a segment this creates (not filtered by the
+    /// umask). Default 0600: the owner only. 0640 lets the group open it
+    /// read-only; 0660 lets the group write too.
+    pub fn mode(mut self, mode: u32) -> Options {
+        self.mode = mode & 0o777;
+        self
+    }
+
+    /// Remove the segment's name when the handle is dropped. Other handles
+    /// keep working; new opens fail with [`DbShmError::NotFound`].
+    pub fn unlink_on_drop(mut self, yes: bool) -> Options {
+        self.unlink_on_drop = yes;
+        self
+    }
+
+    /// Creates a new segment; [`DbShmError::AlreadyExists`] if the name is taken.
+    pub fn create<T: Element>(
+        &self,
+        name: &str,
+        shape: impl IntoDimension,
+    ) -> Result<DoubleBufferedSharedMemory<T>> {
+        let geometry = geometry::<T>(name, shape.into_dimension().slice())?;
+        let segment = Segment::create(name, &geometry, self.mode)?;
+        Ok(DoubleBufferedSharedMemory::from_parts(
+            name, segment, geometry, self,
+        ))
+    }
+
+    /// Opens an existing segment read-write; its shape comes from the segment.
+    pub fn open<T: Element>(&self, name: &str) -> Result<DoubleBufferedSharedMemory<T>> {
+        self.attach(name, true)
+    }
+
+    /// Opens an existing segment read-only: it maps the segment without write
+    /// permission, can read and wait, and gets [`DbShmError::ReadOnly`] on write.
+    pub fn open_readonly<T: Element>(&self, name: &str) -> Result<DoubleBufferedSharedMemory<T>> {
+        self.attach(name, false)
+    }
+
+    /// Opens the segment if it exists, with the same element type and shape,
+    /// or creates it. Safe against other processes doing the same at once:
+    /// exactly one creates, the others open what it created.
+    pub fn open_or_create<T: Element>(
+        &self,
+        name: &str,
+        shape: impl IntoDimension,
+    ) -> Result<DoubleBufferedSharedMemory<T>> {
+        let shape = shape.into_dimension();
+        let geometry = geometry::<T>(name, shape.slice())?;
+        // Each turn loses at most one race: to a creator (AlreadyExists) or to
+        // an unlink (NotFound). Three losses in a row is a fight, not a race.
+        let mut last = None;
+        for _ in 0..3 {
+            match self.open::<T>(name) {
+                Ok(shared) => return shared.check_shape(shape.slice()).map(|()| shared),
+                Err(DbShmError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            match Segment::create(name, &geometry, self.mode) {
+                Ok(segment) => {
+                    return Ok(DoubleBufferedSharedMemory::from_parts(
+                        name, segment, geometry, self,
+                    ))
+                }
+                Err(e @ DbShmError::AlreadyExists { .. }) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("the loop ran"))
+    }
+
+    fn attach<T: Element>(
+        &self,
+        name: &str,
+        writable: bool,
+    ) -> Result<DoubleBufferedSharedMemory<T>> {
+        let (segment, geometry) = Segment::open(name, writable)?;
+        if geometry.dtype != T::DTYPE {
+            return Err(DbShmError::TypeMismatch {
+                name: name.to_owned(),
+                expected: T::DTYPE,
+                found: geometry.dtype,
+            });
+        }
+        Ok(DoubleBufferedSharedMemory::from_parts(
+            name, segment, geometry, self,
+        ))
+    }
+}
+
+fn geometry<T: Element>(name: &str, shape: &[usize]) -> Result<Geometry> {
+    Geometry::new(T::DTYPE, shape).map_err(|e| DbShmError::InvalidShape {
+        name: name.to_owned(),
+        shape: shape.to_vec(),
+        reason: e.reason(),
+    })
+}
+
+/// An n-dimensional array of `T` in POSIX shared memory, double-buffered:
+/// one writer at a time publishes frames, any number of readers in any
+/// process copy out the latest whole one.
+///
+/// A handle can read and, unless opened read-only, write. It takes the writer
+/// role at its first write and keeps it until dropped; meanwhile a write
+/// through any other handle gets [`DbShmError::WriterBusy`]. The role is a
+/// `flock` the kernel releases when the process dies, so a crashed writer
+/// never blocks its successor. Reads never wait for the writer, and the
+/// writer never waits for readers.
+///
+/// Dropping a handle leaves the segment in place for others (see
+/// [`Options::unlink_on_drop`] and [`unlink`](crate::unlink)).
+pub struct DoubleBufferedSharedMemory<T: Element> {
+    name: String,
+    segment: Segment,
+    geometry: Geometry,
+    /// Whether this handle holds the writer role; the lock also serialises
+    /// writes from threads sharing the handle.
+    writer: Mutex<bool>,
+    retries: AtomicU64,
+    unlink_on_drop: bool,
+    _element: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> DoubleBufferedSharedMemory<T> {
+    /// Opens the segment `name` if it exists (its element type and shape must
+    /// match), otherwise creates it with mode 0600.
+    ///
+    /// `shape` is anything ndarray takes: `(100, 100, 3)`, `[480, 640]`,
+    /// `&[usize]`, `vec![..]` or `IxDyn(..)`.
+    pub fn new(name: &str, shape: impl IntoDimension) -> Result<Self> {
+        Options::new().open_or_create(name, shape)
+    }
+
+    /// Creates a new segment with mode 0600; fails if the name exists.
+    pub fn create(name: &str, shape: impl IntoDimension) -> Result<Self> {
+        Options::new().create(name, shape)
+    }
+
+    /// Opens an existing segment; its shape comes from the segment and its
+    /// element type must be `T`.
+    pub fn open(name: &str) -> Result<Self> {
+        Options::new().open(name)
+    }
+
+    /// Opens an existing segment read-only (see [`Options::open_readonly`]).
+    pub fn open_readonly(name: &str) -> Result<Self> {
+        Options::new().open_readonly(name)
+    }
+
+    /// Removes the segment's name; the same as [`crate::unlink`].
+    pub fn unlink(name: &str) -> Result<()> {
+        segment::unlink(name)
+    }
+
+    fn from_parts(name: &str, segment: Segment, geometry: Geometry, options: &Options) -> Self {
+        DoubleBufferedSharedMemory {
+            name: name.to_owned(),
+            segment,
+            geometry,
+            writer: Mutex::new(false),
+            retries: AtomicU64::new(0),
+            unlink_on_drop: options.unlink_on_drop,
+            _element: PhantomData,
+        }
+    }
+
+    fn check_shape(&self, shape: &[usize]) -> Result<()> {
+        if shape == self.shape() {
+            Ok(())
+        } else {
+            Err(DbShmError::ShapeMismatch {
+                name: self.name.clone(),
+                expected: shape.to_vec(),
+                found: self.shape().to_vec(),
+            })
+        }
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len == self.len() {
+            Ok(())
+        } else {
+            Err(DbShmError::ShapeMismatch {
+                name: self.name.clone(),
+                expected: self.shape().to_vec(),
+                found: vec![len],
+            })
+        }
+    }
+
+    /// Writes `array` into the back buffer, then publishes it as the latest
+    /// frame. Any layout is accepted (a transposed view is written in its
+    /// logical order); the shape must be the segment's.
+    pub fn write<S, D>(&self, array: &ArrayBase<S, D>) -> Result<FrameInfo>
+    where
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        if array.shape() != self.shape() {
+            return Err(DbShmError::ShapeMismatch {
+                name: self.name.clone(),
+                expected: self.shape().to_vec(),
+                found: array.shape().to_vec(),
+            });
+        }
+        match array.as_slice() {
+            Some(src) => self.write_raw(|dst| {
+                // SAFETY: `src` holds exactly one frame (the shape matched and
+                // it is contiguous in standard order); `dst` is the back
+                // buffer, one frame long, which this writer alone writes.
+                unsafe { copy_racy(src.as_ptr().cast(), dst, self.geometry.frame_bytes) }
+            }),
+            None => self.write_with(|mut back| back.assign(array)),
+        }
+    }
+
+    /// Lets `fill` write the back buffer in place, then publishes it: the
+    /// zero-copy path for producers.
+    ///
+    /// The view starts with stale contents (an older frame, or a frame a
+    /// crashed writer left half-written): `fill` should set every element.
+    /// If `fill` panics, nothing is published and the next write carries on.
+    pub fn write_with<F>(&self, fill: F) -> Result<FrameInfo>
+    where
+        F: FnOnce(ArrayViewMutD<'_, T>),
+    {
+        self.write_raw(|dst| {
+            // SAFETY: `dst` is the back buffer: ALIGN-aligned (so aligned for
+            // T), one frame of `len` elements, valid for the life of `self`.
+            // This writer is its only writer (the role and the mutex), and
+            // readers touch it only through `copy_racy`, so the exclusive
+            // view aliases no Rust reference. Any bytes are a valid T.
+            let view =
+                unsafe { ArrayViewMutD::from_shape_ptr(IxDyn(self.shape()), dst.cast::<T>()) };
+            fill(view)
+        })
+    }
+
+    fn write_raw(&self, fill: impl FnOnce(*mut u8)) -> Result<FrameInfo> {
+        if !self.segment.writable() {
+            return Err(DbShmError::ReadOnly {
+                name: self.name.clone(),
+            });
+        }
+        // A panic in an earlier `fill` poisons the lock; the protocol state
+        // it leaves (an odd counter) is one `begin_write` recovers from.
+        let mut holds_role = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let header = self.segment.header();
+        if !*holds_role {
+            if !self.segment.try_lock_writer(&self.name)? {
+                let pid = header.writer_pid.load(Ordering::Relaxed);
+                return Err(DbShmError::WriterBusy {
+                    name: self.name.clone(),
+                    pid,
+                });
+            }
+            *holds_role = true;
+            // Relaxed: shown to people, never used to decide anything.
+            header.writer_pid.store(
+                rustix::process::getpid().as_raw_nonzero().get() as u32,
+                Ordering::Relaxed,
+            );
+        }
+        let ticket = protocol::begin_write(header);
+        // SAFETY: the offset of either buffer lies inside the mapping (checked
+        // by `Geometry::parse` or computed by `Geometry::new`).
+        let dst = unsafe {
+            self.segment
+                .base()
+                .add(self.geometry.buffer_offset[ticket.buffer])
+        };
+        fill(dst);
+        let info = protocol::publish(header, ticket, monotonic_ns());
+        notify::wake_all(&header.notify);
+        Ok(info)
+    }
+
+    /// A copy of the latest complete frame (the initial zeros before any write).
+    pub fn read(&self) -> Result<ArrayD<T>> {
+        self.read_with_info().map(|(array, _)| array)
+    }
+
+    /// A copy of the latest complete frame, with its number and timestamp.
+    pub fn read_with_info(&self) -> Result<(ArrayD<T>, FrameInfo)> {
+        let len = self.len();
+        let mut data: Vec<T> = Vec::with_capacity(len);
+        let info = self.read_raw(|src| {
+            // SAFETY: `data` has capacity for one frame; `src` is a whole buffer.
+            unsafe { copy_racy(src, data.as_mut_ptr().cast(), self.geometry.frame_bytes) }
+        })?;
+        // SAFETY: the last copy wrote all `len` elements, and every bit
+        // pattern is a valid `T` (a sealed set of plain numeric types).
+        unsafe { data.set_len(len) };
+        let array =
+            ArrayD::from_shape_vec(IxDyn(self.shape()), data).expect("one frame of elements");
+        Ok((array, info))
+    }
+
+    /// Copies the latest complete frame into `out`, which must hold exactly
+    /// [`len`](Self::len) elements, in row-major order. Allocates nothing.
+    pub fn read_into(&self, out: &mut [T]) -> Result<FrameInfo> {
+        self.check_len(out.len())?;
+        self.read_raw(|src| {
+            // SAFETY: `out` is exactly one frame long and exclusively ours.
+            unsafe { copy_racy(src, out.as_mut_ptr().cast(), self.geometry.frame_bytes) }
+        })
+    }
+
+    /// Copies the latest complete frame into an array of the segment's shape,
+    /// in any memory layout. Allocates nothing.
+    pub fn read_into_array<S, D>(&self, out: &mut ArrayBase<S, D>) -> Result<FrameInfo>
+    where
+        S: DataMut<Elem = T>,
+        D: Dimension,
+    {
+        if out.shape() != self.shape() {
+            return Err(DbShmError::ShapeMismatch {
+                name: self.name.clone(),
+                expected: self.shape().to_vec(),
+                found: out.shape().to_vec(),
+            });
+        }
+        if let Some(slice) = out.as_slice_mut() {
+            return self.read_into(slice);
+        }
+        let size = std::mem::size_of::<T>();
+        self.read_raw(|src| {
+            for (i, element) in out.iter_mut().enumerate() {
+                // SAFETY: `i < len`, so the element lies inside the buffer;
+                // `element` is one exclusively borrowed `T`.
+                unsafe { copy_racy(src.add(i * size), (element as *mut T).cast(), size) }
+            }
+        })
+    }
+
+    fn read_raw(&self, mut copy: impl FnMut(*const u8)) -> Result<FrameInfo> {
+        let header = self.segment.header();
+        let mut retries = 0u64;
+        let mut stuck_since: Option<(Instant, u64)> = None;
+        loop {
+            if let Some(ticket) = protocol::begin_read(header) {
+                // SAFETY: as in `write_raw`, the buffer lies inside the mapping.
+                copy(unsafe {
+                    self.segment
+                        .base()
+                        .add(self.geometry.buffer_offset[ticket.buffer])
+                });
+                if let Some(info) = protocol::validate_read(header, ticket) {
+                    if retries > 0 {
+                        self.retries.fetch_add(retries, Ordering::Relaxed);
+                    }
+                    return Ok(info);
+                }
+            }
+            retries += 1;
+            if retries % 64 != 0 {
+                hint::spin_loop();
+                continue;
+            }
+            thread::yield_now();
+            // Relaxed: only compared with itself to see whether frames move.
+            let latest = header.latest.load(Ordering::Relaxed);
+            match stuck_since {
+                Some((since, seen)) if seen == latest => {
+                    if since.elapsed() > STUCK_LIMIT {
+                        self.retries.fetch_add(retries, Ordering::Relaxed);
+                        return Err(DbShmError::Incompatible {
+                            name: self.name.clone(),
+                            reason: format!(
+                                "frame {latest} never became readable: the header is damaged"
+                            ),
+                        });
+                    }
+                }
+                _ => stuck_since = Some((Instant::now(), latest)),
+            }
+        }
+    }
+
+    /// Waits until a frame newer than `after_seq` is published, then returns
+    /// a copy of the latest frame. [`DbShmError::Timeout`] after `timeout`;
+    /// `Duration::MAX` waits without limit. Sleeps in the kernel (a futex
+    /// shared between processes), with no polling.
+    pub fn wait(&self, after_seq: u64, timeout: Duration) -> Result<(ArrayD<T>, FrameInfo)> {
+        self.wait_for(after_seq, timeout)?;
+        self.read_with_info()
+    }
+
+    /// [`wait`](Self::wait) into a caller's buffer, as [`read_into`](Self::read_into).
+    pub fn wait_into(&self, after_seq: u64, timeout: Duration, out: &mut [T]) -> Result<FrameInfo> {
+        self.check_len(out.len())?;
+        self.wait_for(after_seq, timeout)?;
+        self.read_into(out)
+    }
+
+    fn wait_for(&self, after_seq: u64, timeout: Duration) -> Result<()> {
+        let header = self.segment.header();
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            // Acquire: pairs with `publish`'s Release increment, so a value
+            // read here that is already past a publish comes with its `latest`.
+            let seen = header.notify.load(Ordering::Acquire);
+            if header.latest.load(Ordering::Acquire) > after_seq {
+                return Ok(());
+            }
+            let slice = match deadline {
+                Some(deadline) => deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(WAIT_SLICE),
+                None => WAIT_SLICE,
+            };
+            if slice.is_zero() {
+                return Err(DbShmError::Timeout {
+                    name: self.name.clone(),
+                    after_seq,
+                    timeout,
+                });
+            }
+            notify::wait(&header.notify, seen, slice);
+        }
+    }
+
+    /// Total bytes of the shared segment: header and both buffers.
+    pub fn get_memory_size(&self) -> usize {
+        self.segment.size()
+    }
+
+    /// The shape of a frame.
+    pub fn shape(&self) -> &[usize] {
+        &self.geometry.shape
+    }
+
+    /// Elements in a frame: the product of the shape.
+    #[allow(clippy::len_without_is_empty)] // a frame always has at least one element
+    pub fn len(&self) -> usize {
+        self.geometry.len
+    }
+
+    /// The element type, as stored in the segment.
+    pub fn dtype(&self) -> Dtype {
+        self.geometry.dtype
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of the latest published frame; 0 before the first write.
+    pub fn latest_seq(&self) -> u64 {
+        // Acquire: a caller that then reads sees this frame or a newer one.
+        self.segment.header().latest.load(Ordering::Acquire)
+    }
+
+    /// Reads this handle retried because the writer overwrote the buffer
+    /// being copied (a reader lapped by the writer).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Whether the handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        !self.segment.writable()
+    }
+}
+
+impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
+    fn drop(&mut self) {
+        if self.unlink_on_drop {
+            let _ = segment::unlink(&self.name);
+        }
+    }
+}
+
+impl<T: Element> std::fmt::Debug for DoubleBufferedSharedMemory<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoubleBufferedSharedMemory")
+            .field("name", &self.name)
+            .field("dtype", &self.dtype())
+            .field("shape", &self.shape())
+            .field("latest_seq", &self.latest_seq())
+            .field("read_only", &self.is_read_only())
+            .finish()
+    }
+}
+
+/// This machine's `CLOCK_MONOTONIC` in nanoseconds: the clock of
+/// [`FrameInfo::timestamp_ns`], so `monotonic_ns() - info.timestamp_ns` is
+/// the age of a frame.
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}

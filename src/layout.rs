@@ -1,0 +1,394 @@
+//! The bytes of a segment: the header, its constants, and its validation.
+//!
+//! Pure: no system calls. [`Geometry::parse`] takes the header bytes and the
+//! size of the object they came from and either describes a segment whose
+//! every buffer lies inside the object, or says why not.
+//!
+//! A segment is one POSIX shared-memory object, native-endian:
+//!
+//! | offset | size | field | notes |
+//! |---|---|---|---|
+//! | 0 | 8 | `magic` | `u64` [`MAGIC`]; read as another value on a machine of the other endianness |
+//! | 8 | 4 | `version` | `u32` [`LAYOUT_VERSION`] |
+//! | 12 | 4 | `header_size` | `u32`, bytes before the first buffer: [`HEADER_SIZE`] |
+//! | 16 | 4 | `dtype` | `u32` element code, see [`Dtype`](crate::Dtype) |
+//! | 20 | 4 | `elem_size` | `u32` bytes per element |
+//! | 24 | 4 | `ndim` | `u32`, 1 to [`MAX_NDIM`] |
+//! | 28 | 4 | `nbuffers` | `u32`, always 2 |
+//! | 32 | 128 | `shape` | `u64[16]`, row-major (C order); entries past `ndim` are 0 |
+//! | 160 | 16 | `buffer_offset` | `u64[2]`, byte offset of each buffer, multiples of [`ALIGN`] |
+//! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
+//! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
+//! | 192 | 4 | `init` | atomic `u32`, [`INIT_READY`] once every other field is set (stored with Release) |
+//! | 256 | 8 | `latest` | atomic `u64`, number of the latest published frame; 0 before the first write |
+//! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
+//! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |
+//! | 384 + 128·i | 8 | `slot[i].seq` | atomic `u64` sequence counter of buffer i: odd while it is written |
+//! | 392 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
+//! | 400 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
+//!
+//! Frame `n` lives in buffer `n % 2`. The buffers follow the header page, each
+//! starting on an [`ALIGN`] boundary. Groups of fields written by different
+//! parties at different times sit 128 bytes apart, so that neither a cache line
+//! nor an adjacent-line prefetch pair is shared between them.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use crate::Dtype;
+
+/// First eight bytes of every segment: "DBSHM_V1" read as a big-endian `u64`.
+pub const MAGIC: u64 = u64::from_be_bytes(*b"DBSHM_V1");
+/// Version of this layout; a segment of another version is refused.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Bytes of the header: one page, before the first buffer.
+pub const HEADER_SIZE: usize = 4096;
+/// Alignment of each buffer within the object.
+pub const ALIGN: usize = 4096;
+/// Most dimensions a shape may have.
+pub const MAX_NDIM: usize = 16;
+/// Value of `init` once the creator has written every other header field.
+pub const INIT_READY: u32 = u32::from_be_bytes(*b"RDY!");
+/// Number of buffers: double buffering.
+pub const NBUFFERS: usize = 2;
+
+/// One buffer's publication state.
+#[repr(C, align(128))]
+pub(crate) struct Slot {
+    /// Odd while the writer fills the buffer, even when it holds a whole frame.
+    pub(crate) seq: AtomicU64,
+    /// Number of the frame the buffer holds (valid when `seq` is even and unchanged).
+    pub(crate) frame: AtomicU64,
+    /// Writer's CLOCK_MONOTONIC when that frame was published, in nanoseconds.
+    pub(crate) timestamp_ns: AtomicU64,
+}
+
+/// The header as mapped in memory; see the module documentation for the table.
+///
+/// The plain fields are written once by the creator before `init` and never
+/// again; the atomic fields are the protocol's.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) magic: u64,
+    pub(crate) version: u32,
+    pub(crate) header_size: u32,
+    pub(crate) dtype: u32,
+    pub(crate) elem_size: u32,
+    pub(crate) ndim: u32,
+    pub(crate) nbuffers: u32,
+    pub(crate) shape: [u64; MAX_NDIM],
+    pub(crate) buffer_offset: [u64; NBUFFERS],
+    pub(crate) frame_bytes: u64,
+    pub(crate) total_size: u64,
+    pub(crate) init: AtomicU32,
+    _pad0: [u8; 60],
+    pub(crate) latest: AtomicU64,
+    pub(crate) notify: AtomicU32,
+    pub(crate) writer_pid: AtomicU32,
+    _pad1: [u8; 112],
+    pub(crate) slots: [Slot; NBUFFERS],
+}
+
+// The table in the module documentation is the contract with other languages.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(offset_of!(Header, version) == 8);
+    assert!(offset_of!(Header, dtype) == 16);
+    assert!(offset_of!(Header, shape) == 32);
+    assert!(offset_of!(Header, buffer_offset) == 160);
+    assert!(offset_of!(Header, frame_bytes) == 176);
+    assert!(offset_of!(Header, total_size) == 184);
+    assert!(offset_of!(Header, init) == 192);
+    assert!(offset_of!(Header, latest) == 256);
+    assert!(offset_of!(Header, notify) == 264);
+    assert!(offset_of!(Header, writer_pid) == 268);
+    assert!(offset_of!(Header, slots) == 384);
+    assert!(offset_of!(Slot, frame) == 8);
+    assert!(offset_of!(Slot, timestamp_ns) == 16);
+    assert!(std::mem::size_of::<Slot>() == 128);
+    assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+};
+
+/// Bytes of the header that describe the segment (everything before the
+/// protocol's atomics); what [`Geometry::parse`] reads.
+pub const DESCRIPTOR_SIZE: usize = 256;
+
+/// Why a shape cannot be a segment's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ShapeError {
+    /// No dimensions.
+    NoDimensions,
+    /// More than [`MAX_NDIM`] dimensions.
+    TooManyDimensions,
+    /// A dimension of length 0.
+    ZeroDimension,
+    /// The byte size does not fit in memory.
+    TooLarge,
+}
+
+impl ShapeError {
+    /// The reason, as a phrase for an error message.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            ShapeError::NoDimensions => "a shape needs at least one dimension",
+            ShapeError::TooManyDimensions => "a shape has at most 16 dimensions",
+            ShapeError::ZeroDimension => "every dimension must be at least 1",
+            ShapeError::TooLarge => "the frame's byte size overflows",
+        }
+    }
+}
+
+/// Where everything is in a segment of a given element type and shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub(crate) dtype: Dtype,
+    pub(crate) shape: Vec<usize>,
+    /// Elements in one frame.
+    pub(crate) len: usize,
+    /// Bytes in one frame.
+    pub(crate) frame_bytes: usize,
+    pub(crate) buffer_offset: [usize; NBUFFERS],
+    pub(crate) total_size: usize,
+}
+
+fn round_up(n: usize, align: usize) -> Option<usize> {
+    n.checked_add(align - 1).map(|v| v / align * align)
+}
+
+impl Geometry {
+    /// The geometry of a new segment; the shape's checks live here.
+    pub(crate) fn new(dtype: Dtype, shape: &[usize]) -> Result<Geometry, ShapeError> {
+        if shape.is_empty() {
+            return Err(ShapeError::NoDimensions);
+        }
+        if shape.len() > MAX_NDIM {
+            return Err(ShapeError::TooManyDimensions);
+        }
+        if shape.contains(&0) {
+            return Err(ShapeError::ZeroDimension);
+        }
+        let len = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or(ShapeError::TooLarge)?;
+        let frame_bytes = len.checked_mul(dtype.size()).ok_or(ShapeError::TooLarge)?;
+        let stride = round_up(frame_bytes, ALIGN).ok_or(ShapeError::TooLarge)?;
+        let total_size = stride
+            .checked_mul(NBUFFERS)
+            .and_then(|b| b.checked_add(HEADER_SIZE))
+            .filter(|&t| t <= isize::MAX as usize && u64::try_from(t).is_ok())
+            .ok_or(ShapeError::TooLarge)?;
+        Ok(Geometry {
+            dtype,
+            shape: shape.to_vec(),
+            len,
+            frame_bytes,
+            buffer_offset: [HEADER_SIZE, HEADER_SIZE + stride],
+            total_size,
+        })
+    }
+
+    /// Writes the descriptor fields of a new segment's header (not `init`,
+    /// not the protocol's atomics, which start at zero).
+    pub(crate) fn write_descriptor(&self, bytes: &mut [u8; DESCRIPTOR_SIZE]) {
+        let mut put = |off: usize, v: &[u8]| bytes[off..off + v.len()].copy_from_slice(v);
+        put(0, &MAGIC.to_ne_bytes());
+        put(8, &LAYOUT_VERSION.to_ne_bytes());
+        put(12, &(HEADER_SIZE as u32).to_ne_bytes());
+        put(16, &self.dtype.code().to_ne_bytes());
+        put(20, &(self.dtype.size() as u32).to_ne_bytes());
+        put(24, &(self.shape.len() as u32).to_ne_bytes());
+        put(28, &(NBUFFERS as u32).to_ne_bytes());
+        for (i, &d) in self.shape.iter().enumerate() {
+            put(32 + 8 * i, &(d as u64).to_ne_bytes());
+        }
+        for (i, &o) in self.buffer_offset.iter().enumerate() {
+            put(160 + 8 * i, &(o as u64).to_ne_bytes());
+        }
+        put(176, &(self.frame_bytes as u64).to_ne_bytes());
+        put(184, &(self.total_size as u64).to_ne_bytes());
+    }
+
+    /// Reads and checks a header's descriptor, taken from an object of
+    /// `object_size` bytes.
+    ///
+    /// Succeeds only when the header is one this version wrote and every byte
+    /// it describes lies within the object, so that a caller may map
+    /// `total_size` bytes and touch both buffers without a SIGBUS.
+    pub(crate) fn parse(
+        bytes: &[u8; DESCRIPTOR_SIZE],
+        object_size: u64,
+    ) -> Result<Geometry, String> {
+        let u32_at = |off: usize| u32::from_ne_bytes(bytes[off..off + 4].try_into().unwrap());
+        let u64_at = |off: usize| u64::from_ne_bytes(bytes[off..off + 8].try_into().unwrap());
+
+        let magic = u64_at(0);
+        if magic != MAGIC {
+            return Err(if magic.swap_bytes() == MAGIC {
+                "the segment was written on a machine of the other byte order".into()
+            } else {
+                format!("bad magic {magic:#018x}: not a dbshm segment")
+            });
+        }
+        let version = u32_at(8);
+        if version != LAYOUT_VERSION {
+            return Err(format!(
+                "layout version {version}, this library reads version {LAYOUT_VERSION}"
+            ));
+        }
+        let header_size = u32_at(12);
+        if header_size as usize != HEADER_SIZE {
+            return Err(format!("header size {header_size}, expected {HEADER_SIZE}"));
+        }
+        let code = u32_at(16);
+        let dtype = Dtype::from_code(code).ok_or_else(|| format!("unknown dtype code {code}"))?;
+        let elem_size = u32_at(20);
+        if elem_size as usize != dtype.size() {
+            return Err(format!(
+                "element size {elem_size} does not match dtype {dtype}"
+            ));
+        }
+        let ndim = u32_at(24) as usize;
+        if ndim == 0 || ndim > MAX_NDIM {
+            return Err(format!("ndim {ndim} is outside 1..={MAX_NDIM}"));
+        }
+        let nbuffers = u32_at(28);
+        if nbuffers as usize != NBUFFERS {
+            return Err(format!("{nbuffers} buffers, expected {NBUFFERS}"));
+        }
+        let mut shape = Vec::with_capacity(ndim);
+        for i in 0..MAX_NDIM {
+            let d = u64_at(32 + 8 * i);
+            if i < ndim {
+                shape.push(usize::try_from(d).map_err(|_| format!("dimension {i} is {d}"))?);
+            } else if d != 0 {
+                return Err(format!("shape entry {i} is {d} beyond ndim {ndim}"));
+            }
+        }
+        let expected =
+            Geometry::new(dtype, &shape).map_err(|e| format!("shape {shape:?}: {}", e.reason()))?;
+
+        let fields = [
+            ("buffer 0 offset", u64_at(160), expected.buffer_offset[0]),
+            ("buffer 1 offset", u64_at(168), expected.buffer_offset[1]),
+            ("frame size", u64_at(176), expected.frame_bytes),
+            ("total size", u64_at(184), expected.total_size),
+        ];
+        for (what, found, want) in fields {
+            if found != want as u64 {
+                return Err(format!(
+                    "{what} is {found}, expected {want} for shape {shape:?}"
+                ));
+            }
+        }
+        if object_size < expected.total_size as u64 {
+            return Err(format!(
+                "the object is {object_size} bytes but its header describes {} (truncated)",
+                expected.total_size
+            ));
+        }
+        Ok(expected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(g: &Geometry) -> [u8; DESCRIPTOR_SIZE] {
+        let mut b = [0u8; DESCRIPTOR_SIZE];
+        g.write_descriptor(&mut b);
+        b
+    }
+
+    #[test]
+    fn buffers_are_page_aligned_after_the_header() {
+        let g = Geometry::new(Dtype::U8, &[100, 100, 3]).unwrap();
+        assert_eq!(g.len, 30_000);
+        assert_eq!(g.frame_bytes, 30_000);
+        assert_eq!(g.buffer_offset, [4096, 4096 + 32768]);
+        assert_eq!(g.total_size, 4096 + 2 * 32768);
+        let g = Geometry::new(Dtype::F64, &[512]).unwrap();
+        assert_eq!(g.buffer_offset, [4096, 8192]);
+        assert_eq!(g.total_size, 3 * 4096);
+    }
+
+    #[test]
+    fn invalid_shapes_are_refused_with_their_reason() {
+        assert_eq!(Geometry::new(Dtype::U8, &[]), Err(ShapeError::NoDimensions));
+        assert_eq!(
+            Geometry::new(Dtype::U8, &[1; 17]),
+            Err(ShapeError::TooManyDimensions)
+        );
+        assert!(Geometry::new(Dtype::U8, &[1; 16]).is_ok());
+        assert_eq!(
+            Geometry::new(Dtype::U8, &[3, 0]),
+            Err(ShapeError::ZeroDimension)
+        );
+        assert_eq!(
+            Geometry::new(Dtype::U8, &[usize::MAX, 2]),
+            Err(ShapeError::TooLarge)
+        );
+        assert_eq!(
+            Geometry::new(Dtype::U64, &[usize::MAX / 4]),
+            Err(ShapeError::TooLarge)
+        );
+        // Fits in usize, but not with the header and the second buffer.
+        assert_eq!(
+            Geometry::new(Dtype::U8, &[isize::MAX as usize / 2 + 1]),
+            Err(ShapeError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn a_written_descriptor_parses_back() {
+        let g = Geometry::new(Dtype::I16, &[7, 5, 3, 2]).unwrap();
+        let b = descriptor(&g);
+        assert_eq!(Geometry::parse(&b, g.total_size as u64), Ok(g.clone()));
+        assert_eq!(Geometry::parse(&b, g.total_size as u64 + 4096), Ok(g));
+    }
+
+    #[test]
+    fn a_truncated_object_is_refused() {
+        let g = Geometry::new(Dtype::U8, &[100, 100, 3]).unwrap();
+        let err = Geometry::parse(&descriptor(&g), g.total_size as u64 - 1).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn every_corrupted_field_is_refused() {
+        let g = Geometry::new(Dtype::F32, &[4, 4]).unwrap();
+        let good = descriptor(&g);
+        // Offsets of each field (and a value that breaks it).
+        let cases: &[(usize, &[u8], &str)] = &[
+            (0, b"NOTDBSHM", "magic"),
+            (8, &2u32.to_ne_bytes(), "version"),
+            (12, &512u32.to_ne_bytes(), "header size"),
+            (16, &99u32.to_ne_bytes(), "dtype"),
+            (20, &8u32.to_ne_bytes(), "element size"),
+            (24, &0u32.to_ne_bytes(), "ndim"),
+            (24, &17u32.to_ne_bytes(), "ndim"),
+            (24, &3u32.to_ne_bytes(), "shape"),
+            (28, &3u32.to_ne_bytes(), "buffers"),
+            (40, &0u64.to_ne_bytes(), "shape"),
+            (48, &5u64.to_ne_bytes(), "beyond ndim"),
+            (160, &0u64.to_ne_bytes(), "buffer 0 offset"),
+            (168, &4096u64.to_ne_bytes(), "buffer 1 offset"),
+            (176, &(1u64 << 40).to_ne_bytes(), "frame size"),
+            (184, &1u64.to_ne_bytes(), "total size"),
+        ];
+        for &(off, bad, what) in cases {
+            let mut b = good;
+            b[off..off + bad.len()].copy_from_slice(bad);
+            let err = Geometry::parse(&b, u64::MAX).unwrap_err();
+            assert!(
+                err.contains(what),
+                "corrupting {what} at {off} gave {err:?}"
+            );
+        }
+        let mut swapped = good;
+        swapped[..8].copy_from_slice(&MAGIC.swap_bytes().to_ne_bytes());
+        assert!(Geometry::parse(&swapped, u64::MAX)
+            .unwrap_err()
+            .contains("byte order"));
+    }
+}

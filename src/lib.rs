@@ -1,0 +1,69 @@
+//! Share an n-dimensional numeric array between processes through POSIX
+//! shared memory, double-buffered: one writer publishes frames while any
+//! number of readers, in any process, copy out the latest complete one.
+//!
+//! ```
+//! use dbshm::ndarray::{ArrayD, IxDyn};
+//! use dbshm::DoubleBufferedSharedMemory;
+//! # let my_shared_buffer = format!("dbshm-doc-{}", std::process::id());
+//! # let my_shared_buffer = my_shared_buffer.as_str();
+//!
+//! let dbshm = DoubleBufferedSharedMemory::<u8>::new(my_shared_buffer, (100, 100, 3))?;
+//! let array = ArrayD::<u8>::zeros(IxDyn(&[100, 100, 3]));
+//! dbshm.write(&array)?; // writes the back buffer, then publishes it
+//! let read_array = dbshm.read()?; // copy of the latest complete frame
+//! let memory_size = dbshm.get_memory_size(); // total bytes of the shared segment
+//! assert_eq!(read_array, array);
+//! assert_eq!(memory_size, 4096 + 2 * 32768);
+//! # dbshm::unlink(my_shared_buffer)?;
+//! # Ok::<(), dbshm::DbShmError>(())
+//! ```
+//!
+//! A reader in another process waits for each new frame:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use dbshm::DoubleBufferedSharedMemory;
+//!
+//! let camera = DoubleBufferedSharedMemory::<u8>::open("camera")?;
+//! let mut frame = vec![0u8; camera.len()];
+//! let mut seq = camera.latest_seq();
+//! loop {
+//!     let info = camera.wait_into(seq, Duration::from_secs(1), &mut frame)?;
+//!     let age_us = (dbshm::monotonic_ns() - info.timestamp_ns) / 1000;
+//!     println!("frame {} is {age_us} µs old", info.seq);
+//!     seq = info.seq;
+//! }
+//! # Ok::<(), dbshm::DbShmError>(())
+//! ```
+//!
+//! The guarantees: a reader never gets a torn frame; the writer never waits
+//! for readers; a process killed at any instant neither corrupts the segment
+//! nor blocks anyone; every bad input is a [`DbShmError`] naming the segment.
+//! The layout of a segment, for readers in other languages, is in [`layout`].
+
+#![deny(missing_docs)]
+
+mod buffer;
+mod copy;
+mod element;
+mod error;
+pub mod layout;
+mod notify;
+mod protocol;
+mod segment;
+
+pub use ndarray;
+
+pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options};
+pub use element::{Dtype, Element};
+pub use error::{DbShmError, Result};
+pub use protocol::FrameInfo;
+pub use segment::MAX_NAME_LEN;
+
+/// Removes the segment's name. Handles already open keep working; the memory
+/// is freed when the last one is dropped. [`DbShmError::NotFound`] if no
+/// segment has that name.
+pub fn unlink(name: &str) -> Result<()> {
+    segment::unlink(name)
+}
