@@ -1,1 +1,478 @@
-fn main() {}
+//! Behaviour across real processes. This binary runs the tests, and re-runs
+//! itself as each child process they need (a writer, a reader, a racer): with
+//! `DBSHM_TEST_CHILD` set, its first argument names the child's role.
+//!
+//! Children report on stdout as `key=value` words; the parent asserts.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{fill, is_frame, TestSegment};
+use dbshm::ndarray::{ArrayD, IxDyn};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+const CHILD_ENV: &str = "DBSHM_TEST_CHILD";
+
+fn main() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        child(&args);
+        return;
+    }
+    // Each test is named by its function.
+    macro_rules! trials {
+        ($($test:ident),* $(,)?) => { vec![$(Trial::test(stringify!($test), $test)),*] };
+    }
+    let trials = trials![
+        seed_snippet_works_between_two_processes,
+        readers_never_see_torn_frames_from_a_writer_process,
+        readers_never_see_torn_1080p_frames,
+        unvalidated_copies_are_torn_so_the_checker_works,
+        new_from_racing_processes_creates_once,
+        create_from_racing_processes_succeeds_once,
+        second_writer_process_is_refused_until_the_first_dies,
+        killed_writer_leaves_whole_frames_and_a_successor_takes_over,
+        wait_is_woken_by_another_process_and_times_out,
+    ];
+    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+}
+
+// ---------------------------------------------------------------- children
+
+fn child(args: &[String]) {
+    let arg = |i: usize| args[i].as_str();
+    let num = |i: usize| args[i].parse::<u64>().expect("numeric argument");
+    match arg(0) {
+        // The seed's README snippet, verbatim but for the name.
+        "seed" => {
+            use dbshm::ndarray::{ArrayD, IxDyn};
+            use dbshm::DoubleBufferedSharedMemory;
+            let run = || -> Result<usize, DbShmError> {
+                let dbshm = DoubleBufferedSharedMemory::<u8>::new(arg(1), (100, 100, 3))?;
+                let array = ArrayD::<u8>::zeros(IxDyn(&[100, 100, 3]));
+                dbshm.write(&array)?; // writes the back buffer, then publishes it
+                let read_array = dbshm.read()?; // copy of the latest complete frame, as ArrayD<u8>
+                let memory_size = dbshm.get_memory_size(); // total bytes of the shared segment
+                assert_eq!(read_array, array);
+                Ok(memory_size)
+            };
+            println!("memory_size={}", run().unwrap());
+        }
+        // writer NAME MILLIS: writes pattern frames as fast as it can for MILLIS
+        // (forever if 0), each in place, and prints `started` after the first.
+        "writer" => {
+            let shm = DoubleBufferedSharedMemory::<u8>::open(arg(1)).unwrap();
+            let until = deadline(num(2));
+            let mut written = 0u64;
+            while until.is_none_or(|t| Instant::now() < t) {
+                // The writer role makes `latest + 1` the number of the next frame.
+                let seq = shm.latest_seq() + 1;
+                let info = shm
+                    .write_with(|mut back| fill(seq, back.as_slice_mut().unwrap()))
+                    .unwrap();
+                assert_eq!(info.seq, seq);
+                if written == 0 {
+                    println!("started first={seq}");
+                }
+                written += 1;
+            }
+            println!("written={written}");
+        }
+        // reader NAME MILLIS: reads as fast as it can, verifying every frame.
+        "reader" => {
+            let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(arg(1)).unwrap();
+            let until = deadline(num(2)).unwrap();
+            let mut frame = vec![0u8; shm.len()];
+            let (mut reads, mut torn, mut backwards, mut distinct, mut last) =
+                (0u64, 0u64, 0u64, 0u64, 0u64);
+            while Instant::now() < until {
+                let info = shm.read_into(&mut frame).unwrap();
+                reads += 1;
+                torn += u64::from(!is_frame(info.seq, &frame));
+                backwards += u64::from(info.seq < last);
+                distinct += u64::from(info.seq != last);
+                last = last.max(info.seq);
+            }
+            let retries = shm.retries();
+            println!("reads={reads} torn={torn} backwards={backwards} distinct={distinct} max_seq={last} retries={retries}");
+        }
+        // unvalidated_reader NAME MILLIS: copies the latest buffer as the
+        // layout documents it but skips the seqlock, to show the checker
+        // catches what that lets through.
+        "unvalidated_reader" => {
+            use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+            let fd = rustix::shm::open(
+                format!("/{}", arg(1)).as_str(),
+                rustix::shm::OFlags::RDONLY,
+                rustix::fs::Mode::empty(),
+            )
+            .unwrap();
+            let size = rustix::fs::fstat(&fd).unwrap().st_size as usize;
+            // SAFETY: a fresh read-only shared mapping of the whole object.
+            let base = unsafe {
+                rustix::mm::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    rustix::mm::ProtFlags::READ,
+                    rustix::mm::MapFlags::SHARED,
+                    &fd,
+                    0,
+                )
+            }
+            .unwrap() as *const u8;
+            // SAFETY: offsets from the layout table, inside the mapping;
+            // atomics may view any aligned shared memory.
+            let word = |off: usize| unsafe { &*(base.add(off) as *const AtomicU64) };
+            let frame_bytes = word(176).load(Ordering::Relaxed) as usize;
+            let until = deadline(num(2)).unwrap();
+            let mut frame = vec![0u8; frame_bytes];
+            let (mut reads, mut torn) = (0u64, 0u64);
+            while Instant::now() < until {
+                let n = word(256).load(Ordering::Acquire);
+                let buffer = word(160 + 8 * (n % 2) as usize).load(Ordering::Relaxed) as usize;
+                for (i, x) in frame.iter_mut().enumerate() {
+                    // SAFETY: inside the buffer, which lies inside the mapping.
+                    *x = unsafe { &*(base.add(buffer + i) as *const AtomicU8) }
+                        .load(Ordering::Relaxed);
+                }
+                reads += 1;
+                torn += u64::from(!is_frame(n, &frame));
+            }
+            println!("reads={reads} torn={torn}");
+        }
+        // race new|create NAME START_NS: all children call at the same instant.
+        "race" => {
+            let start = num(3);
+            while now_ns() < start {
+                std::hint::spin_loop();
+            }
+            let result = match arg(1) {
+                "new" => DoubleBufferedSharedMemory::<u16>::new(arg(2), (64, 64)),
+                _ => DoubleBufferedSharedMemory::<u16>::create(arg(2), (64, 64)),
+            };
+            match result {
+                Ok(shm) => println!("result=ok shape={:?}", shm.shape()),
+                Err(DbShmError::AlreadyExists { .. }) => println!("result=exists"),
+                Err(e) => println!("result=error({e})"),
+            }
+        }
+        // hold NAME: takes the writer role, says so, and sleeps until killed.
+        "hold" => {
+            let shm = DoubleBufferedSharedMemory::<u8>::open(arg(1)).unwrap();
+            shm.write_with(|mut back| back.fill(1)).unwrap();
+            println!("holding");
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        // publish_after NAME DELAY_MS COUNT: sleeps, then publishes COUNT frames DELAY_MS apart.
+        "publish_after" => {
+            let shm = DoubleBufferedSharedMemory::<u8>::open(arg(1)).unwrap();
+            for _ in 0..num(3) {
+                std::thread::sleep(Duration::from_millis(num(2)));
+                let seq = shm.latest_seq() + 1;
+                shm.write_with(|mut back| fill(seq, back.as_slice_mut().unwrap()))
+                    .unwrap();
+            }
+        }
+        role => panic!("unknown child role {role}"),
+    }
+}
+
+fn deadline(millis: u64) -> Option<Instant> {
+    (millis > 0).then(|| Instant::now() + Duration::from_millis(millis))
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+// ----------------------------------------------------------------- parent
+
+/// A child process, killed and reaped when dropped (also when a test fails).
+struct Proc {
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Proc {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(args)
+            .env(CHILD_ENV, "1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        let stdout = child.stdout.take().map(BufReader::new);
+        Proc { child, stdout }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Blocks until the child prints a line starting with `prefix`; returns it.
+    fn expect_line(&mut self, prefix: &str) -> Result<String, Failed> {
+        let out = self.stdout.as_mut().unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if out.read_line(&mut line).unwrap() == 0 {
+                return Err(format!("child exited before printing {prefix:?}").into());
+            }
+            if line.starts_with(prefix) {
+                return Ok(line.trim().to_owned());
+            }
+        }
+    }
+
+    /// Waits for a clean exit; returns the `key=value` words it printed.
+    fn report(mut self) -> Result<HashMap<String, String>, Failed> {
+        let mut text = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        if !status.success() {
+            return Err(format!("child failed with {status}; it printed {text:?}").into());
+        }
+        Ok(words(&text))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn words(text: &str) -> HashMap<String, String> {
+    text.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn count(report: &HashMap<String, String>, key: &str) -> u64 {
+    report[key].parse().unwrap()
+}
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+fn seed_snippet_works_between_two_processes() -> Result<(), Failed> {
+    let seg = TestSegment::new("seed");
+    // A first process runs the snippet and exits; the segment stays.
+    let report = Proc::spawn(&["seed", seg.name()]).report()?;
+    // This process runs the same snippet's `new` and sees the frame published.
+    let dbshm = DoubleBufferedSharedMemory::<u8>::new(seg.name(), (100, 100, 3))?;
+    check(dbshm.latest_seq() == 1, || {
+        format!("latest_seq {}", dbshm.latest_seq())
+    })?;
+    check(
+        count(&report, "memory_size") as usize == dbshm.get_memory_size(),
+        || format!("{report:?}"),
+    )?;
+    // And the other way: this process writes, a second run of the child sees it.
+    let ones = ArrayD::<u8>::from_elem(IxDyn(&[100, 100, 3]), 1);
+    dbshm.write(&ones)?;
+    let reader = DoubleBufferedSharedMemory::<u8>::open(seg.name())?;
+    check(reader.read()? == ones, || "frame differs".into())?;
+    Ok(())
+}
+
+fn torn_frame_run(tag: &str, shape: &[usize], millis: u64, min_reads: u64) -> Result<(), Failed> {
+    let seg = TestSegment::new(tag);
+    let _shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), shape)?;
+    let ms = millis.to_string();
+    let readers = [
+        Proc::spawn(&["reader", seg.name(), &ms]),
+        Proc::spawn(&["reader", seg.name(), &ms]),
+    ];
+    let writer = Proc::spawn(&["writer", seg.name(), &ms]);
+    let written = count(&writer.report()?, "written");
+    let mut total_reads = 0;
+    for reader in readers {
+        let r = reader.report()?;
+        eprintln!("{tag}: written={written} {r:?}");
+        check(count(&r, "torn") == 0, || format!("torn frames: {r:?}"))?;
+        check(count(&r, "backwards") == 0, || {
+            format!("frames went backwards: {r:?}")
+        })?;
+        check(count(&r, "distinct") >= 10, || {
+            format!("reader saw too few frames: {r:?}")
+        })?;
+        total_reads += count(&r, "reads");
+    }
+    check(written >= 100, || format!("writer wrote only {written}"))?;
+    check(total_reads >= min_reads, || {
+        format!("only {total_reads} reads")
+    })
+}
+
+fn readers_never_see_torn_frames_from_a_writer_process() -> Result<(), Failed> {
+    torn_frame_run("torn-small", &[100, 100, 3], 1500, 5_000)
+}
+
+fn readers_never_see_torn_1080p_frames() -> Result<(), Failed> {
+    torn_frame_run("torn-1080p", &[1080, 1920, 3], 1500, 200)
+}
+
+fn unvalidated_copies_are_torn_so_the_checker_works() -> Result<(), Failed> {
+    // The control for the two tests above: the same writer, a reader without
+    // the seqlock's validation. If this saw no torn frame, their zero would
+    // prove nothing.
+    let seg = TestSegment::new("control");
+    let _shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), (100, 100, 3))?;
+    let reader = Proc::spawn(&["unvalidated_reader", seg.name(), "1500"]);
+    let writer = Proc::spawn(&["writer", seg.name(), "1500"]);
+    writer.report()?;
+    let r = reader.report()?;
+    eprintln!("control: {r:?}");
+    check(count(&r, "torn") > 0, || {
+        format!("the checker caught no torn frame: {r:?}")
+    })
+}
+
+fn race(mode: &str) -> Result<(TestSegment, Vec<String>), Failed> {
+    let seg = TestSegment::new(&format!("race-{mode}"));
+    let start = (now_ns() + 300_000_000).to_string();
+    let racers: Vec<Proc> = (0..6)
+        .map(|_| Proc::spawn(&["race", mode, seg.name(), &start]))
+        .collect();
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(racer.report()?["result"].clone());
+    }
+    Ok((seg, results))
+}
+
+fn new_from_racing_processes_creates_once() -> Result<(), Failed> {
+    let (seg, results) = race("new")?;
+    check(results.iter().all(|r| r == "ok"), || format!("{results:?}"))?;
+    let shm = DoubleBufferedSharedMemory::<u16>::open(seg.name())?;
+    check(shm.shape() == [64, 64], || format!("{:?}", shm.shape()))
+}
+
+fn create_from_racing_processes_succeeds_once() -> Result<(), Failed> {
+    let (_seg, results) = race("create")?;
+    let ok = results.iter().filter(|r| *r == "ok").count();
+    let exists = results.iter().filter(|r| *r == "exists").count();
+    check(ok == 1 && exists == 5, || format!("{results:?}"))
+}
+
+fn second_writer_process_is_refused_until_the_first_dies() -> Result<(), Failed> {
+    let seg = TestSegment::new("busy");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), [16])?;
+    let mut holder = Proc::spawn(&["hold", seg.name()]);
+    holder.expect_line("holding")?;
+    match shm.write_with(|mut back| back.fill(2)) {
+        Err(DbShmError::WriterBusy { pid, .. }) => check(pid == holder.pid(), || {
+            format!("busy names pid {pid}, holder is {}", holder.pid())
+        })?,
+        other => return Err(format!("expected WriterBusy, got {other:?}").into()),
+    }
+    check(shm.latest_seq() == 1, || {
+        "the refused write published".into()
+    })?;
+    holder.kill();
+    let info = shm.write_with(|mut back| back.fill(2))?;
+    check(info.seq == 2, || format!("{info:?}"))?;
+    check(shm.read()?.iter().all(|&x| x == 2), || {
+        "frame 2 is not the successor's".into()
+    })
+}
+
+fn killed_writer_leaves_whole_frames_and_a_successor_takes_over() -> Result<(), Failed> {
+    let seg = TestSegment::new("kill");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), (1080, 1920, 3))?;
+    let reader = Proc::spawn(&["reader", seg.name(), "4000"]);
+    let mut rng = now_ns() | 1;
+    eprintln!("killed_writer: seed {rng}");
+    let mut last_first = 0;
+    let kills = 12;
+    for _ in 0..kills {
+        let mut writer = Proc::spawn(&["writer", seg.name(), "0"]);
+        // `started` proves this writer took over from the one killed before.
+        let started = writer.expect_line("started")?;
+        last_first = count(&words(&started), "first");
+        // xorshift: kill at a random instant 5..45 ms into the write loop.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(5 + rng % 40));
+        writer.kill();
+    }
+    let r = reader.report()?;
+    eprintln!(
+        "killed_writer: {kills} kills, last writer started at frame {last_first}, reader {r:?}"
+    );
+    check(count(&r, "torn") == 0, || format!("torn frames: {r:?}"))?;
+    check(count(&r, "backwards") == 0, || {
+        format!("frames went backwards: {r:?}")
+    })?;
+    // The reader attached before the first writer and kept its handle: it saw
+    // the frames of the last one.
+    check(count(&r, "max_seq") >= last_first, || {
+        format!("reader missed the last writer: {r:?}")
+    })?;
+    // And what the dead writers left is a whole frame.
+    let mut frame = vec![0u8; shm.len()];
+    let info = shm.read_into(&mut frame)?;
+    check(is_frame(info.seq, &frame), || {
+        format!("final frame {} is torn", info.seq)
+    })
+}
+
+fn wait_is_woken_by_another_process_and_times_out() -> Result<(), Failed> {
+    let seg = TestSegment::new("wait");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), [1000])?;
+    let readonly = DoubleBufferedSharedMemory::<u8>::open_readonly(seg.name())?;
+    let publisher = Proc::spawn(&["publish_after", seg.name(), "300", "2"]);
+    let start = Instant::now();
+    let (frame, info) = shm.wait(0, Duration::from_secs(20))?;
+    let first = start.elapsed();
+    check(
+        info.seq == 1 && is_frame(1, frame.as_slice().unwrap()),
+        || format!("{info:?}"),
+    )?;
+    check(first >= Duration::from_millis(250), || {
+        format!("woke after {first:?}, before the publish")
+    })?;
+    // A read-only handle waits too.
+    let mut out = vec![0u8; 1000];
+    let info = readonly.wait_into(1, Duration::from_secs(20), &mut out)?;
+    check(info.seq == 2 && is_frame(2, &out), || format!("{info:?}"))?;
+    publisher.report()?;
+    eprintln!("wait: first frame woke the waiter after {first:?} (published at 300 ms)");
+
+    let start = Instant::now();
+    match shm.wait(2, Duration::from_millis(200)) {
+        Err(DbShmError::Timeout { after_seq: 2, .. }) => {}
+        other => return Err(format!("expected a timeout, got {other:?}").into()),
+    }
+    let waited = start.elapsed();
+    check(waited >= Duration::from_millis(200), || {
+        format!("timed out after only {waited:?}")
+    })
+}
