@@ -19,8 +19,9 @@ use crate::copy::copy_racy;
 use crate::layout::{Geometry, Header, DESCRIPTOR_SIZE, HEADER_SIZE, INIT_READY, MAGIC};
 use crate::{DbShmError, Result};
 
-/// Longest name: a file name under /dev/shm (NAME_MAX).
-pub const MAX_NAME_LEN: usize = 255;
+/// Longest name, in bytes: `shm_open` takes a path of at most NAME_MAX
+/// (255) bytes, and the path is the name behind a '/'.
+pub const MAX_NAME_LEN: usize = 254;
 
 /// How long an opener waits for a creator that is still initialising.
 const INIT_WAIT: Duration = Duration::from_secs(1);
@@ -34,7 +35,7 @@ pub(crate) fn shm_path(name: &str) -> Result<String> {
     } else if name.contains('\0') {
         Some("a name must not contain a NUL byte")
     } else if name.len() > MAX_NAME_LEN {
-        Some("a name is at most 255 bytes")
+        Some("a name is at most 254 bytes")
     } else if name == "." || name == ".." {
         Some("'.' and '..' are not names")
     } else {

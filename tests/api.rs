@@ -1,0 +1,536 @@
+//! The Rust API within one process: shapes, layouts, element types, errors,
+//! and objects under a dbshm name that are not (or no longer) segments.
+
+mod common;
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use common::TestSegment;
+use dbshm::ndarray::{arr2, Array, ArrayD, Ix3, IxDyn, ShapeBuilder};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element, Options};
+
+type Shm<T> = DoubleBufferedSharedMemory<T>;
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert<T: Send + Sync>() {}
+    assert::<Shm<u8>>();
+    assert::<Shm<f64>>();
+}
+
+#[test]
+fn a_read_before_any_write_is_zeros_with_seq_zero() {
+    let seg = TestSegment::new("zeros");
+    let shm = Shm::<f32>::new(seg.name(), [4, 5]).unwrap();
+    let (frame, info) = shm.read_with_info().unwrap();
+    assert_eq!(frame, ArrayD::<f32>::zeros(IxDyn(&[4, 5])));
+    assert_eq!((info.seq, info.timestamp_ns), (0, 0));
+    assert_eq!(shm.latest_seq(), 0);
+}
+
+#[test]
+fn accessors_describe_the_segment() {
+    let seg = TestSegment::new("accessors");
+    let shm = Shm::<i16>::new(seg.name(), (2, 3, 4)).unwrap();
+    assert_eq!(shm.name(), seg.name());
+    assert_eq!(shm.shape(), &[2, 3, 4]);
+    assert_eq!(shm.len(), 24);
+    assert_eq!(shm.dtype(), Dtype::I16);
+    // Header page plus two page-aligned 48-byte buffers.
+    assert_eq!(shm.get_memory_size(), 3 * 4096);
+    assert!(!shm.is_read_only());
+}
+
+#[test]
+fn every_shape_form_ndarray_takes_is_accepted() {
+    let seg = TestSegment::new("shapes");
+    let a = Shm::<u8>::new(seg.name(), (10, 20, 3)).unwrap();
+    let b = Shm::<u8>::new(seg.name(), [10, 20, 3]).unwrap();
+    let c = Shm::<u8>::new(seg.name(), &[10usize, 20, 3][..]).unwrap();
+    let d = Shm::<u8>::new(seg.name(), vec![10, 20, 3]).unwrap();
+    let e = Shm::<u8>::new(seg.name(), IxDyn(&[10, 20, 3])).unwrap();
+    let f = Shm::<u8>::new(seg.name(), Ix3(10, 20, 3)).unwrap();
+    for shm in [a, b, c, d, e, f] {
+        assert_eq!(shm.shape(), &[10, 20, 3]);
+    }
+}
+
+#[test]
+fn frames_round_trip_with_increasing_seq_and_monotonic_timestamps() {
+    let seg = TestSegment::new("roundtrip");
+    let writer = Shm::<f64>::new(seg.name(), [3, 2]).unwrap();
+    let reader = Shm::<f64>::open(seg.name()).unwrap();
+    let before = dbshm::monotonic_ns();
+    let mut last_ts = 0;
+    for n in 1..=5u64 {
+        let frame =
+            Array::from_shape_fn((3, 2), |(i, j)| (n * 100 + i as u64 * 10 + j as u64) as f64);
+        let info = writer.write(&frame).unwrap();
+        assert_eq!(info.seq, n);
+        let (read, read_info) = reader.read_with_info().unwrap();
+        assert_eq!(read, frame.into_dyn());
+        assert_eq!(read_info, info);
+        assert!(info.timestamp_ns >= before && info.timestamp_ns >= last_ts);
+        assert!(info.timestamp_ns <= dbshm::monotonic_ns());
+        last_ts = info.timestamp_ns;
+    }
+}
+
+#[test]
+fn a_transposed_view_is_written_in_logical_order() {
+    let seg = TestSegment::new("transposed");
+    let shm = Shm::<i32>::new(seg.name(), (3, 2)).unwrap();
+    let a = arr2(&[[1, 2, 3], [4, 5, 6]]);
+    let t = a.t(); // shape (3, 2), not contiguous in standard order
+    assert!(t.as_slice().is_none());
+    shm.write(&t).unwrap();
+    let mut out = vec![0; 6];
+    shm.read_into(&mut out).unwrap();
+    assert_eq!(out, [1, 4, 2, 5, 3, 6]);
+}
+
+#[test]
+fn read_into_array_fills_any_layout() {
+    let seg = TestSegment::new("into-array");
+    let shm = Shm::<u16>::new(seg.name(), (2, 3)).unwrap();
+    let frame = arr2(&[[1u16, 2, 3], [4, 5, 6]]);
+    shm.write(&frame).unwrap();
+
+    let mut standard = Array::<u16, _>::zeros((2, 3));
+    assert_eq!(shm.read_into_array(&mut standard).unwrap().seq, 1);
+    assert_eq!(standard, frame);
+
+    let mut fortran = Array::<u16, _>::zeros((2, 3).f());
+    shm.read_into_array(&mut fortran).unwrap();
+    assert_eq!(fortran, frame);
+
+    let mut big = Array::<u16, _>::zeros((4, 6));
+    let mut strided = big.slice_mut(dbshm::ndarray::s![..;2, ..;2]);
+    shm.read_into_array(&mut strided).unwrap();
+    assert_eq!(strided, frame);
+}
+
+#[test]
+fn write_with_fills_the_back_buffer_in_place() {
+    let seg = TestSegment::new("write-with");
+    let shm = Shm::<u8>::new(seg.name(), (2, 2)).unwrap();
+    let info = shm
+        .write_with(|mut back| back.assign(&arr2(&[[1, 2], [3, 4]]).into_dyn()))
+        .unwrap();
+    assert_eq!(info.seq, 1);
+    assert_eq!(shm.read().unwrap(), arr2(&[[1, 2], [3, 4]]).into_dyn());
+}
+
+#[test]
+fn a_panic_inside_write_with_publishes_nothing_and_the_next_write_works() {
+    let seg = TestSegment::new("write-panic");
+    let shm = Shm::<u8>::new(seg.name(), [8]).unwrap();
+    shm.write(&Array::from_elem(8, 1u8)).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        shm.write_with(|mut back| {
+            back.fill(9);
+            panic!("producer failed mid-frame");
+        })
+    }));
+    assert!(caught.is_err());
+    assert_eq!(shm.latest_seq(), 1);
+    assert!(
+        shm.read().unwrap().iter().all(|&x| x == 1),
+        "a half-written frame was published"
+    );
+    assert_eq!(shm.write(&Array::from_elem(8, 2u8)).unwrap().seq, 2);
+    assert!(shm.read().unwrap().iter().all(|&x| x == 2));
+}
+
+fn round_trip<T: Element + From<u8> + PartialEq>() {
+    let seg = TestSegment::new(T::DTYPE.name());
+    let shm = Shm::<T>::new(seg.name(), [5]).unwrap();
+    assert_eq!(shm.dtype(), T::DTYPE);
+    let frame = Array::from_shape_fn(5, |i| T::from(i as u8 * 50 + 1));
+    shm.write(&frame).unwrap();
+    assert_eq!(
+        Shm::<T>::open(seg.name()).unwrap().read().unwrap(),
+        frame.into_dyn()
+    );
+}
+
+#[test]
+fn every_element_type_round_trips() {
+    round_trip::<u8>();
+    round_trip::<u16>();
+    round_trip::<i16>();
+    round_trip::<u32>();
+    round_trip::<i32>();
+    round_trip::<u64>();
+    round_trip::<i64>();
+    round_trip::<f32>();
+    round_trip::<f64>();
+    // i8 has no From<u8>.
+    let seg = TestSegment::new("i8");
+    let shm = Shm::<i8>::new(seg.name(), [3]).unwrap();
+    shm.write(&Array::from_vec(vec![-128i8, 0, 127])).unwrap();
+    assert_eq!(shm.read().unwrap().as_slice().unwrap(), &[-128, 0, 127]);
+}
+
+#[test]
+fn invalid_names_are_refused_and_named() {
+    let long = "x".repeat(dbshm::MAX_NAME_LEN + 1);
+    for name in ["", "a/b", "/lead", "nul\0byte", ".", "..", long.as_str()] {
+        match Shm::<u8>::new(name, [4]) {
+            Err(e @ DbShmError::InvalidName { .. }) => {
+                assert!(e.to_string().contains(&format!("{name:?}")), "{e}")
+            }
+            other => panic!("{name:?}: expected InvalidName, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        dbshm::unlink("a/b"),
+        Err(DbShmError::InvalidName { .. })
+    ));
+    // The longest valid name works.
+    let mut name = format!("dbshm-test-longest-{}-", std::process::id());
+    name.extend(std::iter::repeat_n('y', dbshm::MAX_NAME_LEN - name.len()));
+    let seg = TestSegment(name);
+    assert_eq!(Shm::<u8>::new(seg.name(), [4]).unwrap().name().len(), 254);
+}
+
+#[test]
+fn invalid_shapes_are_refused_and_named() {
+    let seg = TestSegment::new("bad-shape");
+    let cases: [&[usize]; 5] = [
+        &[],
+        &[1; 17],
+        &[4, 0, 2],
+        &[usize::MAX, 2],
+        &[1 << 62, 1 << 2],
+    ];
+    for shape in cases {
+        match Shm::<u32>::new(seg.name(), shape) {
+            Err(e @ DbShmError::InvalidShape { .. }) => {
+                assert!(e.to_string().contains(seg.name()), "{e}")
+            }
+            other => panic!("{shape:?}: expected InvalidShape, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(
+            Shm::<u8>::open(seg.name()),
+            Err(DbShmError::NotFound { .. })
+        ),
+        "a refused shape left a segment"
+    );
+    assert!(Shm::<u8>::new(seg.name(), &[1usize; 16][..]).is_ok());
+}
+
+#[test]
+fn create_open_and_unlink_report_what_exists() {
+    let seg = TestSegment::new("exists");
+    let missing = Shm::<u8>::open(seg.name()).unwrap_err();
+    assert!(
+        matches!(missing, DbShmError::NotFound { .. }) && missing.to_string().contains(seg.name())
+    );
+    let _a = Shm::<u8>::create(seg.name(), [4]).unwrap();
+    let again = Shm::<u8>::create(seg.name(), [4]).unwrap_err();
+    assert!(
+        matches!(again, DbShmError::AlreadyExists { .. }) && again.to_string().contains(seg.name())
+    );
+    Shm::<u8>::unlink(seg.name()).unwrap();
+    assert!(matches!(
+        Shm::<u8>::open(seg.name()),
+        Err(DbShmError::NotFound { .. })
+    ));
+    assert!(matches!(
+        dbshm::unlink(seg.name()),
+        Err(DbShmError::NotFound { .. })
+    ));
+    // The unlinked segment still works for the handle that has it.
+    _a.write(&Array::from_elem(4, 3u8)).unwrap();
+    assert_eq!(_a.read().unwrap().sum(), 12);
+}
+
+#[test]
+fn type_and_shape_mismatches_name_both_sides() {
+    let seg = TestSegment::new("mismatch");
+    let _shm = Shm::<u8>::new(seg.name(), (4, 4)).unwrap();
+    match Shm::<f32>::open(seg.name()) {
+        Err(
+            e @ DbShmError::TypeMismatch {
+                expected: Dtype::F32,
+                found: Dtype::U8,
+                ..
+            },
+        ) => {
+            assert_eq!(
+                e.to_string(),
+                format!("segment {:?} holds u8 elements, not f32", seg.name())
+            )
+        }
+        other => panic!("expected TypeMismatch, got {other:?}"),
+    }
+    assert!(matches!(
+        Shm::<f32>::new(seg.name(), (4, 4)),
+        Err(DbShmError::TypeMismatch { .. })
+    ));
+    match Shm::<u8>::new(seg.name(), (4, 5)) {
+        Err(e @ DbShmError::ShapeMismatch { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(seg.name()) && msg.contains("[4, 5]") && msg.contains("[4, 4]"),
+                "{msg}"
+            )
+        }
+        other => panic!("expected ShapeMismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_sizes_are_refused_and_lose_nothing() {
+    let seg = TestSegment::new("sizes");
+    let shm = Shm::<u8>::new(seg.name(), (2, 3)).unwrap();
+    shm.write(&Array::from_elem((2, 3), 7u8)).unwrap();
+    assert!(matches!(
+        shm.write(&Array::from_elem((3, 2), 1u8)),
+        Err(DbShmError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        shm.write(&Array::from_elem(6, 1u8)),
+        Err(DbShmError::ShapeMismatch { .. })
+    ));
+    assert_eq!(shm.latest_seq(), 1, "a refused write published");
+    let mut short = vec![0xEEu8; 5];
+    assert!(matches!(
+        shm.read_into(&mut short),
+        Err(DbShmError::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        shm.wait_into(0, Duration::ZERO, &mut short),
+        Err(DbShmError::ShapeMismatch { .. })
+    ));
+    assert!(
+        short.iter().all(|&x| x == 0xEE),
+        "a refused read wrote the caller's buffer"
+    );
+    let mut wrong = Array::<u8, _>::zeros((3, 2));
+    assert!(matches!(
+        shm.read_into_array(&mut wrong),
+        Err(DbShmError::ShapeMismatch { .. })
+    ));
+    assert!(shm.read().unwrap().iter().all(|&x| x == 7));
+}
+
+#[test]
+fn a_second_handle_in_the_same_process_is_refused_the_writer_role() {
+    let seg = TestSegment::new("busy-local");
+    let first = Shm::<u8>::new(seg.name(), [4]).unwrap();
+    let second = Shm::<u8>::open(seg.name()).unwrap();
+    first.write(&Array::from_elem(4, 1u8)).unwrap();
+    match second.write(&Array::from_elem(4, 2u8)) {
+        Err(e @ DbShmError::WriterBusy { .. }) => {
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "segment {:?}: another handle holds the writer role (last writer pid {})",
+                    seg.name(),
+                    std::process::id()
+                )
+            )
+        }
+        other => panic!("expected WriterBusy, got {other:?}"),
+    }
+    // Reading never needs the role.
+    assert_eq!(second.read().unwrap().sum(), 4);
+    drop(first);
+    assert_eq!(second.write(&Array::from_elem(4, 2u8)).unwrap().seq, 2);
+}
+
+#[test]
+fn a_read_only_handle_reads_but_cannot_write() {
+    let seg = TestSegment::new("readonly");
+    let writer = Shm::<u8>::new(seg.name(), [4]).unwrap();
+    writer.write(&Array::from_elem(4, 5u8)).unwrap();
+    let reader = Shm::<u8>::open_readonly(seg.name()).unwrap();
+    assert!(reader.is_read_only());
+    assert_eq!(reader.read().unwrap().sum(), 20);
+    for result in [
+        reader.write(&Array::from_elem(4, 1u8)),
+        reader.write_with(|mut v| v.fill(1)),
+    ] {
+        match result {
+            Err(e @ DbShmError::ReadOnly { .. }) => assert!(e.to_string().contains(seg.name())),
+            other => panic!("expected ReadOnly, got {other:?}"),
+        }
+    }
+    assert_eq!(writer.read().unwrap().sum(), 20);
+}
+
+#[test]
+fn wait_returns_at_once_when_a_newer_frame_exists_and_times_out_otherwise() {
+    let seg = TestSegment::new("wait-local");
+    let shm = Shm::<u8>::new(seg.name(), [4]).unwrap();
+    shm.write(&Array::from_elem(4, 1u8)).unwrap();
+    let (frame, info) = shm.wait(0, Duration::ZERO).unwrap();
+    assert_eq!((frame.sum(), info.seq), (4, 1));
+    let start = Instant::now();
+    match shm.wait(1, Duration::from_millis(50)) {
+        Err(e @ DbShmError::Timeout { .. }) => assert!(e.to_string().contains(seg.name())),
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    assert!(start.elapsed() >= Duration::from_millis(50));
+}
+
+#[test]
+fn segments_are_created_with_the_mode_asked_for() {
+    let seg = TestSegment::new("mode");
+    let mode = |name: &str| {
+        let fd: OwnedFd = rustix::shm::open(
+            format!("/{name}").as_str(),
+            rustix::shm::OFlags::RDONLY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        rustix::fs::fstat(&fd).unwrap().st_mode & 0o777
+    };
+    let _a = Shm::<u8>::new(seg.name(), [4]).unwrap();
+    assert_eq!(mode(seg.name()), 0o600);
+    let group = TestSegment::new("mode-group");
+    // 0660 survives a umask that would strip group write.
+    let _b = Options::new()
+        .mode(0o660)
+        .create::<u8>(group.name(), [4])
+        .unwrap();
+    assert_eq!(mode(group.name()), 0o660);
+}
+
+#[test]
+fn unlink_on_drop_removes_the_name_and_plain_drop_keeps_it() {
+    let seg = TestSegment::new("drop");
+    drop(Shm::<u8>::new(seg.name(), [4]).unwrap());
+    assert!(
+        Shm::<u8>::open(seg.name()).is_ok(),
+        "a plain drop removed the segment"
+    );
+    drop(
+        Options::new()
+            .unlink_on_drop(true)
+            .open::<u8>(seg.name())
+            .unwrap(),
+    );
+    assert!(matches!(
+        Shm::<u8>::open(seg.name()),
+        Err(DbShmError::NotFound { .. })
+    ));
+}
+
+// ---------------------------------------------- objects that are not segments
+
+/// Makes a raw shared-memory object of `size` bytes, its start set to `head`.
+fn raw_object(name: &str, size: u64, head: &[u8]) -> OwnedFd {
+    use rustix::shm::OFlags;
+    let fd = rustix::shm::open(
+        format!("/{name}").as_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::RDWR,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    rustix::fs::ftruncate(&fd, size).unwrap();
+    rustix::io::pwrite(&fd, head, 0).unwrap();
+    fd
+}
+
+fn expect_incompatible(name: &str, needle: &str) {
+    for result in [
+        Shm::<u8>::open(name).map(drop),
+        Shm::<u8>::new(name, [4]).map(drop),
+    ] {
+        match result {
+            Err(e @ DbShmError::Incompatible { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(name) && msg.contains(needle), "{msg}");
+            }
+            other => panic!("expected Incompatible ({needle}), got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn small_and_foreign_objects_are_incompatible() {
+    let seg = TestSegment::new("foreign-small");
+    raw_object(seg.name(), 100, b"hello");
+    expect_incompatible(seg.name(), "smaller than a dbshm header");
+
+    let seg = TestSegment::new("foreign-garbage");
+    raw_object(seg.name(), 8192, &[0xAB; 4096]);
+    expect_incompatible(seg.name(), "bad magic");
+}
+
+#[test]
+fn a_truncated_segment_is_incompatible_not_a_sigbus() {
+    let seg = TestSegment::new("truncated");
+    drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
+    let fd = rustix::shm::open(
+        format!("/{}", seg.name()).as_str(),
+        rustix::shm::OFlags::RDWR,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    rustix::fs::ftruncate(&fd, 4096 + 100).unwrap();
+    expect_incompatible(seg.name(), "truncated");
+}
+
+#[test]
+fn a_corrupted_header_is_incompatible() {
+    let seg = TestSegment::new("corrupt");
+    drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
+    let fd = rustix::shm::open(
+        format!("/{}", seg.name()).as_str(),
+        rustix::shm::OFlags::RDWR,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap();
+    // Point buffer 1 past the end of the object.
+    rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), 168).unwrap();
+    expect_incompatible(seg.name(), "buffer 1 offset");
+}
+
+#[test]
+fn objects_never_initialised_are_reported_after_a_short_wait() {
+    // An empty object (a creator that died before sizing it) and a sized
+    // one whose header was never written (died before initialising).
+    let empty = TestSegment::new("uninit-empty");
+    raw_object(empty.name(), 0, &[]);
+    let zeroed = TestSegment::new("uninit-zero");
+    raw_object(zeroed.name(), 3 * 4096, &[]);
+    for (seg, needle) in [(&empty, "never sized"), (&zeroed, "not initialised")] {
+        let start = Instant::now();
+        match Shm::<u8>::open(seg.name()) {
+            Err(e @ DbShmError::Incompatible { .. }) => {
+                assert!(e.to_string().contains(needle), "{e}")
+            }
+            other => panic!("expected Incompatible, got {other:?}"),
+        }
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
+    }
+}
+
+#[test]
+fn an_opener_waits_for_a_creator_still_initialising() {
+    // Play a slow creator by hand: the object exists, sized but unwritten,
+    // and becomes a segment 200 ms later.
+    let seg = TestSegment::new("slow-creator");
+    let real = TestSegment::new("slow-creator-model");
+    drop(Shm::<u8>::new(real.name(), [4]).unwrap());
+    let model = std::fs::read(format!("/dev/shm/{}", real.name())).unwrap();
+    let fd = raw_object(seg.name(), model.len() as u64, &[]);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        rustix::io::pwrite(&fd, &model, 0).unwrap();
+    });
+    let shm = Shm::<u8>::open(seg.name()).unwrap();
+    assert_eq!(shm.shape(), &[4]);
+    writer.join().unwrap();
+}
