@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn};
 
 use crate::copy::copy_racy;
-use crate::layout::Geometry;
+use crate::layout::{Geometry, FLAG_WAKE_ALWAYS};
 use crate::protocol::{self, FrameInfo};
 use crate::segment::{self, Segment};
 use crate::{notify, DbShmError, Dtype, Element, Result};
@@ -83,7 +83,7 @@ impl Options {
         name: &str,
         shape: impl IntoDimension,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
-        let geometry = geometry::<T>(name, shape.into_dimension().slice())?;
+        let geometry = self.geometry::<T>(name, shape.into_dimension().slice())?;
         let segment = Segment::create(name, &geometry, self.mode)?;
         Ok(DoubleBufferedSharedMemory::from_parts(
             name, segment, geometry, self,
@@ -110,7 +110,7 @@ impl Options {
         shape: impl IntoDimension,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let shape = shape.into_dimension();
-        let geometry = geometry::<T>(name, shape.slice())?;
+        let geometry = self.geometry::<T>(name, shape.slice())?;
         // Each turn loses at most one race: to a creator (AlreadyExists) or to
         // an unlink (NotFound). Three losses in a row is a fight, not a race.
         let mut last = None;
@@ -133,6 +133,23 @@ impl Options {
         Err(last.expect("the loop ran"))
     }
 
+    /// The geometry of a segment this creates.
+    fn geometry<T: Element>(&self, name: &str, shape: &[usize]) -> Result<Geometry> {
+        let mut geometry =
+            Geometry::new(T::DTYPE, shape).map_err(|e| DbShmError::InvalidShape {
+                name: name.to_owned(),
+                shape: shape.to_vec(),
+                reason: e.reason(),
+            })?;
+        // A class of users that may read but not write cannot count itself
+        // among the waiters, so the writer must wake at every publish.
+        let read_only = |r: u32, w: u32| self.mode & r != 0 && self.mode & w == 0;
+        if read_only(0o400, 0o200) || read_only(0o040, 0o020) || read_only(0o004, 0o002) {
+            geometry.flags |= FLAG_WAKE_ALWAYS;
+        }
+        Ok(geometry)
+    }
+
     fn attach<T: Element>(
         &self,
         name: &str,
@@ -150,14 +167,6 @@ impl Options {
             name, segment, geometry, self,
         ))
     }
-}
-
-fn geometry<T: Element>(name: &str, shape: &[usize]) -> Result<Geometry> {
-    Geometry::new(T::DTYPE, shape).map_err(|e| DbShmError::InvalidShape {
-        name: name.to_owned(),
-        shape: shape.to_vec(),
-        reason: e.reason(),
-    })
 }
 
 /// An n-dimensional array of `T` in POSIX shared memory, double-buffered:
@@ -335,7 +344,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         };
         fill(dst);
         let info = protocol::publish(header, ticket, monotonic_ns());
-        notify::wake_all(&header.notify);
+        notify::wake(header, self.geometry.flags & FLAG_WAKE_ALWAYS != 0);
         Ok(info)
     }
 
@@ -460,18 +469,25 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     fn wait_for(&self, after_seq: u64, timeout: Duration) -> Result<()> {
         let header = self.segment.header();
         let deadline = Instant::now().checked_add(timeout);
+        let registration = notify::Registration::new(self.segment.waiters());
+        let longest = if registration.counted() || self.geometry.flags & FLAG_WAKE_ALWAYS != 0 {
+            WAIT_SLICE
+        } else {
+            notify::UNCOUNTED_SLICE
+        };
         loop {
-            // Acquire: pairs with `publish`'s Release increment, so a value
-            // read here that is already past a publish comes with its `latest`.
-            let seen = header.notify.load(Ordering::Acquire);
+            // SeqCst: a step of the wait protocol (see `notify`); as an
+            // Acquire it also pairs with `publish`'s increment, so a value
+            // already past a publish comes with that publish's `latest`.
+            let seen = header.notify.load(Ordering::SeqCst);
             if header.latest.load(Ordering::Acquire) > after_seq {
                 return Ok(());
             }
             let slice = match deadline {
                 Some(deadline) => deadline
                     .saturating_duration_since(Instant::now())
-                    .min(WAIT_SLICE),
-                None => WAIT_SLICE,
+                    .min(longest),
+                None => longest,
             };
             if slice.is_zero() {
                 return Err(DbShmError::Timeout {

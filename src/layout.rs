@@ -20,12 +20,14 @@
 //! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
 //! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
 //! | 192 | 4 | `init` | atomic `u32`, [`INIT_READY`] once every other field is set (stored with Release) |
+//! | 196 | 4 | `flags` | `u32`: bit 0 [`FLAG_WAKE_ALWAYS`]; other bits 0 |
 //! | 256 | 8 | `latest` | atomic `u64`, number of the latest published frame; 0 before the first write |
 //! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
 //! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |
-//! | 384 + 128·i | 8 | `slot[i].seq` | atomic `u64` sequence counter of buffer i: odd while it is written |
-//! | 392 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
-//! | 400 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
+//! | 384 | 4 | `waiters` | atomic `u32`, processes blocked in a wait that could count themselves |
+//! | 512 + 128·i | 8 | `slot[i].seq` | atomic `u64` sequence counter of buffer i: odd while it is written |
+//! | 520 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
+//! | 528 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
 //!
 //! Frame `n` lives in buffer `n % 2`. The buffers follow the header page, each
 //! starting on an [`ALIGN`] boundary. Groups of fields written by different
@@ -50,6 +52,10 @@ pub const MAX_NDIM: usize = 16;
 pub const INIT_READY: u32 = u32::from_be_bytes(*b"RDY!");
 /// Number of buffers: double buffering.
 pub const NBUFFERS: usize = 2;
+/// `flags` bit: the writer wakes the futex at every publish, not only when
+/// `waiters` is non-zero. Set at creation when the mode lets a class of users
+/// read the segment but not write it: such readers cannot count themselves.
+pub const FLAG_WAKE_ALWAYS: u32 = 1;
 
 /// One buffer's publication state.
 #[repr(C, align(128))]
@@ -80,11 +86,14 @@ pub(crate) struct Header {
     pub(crate) frame_bytes: u64,
     pub(crate) total_size: u64,
     pub(crate) init: AtomicU32,
-    _pad0: [u8; 60],
+    pub(crate) flags: u32,
+    _pad0: [u8; 56],
     pub(crate) latest: AtomicU64,
     pub(crate) notify: AtomicU32,
     pub(crate) writer_pid: AtomicU32,
     _pad1: [u8; 112],
+    pub(crate) waiters: AtomicU32,
+    _pad2: [u8; 124],
     pub(crate) slots: [Slot; NBUFFERS],
 }
 
@@ -98,10 +107,12 @@ const _: () = {
     assert!(offset_of!(Header, frame_bytes) == 176);
     assert!(offset_of!(Header, total_size) == 184);
     assert!(offset_of!(Header, init) == 192);
+    assert!(offset_of!(Header, flags) == 196);
     assert!(offset_of!(Header, latest) == 256);
     assert!(offset_of!(Header, notify) == 264);
     assert!(offset_of!(Header, writer_pid) == 268);
-    assert!(offset_of!(Header, slots) == 384);
+    assert!(offset_of!(Header, waiters) == 384);
+    assert!(offset_of!(Header, slots) == 512);
     assert!(offset_of!(Slot, frame) == 8);
     assert!(offset_of!(Slot, timestamp_ns) == 16);
     assert!(std::mem::size_of::<Slot>() == 128);
@@ -148,6 +159,8 @@ pub(crate) struct Geometry {
     pub(crate) frame_bytes: usize,
     pub(crate) buffer_offset: [usize; NBUFFERS],
     pub(crate) total_size: usize,
+    /// The header's `flags`.
+    pub(crate) flags: u32,
 }
 
 fn round_up(n: usize, align: usize) -> Option<usize> {
@@ -184,6 +197,7 @@ impl Geometry {
             frame_bytes,
             buffer_offset: [HEADER_SIZE, HEADER_SIZE + stride],
             total_size,
+            flags: 0,
         })
     }
 
@@ -206,6 +220,7 @@ impl Geometry {
         }
         put(176, &(self.frame_bytes as u64).to_ne_bytes());
         put(184, &(self.total_size as u64).to_ne_bytes());
+        put(196, &self.flags.to_ne_bytes());
     }
 
     /// Reads and checks a header's descriptor, taken from an object of
@@ -264,8 +279,13 @@ impl Geometry {
                 return Err(format!("shape entry {i} is {d} beyond ndim {ndim}"));
             }
         }
-        let expected =
+        let mut expected =
             Geometry::new(dtype, &shape).map_err(|e| format!("shape {shape:?}: {}", e.reason()))?;
+        let flags = u32_at(196);
+        if flags & !FLAG_WAKE_ALWAYS != 0 {
+            return Err(format!("unknown flags {flags:#x}"));
+        }
+        expected.flags = flags;
 
         let fields = [
             ("buffer 0 offset", u64_at(160), expected.buffer_offset[0]),
@@ -341,7 +361,8 @@ mod tests {
 
     #[test]
     fn a_written_descriptor_parses_back() {
-        let g = Geometry::new(Dtype::I16, &[7, 5, 3, 2]).unwrap();
+        let mut g = Geometry::new(Dtype::I16, &[7, 5, 3, 2]).unwrap();
+        g.flags = FLAG_WAKE_ALWAYS;
         let b = descriptor(&g);
         assert_eq!(Geometry::parse(&b, g.total_size as u64), Ok(g.clone()));
         assert_eq!(Geometry::parse(&b, g.total_size as u64 + 4096), Ok(g));
@@ -375,6 +396,7 @@ mod tests {
             (168, &4096u64.to_ne_bytes(), "buffer 1 offset"),
             (176, &(1u64 << 40).to_ne_bytes(), "frame size"),
             (184, &1u64.to_ne_bytes(), "total size"),
+            (196, &2u32.to_ne_bytes(), "flags"),
         ];
         for &(off, bad, what) in cases {
             let mut b = good;

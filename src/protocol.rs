@@ -72,9 +72,9 @@ pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> Fra
     // Release: a reader that reads this `latest` with Acquire finds the slot
     // counter even, holding this frame.
     h.latest.store(ticket.frame, Ordering::Release);
-    // Release: a waiter that sees the new futex value sees the new `latest`
-    // (see `notify`).
-    h.notify.fetch_add(1, Ordering::Release);
+    // SeqCst: one of the four steps of the wait protocol in `notify`; it is
+    // also a Release, so a waiter that sees the new value sees `latest`.
+    h.notify.fetch_add(1, Ordering::SeqCst);
     FrameInfo {
         seq: ticket.frame,
         timestamp_ns,

@@ -6,7 +6,7 @@
 use std::ffi::c_void;
 use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,9 @@ pub(crate) struct Segment {
     fd: OwnedFd,
     map: Mapping,
     writable: bool,
+    /// For a read-only handle whose user may write: the header page mapped
+    /// writable, to count itself among the waiters (see `notify`).
+    waiter_map: Option<Mapping>,
 }
 
 // SAFETY: the mapping is owned by this value and lives until drop; all access
@@ -180,6 +183,7 @@ impl Segment {
             fd,
             map,
             writable: true,
+            waiter_map: None,
         })
     }
 
@@ -208,7 +212,20 @@ impl Segment {
             }
         };
         let map = Mapping::new(name, &fd, geometry.total_size, writable)?;
-        Ok((Segment { fd, map, writable }, geometry))
+        let waiter_map = if writable {
+            None
+        } else {
+            waiter_mapping(name, &path, &fd)
+        };
+        Ok((
+            Segment {
+                fd,
+                map,
+                writable,
+                waiter_map,
+            },
+            geometry,
+        ))
     }
 
     fn probe(name: &str, fd: &OwnedFd) -> Result<Probe> {
@@ -263,6 +280,15 @@ impl Segment {
         self.map.size
     }
 
+    /// The waiter count this handle may write, if any.
+    pub(crate) fn waiters(&self) -> Option<&AtomicU32> {
+        if self.writable {
+            Some(&self.header().waiters)
+        } else {
+            self.waiter_map.as_ref().map(|m| &m.header().waiters)
+        }
+    }
+
     /// Whether the mapping may be written.
     pub(crate) fn writable(&self) -> bool {
         self.writable
@@ -278,6 +304,17 @@ impl Segment {
             Err(e) => Err(DbShmError::os(name, "lock the segment for writing", e)),
         }
     }
+}
+
+/// The header page mapped writable through a second descriptor, if the user
+/// may open the segment read-write and the name still leads to the same object.
+fn waiter_mapping(name: &str, path: &str, fd: &OwnedFd) -> Option<Mapping> {
+    let rw = shm::open(path, shm::OFlags::RDWR, Mode::empty()).ok()?;
+    let (a, b) = (fs::fstat(fd).ok()?, fs::fstat(&rw).ok()?);
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return None; // unlinked and recreated in between
+    }
+    Mapping::new(name, &rw, HEADER_SIZE, true).ok()
 }
 
 fn object_size(name: &str, fd: &OwnedFd) -> Result<u64> {

@@ -459,12 +459,22 @@ fn wait_is_woken_by_another_process_and_times_out() -> Result<(), Failed> {
     check(first >= Duration::from_millis(250), || {
         format!("woke after {first:?}, before the publish")
     })?;
+    // Woken by the publish itself, not by a periodic re-check (1 s): a writer
+    // that skipped the wake would fail this.
+    let latency = Duration::from_nanos(dbshm::monotonic_ns() - info.timestamp_ns);
+    check(latency < Duration::from_millis(200), || {
+        format!("woke {latency:?} after the publish")
+    })?;
     // A read-only handle waits too.
     let mut out = vec![0u8; 1000];
     let info = readonly.wait_into(1, Duration::from_secs(20), &mut out)?;
+    let ro_latency = Duration::from_nanos(dbshm::monotonic_ns() - info.timestamp_ns);
     check(info.seq == 2 && is_frame(2, &out), || format!("{info:?}"))?;
+    check(ro_latency < Duration::from_millis(200), || {
+        format!("read-only waiter woke {ro_latency:?} after the publish")
+    })?;
     publisher.report()?;
-    eprintln!("wait: first frame woke the waiter after {first:?} (published at 300 ms)");
+    eprintln!("wait: woken {latency:?} after the publish; read-only waiter {ro_latency:?}");
 
     let start = Instant::now();
     match shm.wait(2, Duration::from_millis(200)) {
