@@ -1,8 +1,8 @@
 //! The bytes of a segment: the header, its constants, and its validation.
 //!
-//! Pure: no system calls. [`Geometry::parse`] takes the header bytes and the
-//! size of the object they came from and either describes a segment whose
-//! every buffer lies inside the object, or says why not.
+//! Pure: no system calls. The validation takes the header bytes and the size
+//! of the object they came from and either describes a segment whose every
+//! buffer lies inside the object, or says why not.
 //!
 //! A segment is one POSIX shared-memory object, native-endian:
 //!
@@ -11,7 +11,7 @@
 //! | 0 | 8 | `magic` | `u64` [`MAGIC`]; read as another value on a machine of the other endianness |
 //! | 8 | 4 | `version` | `u32` [`LAYOUT_VERSION`] |
 //! | 12 | 4 | `header_size` | `u32`, bytes before the first buffer: [`HEADER_SIZE`] |
-//! | 16 | 4 | `dtype` | `u32` element code, see [`Dtype`](crate::Dtype) |
+//! | 16 | 4 | `dtype` | `u32` element code, see [`Dtype`](crate::Dtype::code) |
 //! | 20 | 4 | `elem_size` | `u32` bytes per element |
 //! | 24 | 4 | `ndim` | `u32`, 1 to [`MAX_NDIM`] |
 //! | 28 | 4 | `nbuffers` | `u32`, always 2 |
@@ -121,7 +121,7 @@ const _: () = {
 
 /// Bytes of the header that describe the segment (everything before the
 /// protocol's atomics); what [`Geometry::parse`] reads.
-pub const DESCRIPTOR_SIZE: usize = 256;
+pub(crate) const DESCRIPTOR_SIZE: usize = 256;
 
 /// Why a shape cannot be a segment's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -43,13 +43,15 @@ pub(crate) struct WriteTicket {
 pub(crate) fn begin_write(h: &Header) -> WriteTicket {
     // Acquire: the previous writer, possibly another process, published
     // `latest` with Release; its counters are then visible too.
-    let frame = h.latest.load(Ordering::Acquire) + 1;
+    // Wrapping, here and below: only a damaged header gets near u64::MAX,
+    // and it must not panic the writer.
+    let frame = h.latest.load(Ordering::Acquire).wrapping_add(1);
     let buffer = (frame % NBUFFERS as u64) as usize;
     let slot = &h.slots[buffer];
     // Relaxed: only writers store this counter, and the role passes between
     // them through the kernel's flock, which orders it.
     let old = slot.seq.load(Ordering::Relaxed);
-    let seq = if old % 2 == 0 { old + 1 } else { old + 2 };
+    let seq = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
     slot.seq.store(seq, Ordering::Relaxed);
     // Release fence: a reader whose copy sees any byte written after this
     // point, and that then runs its Acquire fence, must see the odd counter
@@ -68,7 +70,8 @@ pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> Fra
     slot.timestamp_ns.store(timestamp_ns, Ordering::Relaxed);
     // Release: a reader that sees the even counter with Acquire sees every
     // byte of the frame and the two stores above.
-    slot.seq.store(ticket.seq + 1, Ordering::Release);
+    slot.seq
+        .store(ticket.seq.wrapping_add(1), Ordering::Release);
     // Release: a reader that reads this `latest` with Acquire finds the slot
     // counter even, holding this frame.
     h.latest.store(ticket.frame, Ordering::Release);
