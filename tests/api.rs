@@ -534,3 +534,29 @@ fn an_opener_waits_for_a_creator_still_initialising() {
     assert_eq!(shm.shape(), &[4]);
     writer.join().unwrap();
 }
+
+#[test]
+fn a_segment_too_big_for_dev_shm_fails_at_create_and_leaves_nothing() {
+    let seg = TestSegment::new("too-big");
+    let fs = rustix::fs::statvfs("/dev/shm").unwrap();
+    let capacity = fs.f_blocks * fs.f_frsize;
+    // Each buffer alone is over half of /dev/shm: the reservation must fail.
+    let shape = [(capacity / 2 + 1) as usize];
+    match Shm::<u8>::create(seg.name(), shape) {
+        Err(e @ DbShmError::Os { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(seg.name()) && msg.contains("no space left in /dev/shm"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected an out-of-space error, got {other:?}"),
+    }
+    assert!(
+        matches!(
+            Shm::<u8>::open(seg.name()),
+            Err(DbShmError::NotFound { .. })
+        ),
+        "the failed create left its object"
+    );
+}
