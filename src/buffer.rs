@@ -7,8 +7,8 @@
 
 use std::hint;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDi
 use crate::copy::copy_racy;
 use crate::layout::{Geometry, FLAG_WAKE_ALWAYS};
 use crate::protocol::{self, FrameInfo};
-use crate::segment::{self, Segment};
+use crate::segment::{self, Segment, WriterLock};
 use crate::{notify, DbShmError, Dtype, Element, Result};
 
 /// Longest single futex sleep; a waiter re-checks at least this often.
@@ -186,9 +186,11 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
     name: String,
     segment: Segment,
     geometry: Geometry,
-    /// Whether this handle holds the writer role; the lock also serialises
-    /// writes from threads sharing the handle.
-    writer: Mutex<bool>,
+    /// The writer role, once this handle has taken it; the mutex also
+    /// serialises writes from threads sharing the handle.
+    writer: Mutex<Option<WriterLock>>,
+    /// `thread_token()` of the thread inside a write, or 0.
+    writing_thread: AtomicUsize,
     retries: AtomicU64,
     unlink_on_drop: bool,
     _element: PhantomData<fn() -> T>,
@@ -230,7 +232,8 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             name: name.to_owned(),
             segment,
             geometry,
-            writer: Mutex::new(false),
+            writer: Mutex::new(None),
+            writing_thread: AtomicUsize::new(0),
             retries: AtomicU64::new(0),
             unlink_on_drop: options.unlink_on_drop,
             _element: PhantomData,
@@ -277,14 +280,20 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             });
         }
         match array.as_slice() {
-            Some(src) => self.write_raw(|dst| {
-                // SAFETY: `src` holds exactly one frame (the shape matched and
-                // it is contiguous in standard order); `dst` is the back
-                // buffer, one frame long, which this writer alone writes.
-                unsafe { copy_racy(src.as_ptr().cast(), dst, self.geometry.frame_bytes) }
-            }),
+            Some(src) => self.write_slice(src),
             None => self.write_with(|mut back| back.assign(array)),
         }
+    }
+
+    /// Writes a frame given as [`len`](Self::len) elements in row-major
+    /// order, then publishes it.
+    pub fn write_slice(&self, data: &[T]) -> Result<FrameInfo> {
+        self.check_len(data.len())?;
+        self.write_raw(|dst| {
+            // SAFETY: `data` is exactly one frame long; `dst` is the back
+            // buffer, one frame long, which this writer alone writes.
+            unsafe { copy_racy(data.as_ptr().cast(), dst, self.geometry.frame_bytes) }
+        })
     }
 
     /// Lets `fill` write the back buffer in place, then publishes it: the
@@ -315,25 +324,46 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
                 name: self.name.clone(),
             });
         }
-        // A panic in an earlier `fill` poisons the lock; the protocol state
-        // it leaves (an odd counter) is one `begin_write` recovers from.
-        let mut holds_role = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let header = self.segment.header();
-        if !*holds_role {
-            if !self.segment.try_lock_writer(&self.name)? {
+        let me = thread_token();
+        let mut role = match self.writer.try_lock() {
+            Ok(role) => role,
+            // A panic in an earlier `fill` poisons the lock; the protocol
+            // state it leaves (an odd counter) is one `begin_write` recovers from.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // Acquire: pairs with the Release below; a thread only ever
+            // finds its own token here while it is inside `fill` itself.
+            Err(TryLockError::WouldBlock) if self.writing_thread.load(Ordering::Acquire) == me => {
+                // A write from inside `write_with`'s closure: waiting for the
+                // lock would wait for itself.
+                return Err(DbShmError::WriterBusy {
+                    name: self.name.clone(),
+                    pid: std::process::id(),
+                });
+            }
+            // Another thread writing through this handle: take turns.
+            Err(TryLockError::WouldBlock) => {
+                self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+            }
+        };
+        if !role.as_ref().is_some_and(WriterLock::held_by_this_process) {
+            let Some(lock) = self.segment.try_lock_writer(&self.name)? else {
+                // Relaxed: shown to people, never used to decide anything.
                 let pid = header.writer_pid.load(Ordering::Relaxed);
                 return Err(DbShmError::WriterBusy {
                     name: self.name.clone(),
                     pid,
                 });
-            }
-            *holds_role = true;
+            };
+            *role = Some(lock);
             // Relaxed: shown to people, never used to decide anything.
             header.writer_pid.store(
                 rustix::process::getpid().as_raw_nonzero().get() as u32,
                 Ordering::Relaxed,
             );
         }
+        self.writing_thread.store(me, Ordering::Release);
+        let _done = ClearOnDrop(&self.writing_thread);
         let ticket = protocol::begin_write(header);
         // SAFETY: the offset of either buffer lies inside the mapping (checked
         // by `Geometry::parse` or computed by `Geometry::new`).
@@ -561,6 +591,23 @@ impl<T: Element> std::fmt::Debug for DoubleBufferedSharedMemory<T> {
             .field("latest_seq", &self.latest_seq())
             .field("read_only", &self.is_read_only())
             .finish()
+    }
+}
+
+/// A number unique to the calling thread among live threads, never 0: the
+/// address of a thread-local.
+fn thread_token() -> usize {
+    thread_local!(static TOKEN: u8 = const { 0 });
+    TOKEN.with(|t| t as *const u8 as usize)
+}
+
+/// Resets a thread token to 0 when a write ends, by return or by panic.
+struct ClearOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire load in `write_raw`.
+        self.0.store(0, Ordering::Release);
     }
 }
 

@@ -62,8 +62,9 @@ pub enum DbShmError {
         operation: &'static str,
     },
 
-    /// Another handle, in this process or another, holds the writer role.
-    #[error("segment {name:?}: another handle holds the writer role (last writer pid {pid})")]
+    /// Another handle, in this process or another, holds the writer role
+    /// (or a write was started from inside `write_with`'s closure).
+    #[error("segment {name:?}: the writer role is taken (last taken by pid {pid})")]
     WriterBusy { name: String, pid: u32 },
 
     /// The handle was opened read-only.

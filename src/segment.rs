@@ -4,7 +4,8 @@
 //! segment; nothing here knows the protocol.
 
 use std::ffi::c_void;
-use std::os::fd::OwnedFd;
+use std::mem::offset_of;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
@@ -23,8 +24,14 @@ use crate::{DbShmError, Result};
 /// (255) bytes, and the path is the name behind a '/'.
 pub const MAX_NAME_LEN: usize = 254;
 
-/// How long an opener waits for a creator that is still initialising.
+/// How long an opener waits for a header to be initialised when nobody
+/// holds the creator's lock: a live creator takes it right after creating
+/// the object, so after this long its creator is taken for dead.
 const INIT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long an opener waits for a creator that is alive and still
+/// initialising (reserving memory for a very large segment, say).
+const CREATOR_WAIT: Duration = Duration::from_secs(10);
 
 /// Checks a segment name and returns the path `shm_open` takes.
 pub(crate) fn shm_path(name: &str) -> Result<String> {
@@ -84,6 +91,14 @@ impl Mapping {
         unsafe { &*self.base.as_ptr().cast::<Header>() }
     }
 
+    /// The header's `init` word, reached without a reference to the rest of
+    /// a header that a creator may still be writing.
+    fn init(&self) -> &AtomicU32 {
+        // SAFETY: `init` lies inside the mapping, 4-aligned (the mapping is
+        // page-aligned), and is only ever accessed atomically.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(offset_of!(Header, init)).cast()) }
+    }
+
     fn descriptor_bytes(&self) -> [u8; DESCRIPTOR_SIZE] {
         let mut bytes = [0u8; DESCRIPTOR_SIZE];
         // SAFETY: the mapping holds at least HEADER_SIZE bytes; a concurrent
@@ -107,8 +122,12 @@ impl Drop for Mapping {
 /// What an opener finds in an object's header.
 enum Probe {
     Ready(Geometry),
-    /// Possibly a creator still at work; the reason if it never finishes.
-    NotReady(String),
+    /// Possibly a creator still at work: the reason if it never finishes,
+    /// and whether nothing at all was written (what a dead creator leaves).
+    NotReady {
+        reason: String,
+        blank: bool,
+    },
 }
 
 /// One open, mapped segment object.
@@ -141,7 +160,11 @@ impl Segment {
         )
         .map_err(|e| DbShmError::os(name, "create the segment", e))?;
         // From here on the name is ours: remove it if anything below fails.
-        let result = Segment::initialise(name, fd, geometry, mode);
+        // The lock tells openers a creator is at work until `init` is set;
+        // if this process dies first, the kernel drops it and they know.
+        let result = fs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(|e| DbShmError::os(name, "lock the new segment", e))
+            .and_then(|()| Segment::initialise(name, fd, geometry, mode));
         if result.is_err() {
             let _ = shm::unlink(path.as_str());
         }
@@ -178,7 +201,10 @@ impl Segment {
         unsafe { copy_racy(descriptor.as_ptr(), map.base.as_ptr(), DESCRIPTOR_SIZE) };
         // Release: an opener that reads INIT_READY with Acquire also sees the
         // descriptor written above. The atomics start as ftruncate's zeroes.
-        map.header().init.store(INIT_READY, Ordering::Release);
+        map.init().store(INIT_READY, Ordering::Release);
+        // Initialised: openers no longer need to know this creator is alive.
+        fs::flock(&fd, FlockOperation::Unlock)
+            .map_err(|e| DbShmError::os(name, "unlock the segment", e))?;
         Ok(Segment {
             fd,
             map,
@@ -200,16 +226,33 @@ impl Segment {
             .map_err(|e| DbShmError::os(name, "open the segment", e))?;
         let started = Instant::now();
         let geometry = loop {
-            match Segment::probe(name, &fd)? {
+            let (reason, blank) = match Segment::probe(name, &fd)? {
                 Probe::Ready(geometry) => break geometry,
-                Probe::NotReady(reason) if started.elapsed() > INIT_WAIT => {
+                Probe::NotReady { reason, blank } => (reason, blank),
+            };
+            let waited = started.elapsed();
+            if creator_at_work(&fd) {
+                if waited > CREATOR_WAIT {
                     return Err(DbShmError::Incompatible {
                         name: name.to_owned(),
-                        reason: format!("{reason} after {:?}", started.elapsed()),
-                    })
+                        reason: format!("{reason} after {waited:?}, though its creator is alive"),
+                    });
                 }
-                Probe::NotReady(_) => thread::sleep(Duration::from_millis(2)),
+            } else if waited > INIT_WAIT {
+                if blank {
+                    // Its creator died between creating and initialising it:
+                    // remove the husk so that the name is usable again.
+                    remove_if_same(&path, &fd);
+                    return Err(DbShmError::NotFound {
+                        name: name.to_owned(),
+                    });
+                }
+                return Err(DbShmError::Incompatible {
+                    name: name.to_owned(),
+                    reason: format!("{reason} after {waited:?}"),
+                });
             }
+            thread::sleep(Duration::from_millis(2));
         };
         let map = Mapping::new(name, &fd, geometry.total_size, writable)?;
         let waiter_map = if writable {
@@ -235,9 +278,10 @@ impl Segment {
         };
         let size = object_size(name, fd)?;
         if size == 0 {
-            return Ok(Probe::NotReady(
-                "the object is still empty: its creator never sized it".into(),
-            ));
+            return Ok(Probe::NotReady {
+                reason: "the object is still empty: its creator never sized it".into(),
+                blank: true,
+            });
         }
         if size < HEADER_SIZE as u64 {
             return Err(incompatible(format!(
@@ -247,7 +291,7 @@ impl Segment {
         let header = Mapping::new(name, fd, HEADER_SIZE, false)?;
         // Acquire: pairs with the creator's Release store of INIT_READY, so
         // the descriptor copied next is the one it wrote.
-        let ready = header.header().init.load(Ordering::Acquire) == INIT_READY;
+        let ready = header.init().load(Ordering::Acquire) == INIT_READY;
         let descriptor = header.descriptor_bytes();
         if ready {
             return Geometry::parse(&descriptor, size)
@@ -260,9 +304,10 @@ impl Segment {
                 "bad magic {magic:#018x}: not a dbshm segment"
             )));
         }
-        Ok(Probe::NotReady(
-            "the header is not initialised: its creator died or is not dbshm".into(),
-        ))
+        Ok(Probe::NotReady {
+            reason: "the header is not initialised: its creator died or is not dbshm".into(),
+            blank: descriptor.iter().all(|&b| b == 0),
+        })
     }
 
     /// The mapped header.
@@ -294,14 +339,66 @@ impl Segment {
         self.writable
     }
 
-    /// Takes the writer lock without waiting: `Ok(false)` when another open
-    /// description holds it. The kernel drops it when this descriptor closes,
-    /// including when the process dies.
-    pub(crate) fn try_lock_writer(&self, name: &str) -> Result<bool> {
-        match fs::flock(&self.fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(true),
-            Err(Errno::WOULDBLOCK) => Ok(false),
+    /// Takes the writer role without waiting: `None` when another open file
+    /// description holds it. The kernel drops it when the lock's descriptor
+    /// closes, including when the process dies.
+    ///
+    /// The lock is on a descriptor of its own, a new open file description
+    /// of the same object (reopened through /proc/self/fd), not on the
+    /// handle's: a flock belongs to the open file description, which a
+    /// forked child shares, and the child of a writer must not write too.
+    pub(crate) fn try_lock_writer(&self, name: &str) -> Result<Option<WriterLock>> {
+        let path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let fd = fs::open(
+            path.as_str(),
+            fs::OFlags::RDONLY | fs::OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| DbShmError::os(name, "reopen the segment for the writer lock", e))?;
+        match fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(WriterLock {
+                _fd: fd,
+                pid: rustix::process::getpid(),
+            })),
+            Err(Errno::WOULDBLOCK) => Ok(None),
             Err(e) => Err(DbShmError::os(name, "lock the segment for writing", e)),
+        }
+    }
+}
+
+/// The writer role: an exclusive flock on a descriptor of its own.
+pub(crate) struct WriterLock {
+    _fd: OwnedFd,
+    pid: rustix::process::Pid,
+}
+
+impl WriterLock {
+    /// False in a child forked from the process that took the role: the
+    /// child inherited the descriptor, not the role.
+    pub(crate) fn held_by_this_process(&self) -> bool {
+        self.pid == rustix::process::getpid()
+    }
+}
+
+/// Whether another process holds the creator's lock (or the writer's) on
+/// the object; without waiting.
+fn creator_at_work(fd: &OwnedFd) -> bool {
+    match fs::flock(fd, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = fs::flock(fd, FlockOperation::Unlock);
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Unlinks `path` if it still names the object `fd` is open on (and not a
+/// newer object a creator made meanwhile).
+fn remove_if_same(path: &str, fd: &OwnedFd) {
+    let file = format!("/dev/shm{path}");
+    if let (Ok(a), Ok(b)) = (fs::fstat(fd), fs::stat(file.as_str())) {
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
+            let _ = shm::unlink(path);
         }
     }
 }

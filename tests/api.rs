@@ -330,7 +330,7 @@ fn a_second_handle_in_the_same_process_is_refused_the_writer_role() {
             assert_eq!(
                 e.to_string(),
                 format!(
-                    "segment {:?}: another handle holds the writer role (last writer pid {})",
+                    "segment {:?}: the writer role is taken (last taken by pid {})",
                     seg.name(),
                     std::process::id()
                 )
@@ -494,45 +494,103 @@ fn a_corrupted_header_is_incompatible() {
 }
 
 #[test]
-fn objects_never_initialised_are_reported_after_a_short_wait() {
+fn what_a_creator_that_died_left_is_removed_and_the_name_reused() {
     // An empty object (a creator that died before sizing it) and a sized
-    // one whose header was never written (died before initialising).
-    let empty = TestSegment::new("uninit-empty");
+    // one with nothing written (died before initialising), with no creator
+    // holding the lock: after a short wait they count as absent.
+    let empty = TestSegment::new("husk-empty");
     raw_object(empty.name(), 0, &[]);
-    let zeroed = TestSegment::new("uninit-zero");
+    let zeroed = TestSegment::new("husk-zero");
     raw_object(zeroed.name(), 3 * 4096, &[]);
-    for (seg, needle) in [(&empty, "never sized"), (&zeroed, "not initialised")] {
-        let start = Instant::now();
-        match Shm::<u8>::open(seg.name()) {
-            Err(e @ DbShmError::Incompatible { .. }) => {
-                assert!(e.to_string().contains(needle), "{e}")
-            }
-            other => panic!("expected Incompatible, got {other:?}"),
-        }
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
-            "{waited:?}"
-        );
-    }
+    let start = Instant::now();
+    assert!(matches!(
+        Shm::<u8>::open(empty.name()),
+        Err(DbShmError::NotFound { .. })
+    ));
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm/{}", empty.name())).exists(),
+        "the husk is still there"
+    );
+    // `new` recovers by itself: it removes the husk and creates the segment.
+    let shm = Shm::<u8>::new(zeroed.name(), [4]).unwrap();
+    assert_eq!(shm.shape(), &[4]);
+    shm.write(&Array::from_elem(4, 1u8)).unwrap();
 }
 
 #[test]
-fn an_opener_waits_for_a_creator_still_initialising() {
-    // Play a slow creator by hand: the object exists, sized but unwritten,
-    // and becomes a segment 200 ms later.
+fn a_half_written_header_without_a_creator_is_incompatible_and_kept() {
+    // Something wrote a header but never set `init`: not ours to delete.
+    let seg = TestSegment::new("half-written");
+    raw_object(
+        seg.name(),
+        3 * 4096,
+        &u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes(),
+    );
+    match Shm::<u8>::open(seg.name()) {
+        Err(e @ DbShmError::Incompatible { .. }) => {
+            assert!(e.to_string().contains("not initialised"), "{e}")
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+    assert!(std::path::Path::new(&format!("/dev/shm/{}", seg.name())).exists());
+}
+
+#[test]
+fn an_opener_waits_for_a_creator_that_is_alive() {
+    // Play a slow creator by hand: it holds the creator's lock, as a real
+    // one does, for longer than an opener waits for a dead one, then writes
+    // a whole header and lets go.
     let seg = TestSegment::new("slow-creator");
     let real = TestSegment::new("slow-creator-model");
     drop(Shm::<u8>::new(real.name(), [4]).unwrap());
     let model = std::fs::read(format!("/dev/shm/{}", real.name())).unwrap();
     let fd = raw_object(seg.name(), model.len() as u64, &[]);
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
+    rustix::fs::flock(&fd, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let creator = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
         rustix::io::pwrite(&fd, &model, 0).unwrap();
+        rustix::fs::flock(&fd, rustix::fs::FlockOperation::Unlock).unwrap();
     });
+    let start = Instant::now();
     let shm = Shm::<u8>::open(seg.name()).unwrap();
     assert_eq!(shm.shape(), &[4]);
-    writer.join().unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(1400));
+    creator.join().unwrap();
+}
+
+#[test]
+fn a_write_from_inside_write_with_is_refused_not_deadlocked() {
+    let seg = TestSegment::new("reentrant");
+    let shm = Shm::<u8>::new(seg.name(), [4]).unwrap();
+    let mut inner = None;
+    let info = shm
+        .write_with(|mut back| {
+            inner = Some(shm.write(&Array::from_elem(4, 9u8)));
+            back.fill(3);
+        })
+        .unwrap();
+    assert!(
+        matches!(inner, Some(Err(DbShmError::WriterBusy { .. }))),
+        "{inner:?}"
+    );
+    assert_eq!(info.seq, 1);
+    assert!(shm.read().unwrap().iter().all(|&x| x == 3));
+    // Threads sharing a handle take turns instead.
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    shm.write(&Array::from_elem(4, 5u8)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(shm.latest_seq(), 201);
 }
 
 #[test]

@@ -36,6 +36,7 @@ fn main() {
         new_from_racing_processes_creates_once,
         create_from_racing_processes_succeeds_once,
         second_writer_process_is_refused_until_the_first_dies,
+        forked_child_of_a_writer_does_not_inherit_the_role,
         killed_writer_leaves_whole_frames_and_a_successor_takes_over,
         wait_is_woken_by_another_process_and_times_out,
     ];
@@ -159,6 +160,35 @@ fn child(args: &[String]) {
                 Ok(shm) => println!("result=ok shape={:?}", shm.shape()),
                 Err(DbShmError::AlreadyExists { .. }) => println!("result=exists"),
                 Err(e) => println!("result=error({e})"),
+            }
+        }
+        // fork_writer NAME: takes the writer role, forks, and has the child
+        // try to write too. Prints child=... and parent=...
+        "fork_writer" => {
+            let shm = DoubleBufferedSharedMemory::<u8>::open(arg(1)).unwrap();
+            shm.write_with(|mut back| back.fill(1)).unwrap();
+            // SAFETY: this child process is single-threaded, so the forked
+            // copy may run Rust code; it leaves with _exit, running no
+            // destructors twice.
+            match unsafe { libc::fork() } {
+                0 => {
+                    let verdict = match shm.write_with(|mut back| back.fill(2)) {
+                        Err(DbShmError::WriterBusy { .. }) => "busy",
+                        Ok(_) => "wrote",
+                        Err(_) => "error",
+                    };
+                    println!("child={verdict}");
+                    // SAFETY: ends the forked child without unwinding.
+                    unsafe { libc::_exit(0) };
+                }
+                -1 => panic!("fork failed"),
+                pid => {
+                    let mut status = 0;
+                    // SAFETY: waits for the child just forked.
+                    unsafe { libc::waitpid(pid, &mut status, 0) };
+                    let ok = shm.write_with(|mut back| back.fill(3)).is_ok();
+                    println!("parent={}", if ok { "wrote" } else { "refused" });
+                }
             }
         }
         // hold NAME: takes the writer role, says so, and sleeps until killed.
@@ -400,6 +430,21 @@ fn second_writer_process_is_refused_until_the_first_dies() -> Result<(), Failed>
     check(info.seq == 2, || format!("{info:?}"))?;
     check(shm.read()?.iter().all(|&x| x == 2), || {
         "frame 2 is not the successor's".into()
+    })
+}
+
+fn forked_child_of_a_writer_does_not_inherit_the_role() -> Result<(), Failed> {
+    // flock belongs to the open file description, which fork shares: a lock
+    // on the handle's own descriptor would let the child write beside its
+    // parent and tear frames.
+    let seg = TestSegment::new("fork");
+    let _shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), [16])?;
+    let r = Proc::spawn(&["fork_writer", seg.name()]).report()?;
+    check(r.get("child").map(String::as_str) == Some("busy"), || {
+        format!("{r:?}")
+    })?;
+    check(r.get("parent").map(String::as_str) == Some("wrote"), || {
+        format!("{r:?}")
     })
 }
 
