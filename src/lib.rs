@@ -45,6 +45,8 @@
 #![deny(missing_docs)]
 
 mod buffer;
+#[cfg(feature = "capi")]
+pub mod capi;
 mod copy;
 mod element;
 mod error;

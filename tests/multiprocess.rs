@@ -6,17 +6,13 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{fill, is_frame, TestSegment};
+use common::Failed;
+use common::{check, count, fill, is_frame, words, Proc, TestSegment, CHILD_ENV};
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
-use libtest_mimic::{Arguments, Failed, Trial};
-
-const CHILD_ENV: &str = "DBSHM_TEST_CHILD";
+use libtest_mimic::{Arguments, Trial};
 
 fn main() {
     if std::env::var_os(CHILD_ENV).is_some() {
@@ -224,89 +220,6 @@ fn now_ns() -> u64 {
 }
 
 // ----------------------------------------------------------------- parent
-
-/// A child process, killed and reaped when dropped (also when a test fails).
-struct Proc {
-    child: Child,
-    stdout: Option<BufReader<ChildStdout>>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Proc {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(args)
-            .env(CHILD_ENV, "1")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn child");
-        let stdout = child.stdout.take().map(BufReader::new);
-        Proc { child, stdout }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Blocks until the child prints a line starting with `prefix`; returns it.
-    fn expect_line(&mut self, prefix: &str) -> Result<String, Failed> {
-        let out = self.stdout.as_mut().unwrap();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if out.read_line(&mut line).unwrap() == 0 {
-                return Err(format!("child exited before printing {prefix:?}").into());
-            }
-            if line.starts_with(prefix) {
-                return Ok(line.trim().to_owned());
-            }
-        }
-    }
-
-    /// Waits for a clean exit; returns the `key=value` words it printed.
-    fn report(mut self) -> Result<HashMap<String, String>, Failed> {
-        let mut text = String::new();
-        self.stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut text)
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        if !status.success() {
-            return Err(format!("child failed with {status}; it printed {text:?}").into());
-        }
-        Ok(words(&text))
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn words(text: &str) -> HashMap<String, String> {
-    text.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn count(report: &HashMap<String, String>, key: &str) -> u64 {
-    report[key].parse().unwrap()
-}
-
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
-    if ok {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
-}
 
 // ------------------------------------------------------------------ tests
 

@@ -50,3 +50,152 @@ pub fn is_frame(seq: u64, frame: &[u8]) -> bool {
     }
     frame.iter().enumerate().all(|(i, &x)| x == pattern(seq, i))
 }
+
+// ------------------------------------------------ child processes
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+
+/// Set in a test binary's environment when it runs as a child of itself.
+pub const CHILD_ENV: &str = "DBSHM_TEST_CHILD";
+
+/// A test's failure, as libtest-mimic reports it.
+pub type Failed = libtest_mimic::Failed;
+
+/// A child process, killed and reaped when dropped (also when a test fails).
+pub struct Proc {
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+/// What a finished child printed, stdout then stderr.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub text: String,
+}
+
+impl Proc {
+    /// This test binary again, as the child `args[0]` names.
+    pub fn spawn(args: &[&str]) -> Proc {
+        let me = std::env::current_exe().unwrap();
+        Proc::start(Command::new(me).args(args), false)
+    }
+
+    /// `args[0]` with the rest as its arguments (this binary's children too).
+    pub fn spawn_program(args: &[String]) -> Proc {
+        Proc::start(Command::new(&args[0]).args(&args[1..]), false)
+    }
+
+    /// `program` with its stderr captured as well, for `finish`.
+    pub fn spawn_command(program: &str, args: &[String]) -> Proc {
+        Proc::start(Command::new(program).args(args), true)
+    }
+
+    fn start(command: &mut Command, capture_stderr: bool) -> Proc {
+        let mut child = command
+            .env(CHILD_ENV, "1")
+            .stdout(Stdio::piped())
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
+            .spawn()
+            .expect("spawn child");
+        let stdout = if capture_stderr {
+            None
+        } else {
+            child.stdout.take().map(BufReader::new)
+        };
+        Proc { child, stdout }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Blocks until the child prints a line starting with `prefix`; returns it.
+    pub fn expect_line(&mut self, prefix: &str) -> Result<String, Failed> {
+        let out = self.stdout.as_mut().unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if out.read_line(&mut line).unwrap() == 0 {
+                return Err(format!("child exited before printing {prefix:?}").into());
+            }
+            if line.starts_with(prefix) {
+                return Ok(line.trim().to_owned());
+            }
+        }
+    }
+
+    /// Waits for a clean exit; returns the `key=value` words it printed.
+    pub fn report(mut self) -> Result<HashMap<String, String>, Failed> {
+        let mut text = String::new();
+        self.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        if !status.success() {
+            return Err(format!("child failed with {status}; it printed {text:?}").into());
+        }
+        Ok(words(&text))
+    }
+
+    /// Waits for the exit of a child made by `spawn_command`.
+    pub fn finish(mut self) -> Result<Finished, Failed> {
+        let (mut out, mut err) = (String::new(), String::new());
+        // Read stderr on a thread so that neither pipe can fill and stall the child.
+        let mut stderr = self.child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let _ = stderr.read_to_string(&mut err);
+            err
+        });
+        self.child.stdout.take().unwrap().read_to_string(&mut out)?;
+        let err = reader.join().unwrap();
+        let status = self.child.wait()?;
+        Ok(Finished {
+            status,
+            text: out + &err,
+        })
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The `key=value` words of a child's output.
+pub fn words(text: &str) -> HashMap<String, String> {
+    text.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The number a child reported under `key`.
+pub fn count(report: &HashMap<String, String>, key: &str) -> u64 {
+    report
+        .get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number {key} in {report:?}"))
+}
+
+/// `Err(what())` unless `ok`.
+pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}

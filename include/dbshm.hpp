@@ -1,0 +1,206 @@
+/*
+ * dbshm.hpp: header-only C++17 wrapper over dbshm.h.
+ *
+ *   dbshm::Buffer<uint8_t> camera = dbshm::Buffer<uint8_t>::open("camera");
+ *   std::vector<uint8_t> frame(camera.len());
+ *   dbshm::FrameInfo info = camera.wait(0, std::chrono::seconds(1), frame);
+ *
+ * Buffer<T> owns one handle (move-only, released by its destructor) and is
+ * templated on the element type: uint8_t, int8_t, uint16_t, int16_t,
+ * uint32_t, int32_t, uint64_t, int64_t, float or double; any other type is a
+ * compile-time error. Every failure throws dbshm::Error, carrying the
+ * dbshm_status and the library's message (which names the segment).
+ */
+#ifndef DBSHM_HPP
+#define DBSHM_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "dbshm.h"
+
+namespace dbshm {
+
+/** A failed call: its status and the message dbshm_last_error() gave. */
+class Error : public std::runtime_error {
+public:
+    Error(dbshm_status status, const char *message)
+        : std::runtime_error(std::string(dbshm_status_str(status)) + ": " + message), status_(status) {}
+
+    /** The status the C call returned. */
+    dbshm_status status() const noexcept { return status_; }
+
+private:
+    dbshm_status status_;
+};
+
+/** The number and publish time of a frame (see dbshm_frame_info). */
+using FrameInfo = dbshm_frame_info;
+
+/** Waits without limit (DBSHM_WAIT_FOREVER). */
+inline constexpr std::chrono::microseconds wait_forever{-1};
+
+namespace detail {
+
+inline void check(dbshm_status status) {
+    if (status != DBSHM_OK) {
+        throw Error(status, dbshm_last_error());
+    }
+}
+
+/* The C functions of each element type, chosen at compile time. */
+template <typename T>
+struct Api;
+
+#define DBSHM_DETAIL_API(T, X)                                                                      \
+    template <>                                                                                     \
+    struct Api<T> {                                                                                 \
+        using Handle = dbshm_##X;                                                                   \
+        static constexpr auto new_ = dbshm_##X##_new;                                               \
+        static constexpr auto create = dbshm_##X##_create;                                          \
+        static constexpr auto open = dbshm_##X##_open;                                              \
+        static constexpr auto open_readonly = dbshm_##X##_open_readonly;                            \
+        static constexpr auto write = dbshm_##X##_write;                                            \
+        static constexpr auto read = dbshm_##X##_read;                                              \
+        static constexpr auto wait = dbshm_##X##_wait;                                              \
+        static constexpr auto latest_seq = dbshm_##X##_latest_seq;                                  \
+        static constexpr auto memory_size = dbshm_##X##_memory_size;                                \
+        static constexpr auto len = dbshm_##X##_len;                                                \
+        static constexpr auto ndim = dbshm_##X##_ndim;                                              \
+        static constexpr auto shape = dbshm_##X##_shape;                                            \
+        static constexpr auto free = dbshm_##X##_free;                                              \
+    };
+
+DBSHM_DETAIL_API(uint8_t, u8)
+DBSHM_DETAIL_API(int8_t, i8)
+DBSHM_DETAIL_API(uint16_t, u16)
+DBSHM_DETAIL_API(int16_t, i16)
+DBSHM_DETAIL_API(uint32_t, u32)
+DBSHM_DETAIL_API(int32_t, i32)
+DBSHM_DETAIL_API(uint64_t, u64)
+DBSHM_DETAIL_API(int64_t, i64)
+DBSHM_DETAIL_API(float, f32)
+DBSHM_DETAIL_API(double, f64)
+
+#undef DBSHM_DETAIL_API
+
+template <typename T, typename = void>
+struct is_element : std::false_type {};
+template <typename T>
+struct is_element<T, std::void_t<typename Api<T>::Handle>> : std::true_type {};
+
+}  // namespace detail
+
+/** A segment of T elements; see the file comment. */
+template <typename T>
+class Buffer {
+    static_assert(detail::is_element<T>::value,
+                  "dbshm::Buffer<T>: T must be one of uint8_t, int8_t, uint16_t, int16_t, uint32_t, "
+                  "int32_t, uint64_t, int64_t, float, double");
+    using Api = detail::Api<T>;
+
+public:
+    /** Opens the segment if it exists (same type and shape), else creates it (mode 0600). */
+    static Buffer open_or_create(const std::string &name, const std::vector<size_t> &shape) {
+        return Buffer(with_out([&](auto **out) { return Api::new_(name.c_str(), shape.data(), shape.size(), out); }));
+    }
+
+    /** Creates the segment; throws DBSHM_ERR_ALREADY_EXISTS if the name is taken. */
+    static Buffer create(const std::string &name, const std::vector<size_t> &shape) {
+        return Buffer(with_out([&](auto **out) { return Api::create(name.c_str(), shape.data(), shape.size(), out); }));
+    }
+
+    /** Opens an existing segment; its shape comes from the segment. */
+    static Buffer open(const std::string &name) {
+        return Buffer(with_out([&](auto **out) { return Api::open(name.c_str(), out); }));
+    }
+
+    /** Opens an existing segment read-only: it can read and wait, not write. */
+    static Buffer open_readonly(const std::string &name) {
+        return Buffer(with_out([&](auto **out) { return Api::open_readonly(name.c_str(), out); }));
+    }
+
+    Buffer(Buffer &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Buffer &operator=(Buffer &&other) noexcept {
+        if (this != &other) {
+            Api::free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Buffer(const Buffer &) = delete;
+    Buffer &operator=(const Buffer &) = delete;
+    ~Buffer() { Api::free(handle_); }
+
+    /** Publishes a frame of len() elements, row-major. The first write takes the writer role. */
+    void write(const T *data, size_t len) { detail::check(Api::write(handle_, data, len)); }
+
+    /** Publishes a frame of len() elements, row-major. */
+    void write(const std::vector<T> &data) { write(data.data(), data.size()); }
+
+    /** Copies the latest complete frame into out[0..len). */
+    FrameInfo read(T *out, size_t len) {
+        FrameInfo info{};
+        detail::check(Api::read(handle_, out, len, &info));
+        return info;
+    }
+
+    /** Copies the latest complete frame into `out`, resized to len(). */
+    FrameInfo read(std::vector<T> &out) {
+        out.resize(len());
+        return read(out.data(), out.size());
+    }
+
+    /** The latest complete frame, as a new vector. */
+    std::vector<T> read() {
+        std::vector<T> out(len());
+        read(out.data(), out.size());
+        return out;
+    }
+
+    /** Waits for a frame newer than after_seq, then reads it into `out` (resized to len()). */
+    FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) {
+        out.resize(len());
+        FrameInfo info{};
+        uint64_t us = timeout.count() < 0 ? DBSHM_WAIT_FOREVER : static_cast<uint64_t>(timeout.count());
+        detail::check(Api::wait(handle_, after_seq, us, out.data(), out.size(), &info));
+        return info;
+    }
+
+    /** Number of the latest published frame; 0 before the first write. */
+    uint64_t latest_seq() const noexcept { return Api::latest_seq(handle_); }
+    size_t len() const noexcept { return Api::len(handle_); }
+    size_t ndim() const noexcept { return Api::ndim(handle_); }
+    size_t memory_size() const noexcept { return Api::memory_size(handle_); }
+
+    std::vector<size_t> shape() const {
+        std::vector<size_t> out(DBSHM_MAX_NDIM);
+        detail::check(Api::shape(handle_, out.data(), out.size()));
+        out.resize(ndim());
+        return out;
+    }
+
+private:
+    using Handle = typename Api::Handle;
+
+    explicit Buffer(Handle *handle) : handle_(handle) {}
+
+    template <typename F>
+    static Handle *with_out(F &&make) {
+        Handle *handle = nullptr;
+        detail::check(make(&handle));
+        return handle;
+    }
+
+    Handle *handle_;
+};
+
+}  // namespace dbshm
+
+#endif /* DBSHM_HPP */

@@ -1,0 +1,155 @@
+//! The C ABI (feature `capi`): the generic handle monomorphised for each
+//! element type and exported through `extern "C"` functions, from which
+//! cbindgen writes `include/dbshm.h`.
+//!
+//! Naming and ownership, the rules every function follows:
+//!
+//! - Everything is prefixed `dbshm_` (types, functions) or `DBSHM_` (macros,
+//!   enumerators). Per-type items are `dbshm_<type>` and `dbshm_<type>_<verb>`
+//!   with `<type>` one of u8 i8 u16 i16 u32 i32 u64 i64 f32 f64.
+//! - A handle (`dbshm_u8 *`, ...) is made by `_new`, `_create`, `_open` or
+//!   `_open_readonly` through an out-parameter, owned by the caller, and
+//!   released by `_free` (NULL is fine). It may be used from several threads
+//!   at once. Freeing it leaves the segment in place; `dbshm_unlink` removes
+//!   the name.
+//! - Every fallible function returns a `dbshm_status`; on failure it writes
+//!   nothing through its out-parameters and leaves a message for
+//!   `dbshm_last_error()`, valid on the calling thread until its next failed
+//!   call. NULL where a pointer is required is `DBSHM_ERR_INVALID_ARGUMENT`;
+//!   a Rust panic never unwinds into C, it becomes `DBSHM_ERR_INTERNAL`.
+//! - Lengths (`len`) count elements, not bytes.
+//!
+//! The per-type items live in `types.rs`, which `build.rs` renders from one
+//! template and a test keeps in step: cbindgen on a stable toolchain cannot
+//! see functions a macro expands to, so they are written out as plain source
+//! it can parse. Each is one line calling the generic code in `generic.rs`.
+
+// The C names are the contract: dbshm_u8, DBSHM_OK, ...
+#![allow(non_camel_case_types)]
+
+mod boundary;
+mod generic;
+#[rustfmt::skip] // rendered by build.rs
+mod types;
+
+use std::ffi::{c_char, c_int, CStr};
+
+pub use types::*;
+
+use boundary::{call, Failure};
+
+/// `timeout_us` of the `_wait` functions that waits without limit.
+pub const DBSHM_WAIT_FOREVER: u64 = u64::MAX;
+
+/// Most dimensions a shape may have.
+pub const DBSHM_MAX_NDIM: usize = 16;
+const _: () = assert!(DBSHM_MAX_NDIM == crate::layout::MAX_NDIM);
+
+/// What a call did. Every fallible function returns one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum dbshm_status {
+    /// Success.
+    DBSHM_OK = 0,
+    /// A NULL or malformed argument: a bad name (empty, containing '/', too
+    /// long, not UTF-8), a bad shape (NULL, ndim 0 or over 16, a zero
+    /// dimension, a size that overflows), a buffer too small.
+    DBSHM_ERR_INVALID_ARGUMENT = 1,
+    /// No segment has that name.
+    DBSHM_ERR_NOT_FOUND = 2,
+    /// A segment of that name exists (`_create`).
+    DBSHM_ERR_ALREADY_EXISTS = 3,
+    /// The segment holds another element type.
+    DBSHM_ERR_TYPE_MISMATCH = 4,
+    /// The segment has another shape, or `len` differs from its element count.
+    DBSHM_ERR_SHAPE_MISMATCH = 5,
+    /// The object under the name is not a usable segment: foreign, truncated,
+    /// corrupt, or never initialised.
+    DBSHM_ERR_INCOMPATIBLE = 6,
+    /// The OS refused access to the segment.
+    DBSHM_ERR_PERMISSION_DENIED = 7,
+    /// Another handle, in this process or another, holds the writer role.
+    DBSHM_ERR_WRITER_BUSY = 8,
+    /// The handle was opened read-only.
+    DBSHM_ERR_READ_ONLY = 9,
+    /// No newer frame was published in time.
+    DBSHM_ERR_TIMEOUT = 10,
+    /// Another error of the operating system; the message says which.
+    DBSHM_ERR_OS = 11,
+    /// A bug in dbshm (a caught panic); the message says where.
+    DBSHM_ERR_INTERNAL = 12,
+}
+
+/// The number and publish time of a frame.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct dbshm_frame_info {
+    /// Frame number: 1 for the first frame ever published in the segment, one
+    /// more per publish, across writer restarts; 0 before any write.
+    pub seq: u64,
+    /// The writer's CLOCK_MONOTONIC at publish, in nanoseconds.
+    pub timestamp_ns: u64,
+}
+
+impl From<crate::FrameInfo> for dbshm_frame_info {
+    fn from(info: crate::FrameInfo) -> Self {
+        dbshm_frame_info {
+            seq: info.seq,
+            timestamp_ns: info.timestamp_ns,
+        }
+    }
+}
+
+/// The message of the last failed call on this thread, or "" if none has
+/// failed. Valid until the next failed call on this thread; never NULL.
+#[no_mangle]
+pub extern "C" fn dbshm_last_error() -> *const c_char {
+    boundary::last_error()
+}
+
+/// A static, human-readable name for a status, e.g. "DBSHM_ERR_NOT_FOUND";
+/// "unknown status" for a value that is not one. Takes an `int` so that any
+/// value, even one that is no `dbshm_status`, is safe to pass.
+#[no_mangle]
+pub extern "C" fn dbshm_status_str(status: c_int) -> *const c_char {
+    let code = status;
+    let name: &'static CStr = match code {
+        0 => c"DBSHM_OK",
+        1 => c"DBSHM_ERR_INVALID_ARGUMENT",
+        2 => c"DBSHM_ERR_NOT_FOUND",
+        3 => c"DBSHM_ERR_ALREADY_EXISTS",
+        4 => c"DBSHM_ERR_TYPE_MISMATCH",
+        5 => c"DBSHM_ERR_SHAPE_MISMATCH",
+        6 => c"DBSHM_ERR_INCOMPATIBLE",
+        7 => c"DBSHM_ERR_PERMISSION_DENIED",
+        8 => c"DBSHM_ERR_WRITER_BUSY",
+        9 => c"DBSHM_ERR_READ_ONLY",
+        10 => c"DBSHM_ERR_TIMEOUT",
+        11 => c"DBSHM_ERR_OS",
+        12 => c"DBSHM_ERR_INTERNAL",
+        _ => c"unknown status",
+    };
+    name.as_ptr()
+}
+
+/// The library's version, "MAJOR.MINOR.PATCH"; static.
+#[no_mangle]
+pub extern "C" fn dbshm_version() -> *const c_char {
+    types::VERSION.as_ptr()
+}
+
+/// Removes the segment's name. Handles already open keep working.
+///
+/// Returns `DBSHM_ERR_NOT_FOUND` if no segment has that name,
+/// `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
+///
+/// # Safety
+/// `name` is NULL or points to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_unlink(name: *const c_char) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { boundary::name(name) }?;
+        crate::unlink(name).map_err(Failure::from)
+    })
+}

@@ -1,0 +1,454 @@
+//! The C ABI from C and C++, against Rust, in real processes (feature
+//! `capi`). This binary runs the tests and re-runs itself as the Rust side
+//! of each exchange (`DBSHM_TEST_CHILD` set, the role in its arguments).
+//!
+//! It needs the C libraries built first, as scripts/test.sh does:
+//!
+//!     cargo rustc --release --features capi --lib --crate-type cdylib --crate-type staticlib
+//!
+//! and `cc`, `c++` and `valgrind` on the PATH.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use common::Failed;
+use common::{check, count, Proc, TestSegment, CHILD_ENV};
+use dbshm::{DoubleBufferedSharedMemory, Element};
+use libtest_mimic::{Arguments, Trial};
+use num_traits::NumCast;
+
+const TYPES: [&str; 10] = [
+    "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64",
+];
+
+/// Calls `$f::<T>($args)` with `T` the element type named by `$ty`.
+macro_rules! with_type {
+    ($ty:expr, $f:ident ( $($arg:expr),* )) => {
+        match $ty {
+            "u8" => $f::<u8>($($arg),*),
+            "i8" => $f::<i8>($($arg),*),
+            "u16" => $f::<u16>($($arg),*),
+            "i16" => $f::<i16>($($arg),*),
+            "u32" => $f::<u32>($($arg),*),
+            "i32" => $f::<i32>($($arg),*),
+            "u64" => $f::<u64>($($arg),*),
+            "i64" => $f::<i64>($($arg),*),
+            "f32" => $f::<f32>($($arg),*),
+            "f64" => $f::<f64>($($arg),*),
+            other => panic!("unknown element type {other}"),
+        }
+    };
+}
+
+fn main() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let ms: u64 = args[3].parse().unwrap();
+        match args[0].as_str() {
+            "rust_write" => with_type!(args[1].as_str(), rust_write(&args[2], ms)),
+            "rust_read" => with_type!(args[1].as_str(), rust_read(&args[2], ms)),
+            role => panic!("unknown child role {role}"),
+        }
+        return;
+    }
+    macro_rules! trials {
+        ($($test:ident),* $(,)?) => { vec![$(Trial::test(stringify!($test), $test)),*] };
+    }
+    let trials = trials![
+        header_compiles_as_c11_and_cpp17_with_warnings_as_errors,
+        library_has_its_soname_and_exports_only_the_c_api,
+        c_writer_and_rust_reader_share_every_element_type,
+        rust_writer_and_c_reader_share_every_element_type,
+        cpp_wrapper_and_rust_share_frames_both_ways,
+        every_status_is_produced_from_c_with_a_message,
+        c_examples_run_clean_under_valgrind,
+    ];
+    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+}
+
+// ---------------------------------------------------------------- children
+
+/// Element `i` of frame `seq`, as tests/c/frames.c computes it.
+fn value<T: NumCast>(seq: u64, i: usize) -> T {
+    T::from((seq.wrapping_mul(131) + i as u64 * 7) % 100).expect("below 100 fits every type")
+}
+
+fn rust_write<T: Element + NumCast>(name: &str, ms: u64) {
+    let shm = DoubleBufferedSharedMemory::<T>::open(name).unwrap();
+    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut written = 0u64;
+    while std::time::Instant::now() < end {
+        let seq = shm.latest_seq() + 1; // the writer role makes this the frame's number
+        shm.write_with(|mut back| {
+            for (i, x) in back.as_slice_mut().unwrap().iter_mut().enumerate().rev() {
+                *x = value(seq, i);
+            }
+        })
+        .unwrap();
+        written += 1;
+    }
+    println!("written={written}");
+}
+
+fn rust_read<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
+    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
+    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    let mut frame = vec![T::zero(); shm.len()];
+    let (mut reads, mut torn, mut backwards, mut distinct, mut last) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    while std::time::Instant::now() < end {
+        let info = shm.read_into(&mut frame).unwrap();
+        let whole = frame.iter().enumerate().all(|(i, &x)| {
+            x == if info.seq == 0 {
+                T::zero()
+            } else {
+                value(info.seq, i)
+            }
+        });
+        reads += 1;
+        torn += (!whole) as u64;
+        backwards += (info.seq < last) as u64;
+        distinct += (info.seq != last) as u64;
+        last = last.max(info.seq);
+    }
+    println!("reads={reads} torn={torn} backwards={backwards} distinct={distinct} max_seq={last}");
+}
+
+// ----------------------------------------------------- C build and staging
+
+struct Tools {
+    root: PathBuf,
+    lib: PathBuf,
+    bin: PathBuf,
+}
+
+/// The C library staged as an install would lay it out (the SONAME link
+/// included), and the test programs built against it; once per run.
+fn tools() -> &'static Tools {
+    static TOOLS: OnceLock<Tools> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // target/<profile>/deps/capi-<hash> → target/
+        let target = std::env::current_exe()
+            .unwrap()
+            .ancestors()
+            .nth(3)
+            .unwrap()
+            .to_path_buf();
+        let built = target.join("release/libdbshm.so");
+        let newest_source = newest(&root.join("src")).max(newest(&root.join("build.rs")));
+        match std::fs::metadata(&built).and_then(|m| m.modified()) {
+            Ok(t) if t >= newest_source => {}
+            Ok(_) => panic!(
+                "{} is older than the sources: rebuild it (see the top of tests/capi.rs)",
+                built.display()
+            ),
+            Err(_) => panic!(
+                "{} is missing: build it first (see the top of tests/capi.rs)",
+                built.display()
+            ),
+        }
+        let stage = target.join("capi-test");
+        let _ = std::fs::remove_dir_all(&stage);
+        let (lib, bin) = (stage.join("lib"), stage.join("bin"));
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        let soname = format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"));
+        std::fs::copy(&built, lib.join(&soname)).unwrap();
+        std::os::unix::fs::symlink(&soname, lib.join("libdbshm.so")).unwrap();
+        let tools = Tools { root, lib, bin };
+        for (src, out) in [
+            ("tests/c/frames.c", "frames"),
+            ("tests/c/frames.cpp", "frames_cpp"),
+            ("tests/c/statuses.c", "statuses"),
+            ("examples-c/writer.c", "writer"),
+            ("examples-c/reader.c", "reader"),
+            ("examples-c/reader.cpp", "reader_cpp"),
+        ] {
+            tools.compile(src, out).unwrap_or_else(|e| panic!("{e}"));
+        }
+        tools
+    })
+}
+
+fn newest(path: &Path) -> SystemTime {
+    let meta = std::fs::metadata(path).unwrap();
+    let mut t = meta.modified().unwrap();
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            t = t.max(newest(&entry.unwrap().path()));
+        }
+    }
+    t
+}
+
+impl Tools {
+    fn compile(&self, src: &str, out: &str) -> Result<(), String> {
+        let cpp = src.ends_with(".cpp");
+        let (compiler, std) = if cpp {
+            ("c++", "-std=c++17")
+        } else {
+            ("cc", "-std=c11")
+        };
+        let output = Command::new(compiler)
+            .args([std, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
+            .arg("-I")
+            .arg(self.root.join("include"))
+            .arg(self.root.join(src))
+            .arg("-L")
+            .arg(&self.lib)
+            .arg("-ldbshm")
+            .arg(format!("-Wl,-rpath,{}", self.lib.display()))
+            .arg("-o")
+            .arg(self.bin.join(out))
+            .output()
+            .map_err(|e| format!("{compiler}: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{compiler} {src} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    fn program(&self, name: &str) -> String {
+        self.bin.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+/// Creates the segment; it outlives the handle, until the TestSegment goes.
+fn create<T: Element>(name: &str) {
+    DoubleBufferedSharedMemory::<T>::create(name, (64, 33)).unwrap();
+}
+
+/// A writer and a reader on one segment at the same time, each on its side
+/// of the language boundary; the reader verifies every element.
+fn exchange(ty: &str, writer: &[&str], reader: &[&str]) -> Result<(), Failed> {
+    let seg = TestSegment::new(&format!("x-{ty}"));
+    with_type!(ty, create(seg.name()));
+    let ms = "300";
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain([ty.into(), seg.name().into(), ms.into()])
+            .collect()
+    };
+    let r = Proc::spawn_program(&with(reader));
+    let w = Proc::spawn_program(&with(writer));
+    let written = count(&w.report()?, "written");
+    let got = r.report()?;
+    let what = format!("{ty}: {writer:?} -> {reader:?}: written={written} {got:?}");
+    check(written > 0, || format!("nothing written: {what}"))?;
+    check(count(&got, "torn") == 0, || format!("torn frames: {what}"))?;
+    check(count(&got, "backwards") == 0, || {
+        format!("frames went backwards: {what}")
+    })?;
+    check(count(&got, "distinct") >= 2, || {
+        format!("the reader saw no new frame: {what}")
+    })
+}
+
+fn own_exe() -> String {
+    std::env::current_exe()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+// ------------------------------------------------------------------ tests
+
+fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Failed> {
+    let t = tools();
+    let dir = t.bin.join("header");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text, compiler, std) in [
+        ("h.c", "#include \"dbshm.h\"\n", "cc", "-std=c11"),
+        (
+            "h.cpp",
+            "#include \"dbshm.h\"\n#include \"dbshm.hpp\"\n",
+            "c++",
+            "-std=c++17",
+        ),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+        let out = Command::new(compiler)
+            .args([
+                std,
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-pedantic",
+                "-fsyntax-only",
+                "-I",
+            ])
+            .arg(t.root.join("include"))
+            .arg(dir.join(file))
+            .output()?;
+        check(out.status.success(), || {
+            format!("{compiler} {std}: {}", String::from_utf8_lossy(&out.stderr))
+        })?;
+    }
+    // And the static_assert on an unsupported element type fires.
+    std::fs::write(dir.join("bad.cpp"), "#include \"dbshm.hpp\"\nint main() { dbshm::Buffer<char> *b = nullptr; (void)sizeof(*b); }\n")?;
+    let out = Command::new("c++")
+        .args(["-std=c++17", "-fsyntax-only", "-I"])
+        .arg(t.root.join("include"))
+        .arg(dir.join("bad.cpp"))
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    check(
+        !out.status.success() && stderr.contains("T must be one of"),
+        || format!("Buffer<char> compiled: {stderr}"),
+    )
+}
+
+fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
+    let so = tools().lib.join("libdbshm.so");
+    let dynamic = Command::new("readelf").arg("-d").arg(&so).output()?;
+    let soname = format!(
+        "Library soname: [libdbshm.so.0.{}]",
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    check(
+        String::from_utf8_lossy(&dynamic.stdout).contains(&soname),
+        || format!("no {soname} in readelf -d"),
+    )?;
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&so)
+        .output()?;
+    let symbols: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(String::from)
+        .collect();
+    let foreign: Vec<&String> = symbols
+        .iter()
+        .filter(|s| !s.starts_with("dbshm_"))
+        .collect();
+    check(foreign.is_empty(), || {
+        format!("exports beyond the C API: {foreign:?}")
+    })?;
+    // 13 functions per element type, and the 4 shared ones.
+    check(symbols.len() == 10 * 13 + 4, || {
+        format!("{} symbols exported", symbols.len())
+    })
+}
+
+fn c_writer_and_rust_reader_share_every_element_type() -> Result<(), Failed> {
+    let (c, me) = (tools().program("frames"), own_exe());
+    for ty in TYPES {
+        exchange(ty, &[&c, "write"], &[&me, "rust_read"])?;
+    }
+    Ok(())
+}
+
+fn rust_writer_and_c_reader_share_every_element_type() -> Result<(), Failed> {
+    let (c, me) = (tools().program("frames"), own_exe());
+    for ty in TYPES {
+        exchange(ty, &[&me, "rust_write"], &[&c, "read"])?;
+    }
+    Ok(())
+}
+
+fn cpp_wrapper_and_rust_share_frames_both_ways() -> Result<(), Failed> {
+    let (cpp, me) = (tools().program("frames_cpp"), own_exe());
+    for ty in ["u8", "i16", "u64", "f32", "f64"] {
+        exchange(ty, &[&cpp, "write"], &[&me, "rust_read"])?;
+        exchange(ty, &[&me, "rust_write"], &[&cpp, "read"])?;
+    }
+    Ok(())
+}
+
+fn every_status_is_produced_from_c_with_a_message() -> Result<(), Failed> {
+    let prefix = format!("dbshm-test-statuses-{}", std::process::id());
+    let out: Output = Command::new(tools().program("statuses"))
+        .arg(&prefix)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    let words = common::words(&text);
+    check(out.status.success(), || {
+        format!(
+            "statuses failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    check(
+        count(&words, "failed") == 0 && count(&words, "checked") >= 50,
+        || format!("{words:?}"),
+    )?;
+    // Every status but OK and INTERNAL appears in the run.
+    for status in [
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "TYPE_MISMATCH",
+        "SHAPE_MISMATCH",
+        "INCOMPATIBLE",
+        "WRITER_BUSY",
+        "READ_ONLY",
+        "TIMEOUT",
+        "OS",
+    ] {
+        check(text.contains(&format!("DBSHM_ERR_{status} ")), || {
+            format!("{status} was not produced")
+        })?;
+    }
+    // PERMISSION_DENIED and the forked writer are checked in child processes.
+    for line in [
+        "ok   a user without access gets PERMISSION_DENIED",
+        "ok   a forked child of the writer gets WRITER_BUSY",
+    ] {
+        check(text.contains(line), || format!("missing: {line}"))?;
+    }
+    Ok(())
+}
+
+fn c_examples_run_clean_under_valgrind() -> Result<(), Failed> {
+    let t = tools();
+    let seg = TestSegment::new("valgrind");
+    let valgrind = |program: &str, args: &[&str]| {
+        let mut all = vec![
+            "--error-exitcode=99".to_owned(),
+            "--leak-check=full".into(),
+            "--errors-for-leak-kinds=definite,indirect".into(),
+            "--quiet".into(),
+            t.program(program),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        Proc::spawn_command("valgrind", &all)
+    };
+    // 150 frames at 30 fps: 5 s, time for the readers to start under valgrind.
+    let writer = valgrind("writer", &[seg.name(), "150", "30"]);
+    let path = format!("/dev/shm/{}", seg.name());
+    for _ in 0..500 {
+        if Path::new(&path).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let reader = valgrind("reader", &[seg.name(), "5"]);
+    let reader_cpp = valgrind("reader_cpp", &[seg.name(), "5"]);
+    for (name, p) in [
+        ("reader", reader),
+        ("reader_cpp", reader_cpp),
+        ("writer", writer),
+    ] {
+        let out = p.finish()?;
+        check(out.status.success(), || {
+            format!("{name} under valgrind: {} {}", out.status, out.text)
+        })?;
+        check(out.text.contains("frame ") || name == "writer", || {
+            format!("{name} printed no frame: {}", out.text)
+        })?;
+    }
+    Ok(())
+}
