@@ -141,6 +141,8 @@ pub unsafe extern "C" fn dbshm_@T@_write(h: *mut dbshm_@T@, data: *const @T@, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -253,10 +255,10 @@ pub unsafe extern "C" fn dbshm_@T@_free(h: *mut dbshm_@T@) {
     pub(super) fn generate() {
         let root = PathBuf::from(super::env("CARGO_MANIFEST_DIR"));
         let out = PathBuf::from(super::env("OUT_DIR"));
-        let bless = std::env::var_os("DBSHM_BLESS").is_some();
+        let bless = std::env::var("DBSHM_BLESS").is_ok_and(|v| v == "1");
         println!("cargo:rerun-if-env-changed=DBSHM_BLESS");
         println!("cargo:rerun-if-changed=cbindgen.toml");
-        println!("cargo:rerun-if-changed=src");
+        println!("cargo:rerun-if-changed=src/capi");
 
         let types = render();
         write_if_changed(&out.join("types.rs"), &types);
@@ -266,8 +268,11 @@ pub unsafe extern "C" fn dbshm_@T@_free(h: *mut dbshm_@T@) {
 
         let config =
             cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml parses");
+        // Every C item lives in src/capi: parse those files only (with_crate
+        // would run `cargo metadata` on every build).
         let header = cbindgen::Builder::new()
-            .with_crate(&root)
+            .with_src(root.join("src/capi/mod.rs"))
+            .with_src(root.join("src/capi/types.rs"))
             .with_config(config)
             .generate()
             .expect("cbindgen generates the header");

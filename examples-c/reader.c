@@ -3,11 +3,12 @@
  * its age (publish-to-read latency, from the frame's CLOCK_MONOTONIC
  * timestamp) and a checksum.
  *
- * Build and run (from the repository root, as for writer.c):
+ * Build and run (from the repository root):
  *
- *   cc -std=c11 -O2 -Iinclude examples-c/reader.c -Ltarget/release -ldbshm \
- *      -Wl,-rpath,$PWD/target/release -o reader
- *   ./reader [name] [frames]      # defaults: dbshm-example, forever
+ *   cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib
+ *   make -C examples-c
+ *   target/examples-c/reader [name] [frames]      # defaults: dbshm-example, forever
+ *
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -25,6 +26,8 @@ static uint64_t monotonic_ns(void) {
 
 int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "dbshm-example";
+    /* One line per frame, as it happens, also into a pipe. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     long frames = argc > 2 ? atol(argv[2]) : -1;
 
     dbshm_u8 *shm = NULL;

@@ -2,11 +2,11 @@
  * reader.cpp: the C++ version of reader.c, through the header-only wrapper
  * dbshm.hpp: waits for each new frame, prints its number, age and checksum.
  *
- * Build and run (from the repository root, as for writer.c):
+ * Build and run (from the repository root):
  *
- *   c++ -std=c++17 -O2 -Iinclude examples-c/reader.cpp -Ltarget/release -ldbshm \
- *       -Wl,-rpath,$PWD/target/release -o reader_cpp
- *   ./reader_cpp [name] [frames]      # defaults: dbshm-example, forever
+ *   cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib
+ *   make -C examples-c
+ *   target/examples-c/reader_cpp [name] [frames]      # defaults: dbshm-example, forever
  */
 #include <chrono>
 #include <cinttypes>
@@ -20,6 +20,8 @@
 
 int main(int argc, char **argv) {
     std::string name = argc > 1 ? argv[1] : "dbshm-example";
+    // One line per frame, as it happens, also into a pipe.
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     long frames = argc > 2 ? std::atol(argv[2]) : -1;
     try {
         auto shm = dbshm::Buffer<uint8_t>::open_readonly(name);

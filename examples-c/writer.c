@@ -2,13 +2,12 @@
  * writer.c: publishes a moving gradient into a 480x640x3 u8 segment at a
  * fixed rate.
  *
- * Build and run (from the repository root, after building the library with
- * `cargo rustc --release --features capi --lib --crate-type cdylib`, or
- * against an installed dbshm):
+ * Build and run (from the repository root):
  *
- *   cc -std=c11 -O2 -Iinclude examples-c/writer.c -Ltarget/release -ldbshm \
- *      -Wl,-rpath,$PWD/target/release -o writer
- *   ./writer [name] [frames] [fps]      # defaults: dbshm-example, forever, 30
+ *   cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib
+ *   make -C examples-c
+ *   target/examples-c/writer [name] [frames] [fps]      # defaults: dbshm-example, forever, 30
+ *
  *
  * Then run reader (C) or reader_cpp (C++) beside it. The segment stays after
  * the writer exits; `dbshm_unlink` (or the dbshm command) removes it.

@@ -185,8 +185,6 @@ typedef struct dbshm_frame_info {
   uint64_t timestamp_ns;
 } dbshm_frame_info;
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -276,6 +274,8 @@ enum dbshm_status dbshm_u8_write(struct dbshm_u8 *h, const uint8_t *data, size_t
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -409,6 +409,8 @@ enum dbshm_status dbshm_i8_write(struct dbshm_i8 *h, const int8_t *data, size_t 
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -542,6 +544,8 @@ enum dbshm_status dbshm_u16_write(struct dbshm_u16 *h, const uint16_t *data, siz
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -675,6 +679,8 @@ enum dbshm_status dbshm_i16_write(struct dbshm_i16 *h, const int16_t *data, size
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -808,6 +814,8 @@ enum dbshm_status dbshm_u32_write(struct dbshm_u32 *h, const uint32_t *data, siz
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -941,6 +949,8 @@ enum dbshm_status dbshm_i32_write(struct dbshm_i32 *h, const int32_t *data, size
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1074,6 +1084,8 @@ enum dbshm_status dbshm_u64_write(struct dbshm_u64 *h, const uint64_t *data, siz
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1207,6 +1219,8 @@ enum dbshm_status dbshm_i64_write(struct dbshm_i64 *h, const int64_t *data, size
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1340,6 +1354,8 @@ enum dbshm_status dbshm_f32_write(struct dbshm_f32 *h, const float *data, size_t
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1473,6 +1489,1358 @@ enum dbshm_status dbshm_f64_write(struct dbshm_f64 *h, const double *data, size_
 /**
  * Copies the latest complete frame into `out` (`len` elements, the frame's
  * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_read(struct dbshm_f64 *h,
+                                 double *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_f64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_f64_read`.
+ */
+enum dbshm_status dbshm_f64_wait(struct dbshm_f64 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 double *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_f64_latest_seq(const struct dbshm_f64 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f64_memory_size(const struct dbshm_f64 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f64_len(const struct dbshm_f64 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f64_ndim(const struct dbshm_f64 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_f64_shape(const struct dbshm_f64 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_f64_free(struct dbshm_f64 *h);
+
+/**
+ * Opens the `uint8_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_new(const char *name,
+                               const size_t *shape,
+                               size_t ndim,
+                               struct dbshm_u8 **out);
+
+/**
+ * Creates the `uint8_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_u8_new`.
+ */
+enum dbshm_status dbshm_u8_create(const char *name,
+                                  const size_t *shape,
+                                  size_t ndim,
+                                  struct dbshm_u8 **out);
+
+/**
+ * Opens the existing `uint8_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_open(const char *name, struct dbshm_u8 **out);
+
+/**
+ * Opens the existing `uint8_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_u8_open`.
+ */
+enum dbshm_status dbshm_u8_open_readonly(const char *name, struct dbshm_u8 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_u8_write(struct dbshm_u8 *h, const uint8_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_read(struct dbshm_u8 *h,
+                                uint8_t *out,
+                                size_t len,
+                                struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_u8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_u8_read`.
+ */
+enum dbshm_status dbshm_u8_wait(struct dbshm_u8 *h,
+                                uint64_t after_seq,
+                                uint64_t timeout_us,
+                                uint8_t *out,
+                                size_t len,
+                                struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u8_latest_seq(const struct dbshm_u8 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u8_memory_size(const struct dbshm_u8 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u8_len(const struct dbshm_u8 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u8_ndim(const struct dbshm_u8 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_u8_shape(const struct dbshm_u8 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_u8_free(struct dbshm_u8 *h);
+
+/**
+ * Opens the `int8_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_new(const char *name,
+                               const size_t *shape,
+                               size_t ndim,
+                               struct dbshm_i8 **out);
+
+/**
+ * Creates the `int8_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_i8_new`.
+ */
+enum dbshm_status dbshm_i8_create(const char *name,
+                                  const size_t *shape,
+                                  size_t ndim,
+                                  struct dbshm_i8 **out);
+
+/**
+ * Opens the existing `int8_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_open(const char *name, struct dbshm_i8 **out);
+
+/**
+ * Opens the existing `int8_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_i8_open`.
+ */
+enum dbshm_status dbshm_i8_open_readonly(const char *name, struct dbshm_i8 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_i8_write(struct dbshm_i8 *h, const int8_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_read(struct dbshm_i8 *h,
+                                int8_t *out,
+                                size_t len,
+                                struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_i8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_i8_read`.
+ */
+enum dbshm_status dbshm_i8_wait(struct dbshm_i8 *h,
+                                uint64_t after_seq,
+                                uint64_t timeout_us,
+                                int8_t *out,
+                                size_t len,
+                                struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i8_latest_seq(const struct dbshm_i8 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i8_memory_size(const struct dbshm_i8 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i8_len(const struct dbshm_i8 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i8_ndim(const struct dbshm_i8 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_i8_shape(const struct dbshm_i8 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_i8_free(struct dbshm_i8 *h);
+
+/**
+ * Opens the `uint16_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_u16 **out);
+
+/**
+ * Creates the `uint16_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_u16_new`.
+ */
+enum dbshm_status dbshm_u16_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_u16 **out);
+
+/**
+ * Opens the existing `uint16_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_open(const char *name, struct dbshm_u16 **out);
+
+/**
+ * Opens the existing `uint16_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_u16_open`.
+ */
+enum dbshm_status dbshm_u16_open_readonly(const char *name, struct dbshm_u16 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_u16_write(struct dbshm_u16 *h, const uint16_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_read(struct dbshm_u16 *h,
+                                 uint16_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_u16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_u16_read`.
+ */
+enum dbshm_status dbshm_u16_wait(struct dbshm_u16 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 uint16_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u16_latest_seq(const struct dbshm_u16 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u16_memory_size(const struct dbshm_u16 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u16_len(const struct dbshm_u16 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u16_ndim(const struct dbshm_u16 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_u16_shape(const struct dbshm_u16 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_u16_free(struct dbshm_u16 *h);
+
+/**
+ * Opens the `int16_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_i16 **out);
+
+/**
+ * Creates the `int16_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_i16_new`.
+ */
+enum dbshm_status dbshm_i16_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_i16 **out);
+
+/**
+ * Opens the existing `int16_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_open(const char *name, struct dbshm_i16 **out);
+
+/**
+ * Opens the existing `int16_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_i16_open`.
+ */
+enum dbshm_status dbshm_i16_open_readonly(const char *name, struct dbshm_i16 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_i16_write(struct dbshm_i16 *h, const int16_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_read(struct dbshm_i16 *h,
+                                 int16_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_i16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_i16_read`.
+ */
+enum dbshm_status dbshm_i16_wait(struct dbshm_i16 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 int16_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i16_latest_seq(const struct dbshm_i16 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i16_memory_size(const struct dbshm_i16 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i16_len(const struct dbshm_i16 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i16_ndim(const struct dbshm_i16 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_i16_shape(const struct dbshm_i16 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_i16_free(struct dbshm_i16 *h);
+
+/**
+ * Opens the `uint32_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_u32 **out);
+
+/**
+ * Creates the `uint32_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_u32_new`.
+ */
+enum dbshm_status dbshm_u32_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_u32 **out);
+
+/**
+ * Opens the existing `uint32_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_open(const char *name, struct dbshm_u32 **out);
+
+/**
+ * Opens the existing `uint32_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_u32_open`.
+ */
+enum dbshm_status dbshm_u32_open_readonly(const char *name, struct dbshm_u32 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_u32_write(struct dbshm_u32 *h, const uint32_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_read(struct dbshm_u32 *h,
+                                 uint32_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_u32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_u32_read`.
+ */
+enum dbshm_status dbshm_u32_wait(struct dbshm_u32 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 uint32_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u32_latest_seq(const struct dbshm_u32 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u32_memory_size(const struct dbshm_u32 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u32_len(const struct dbshm_u32 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u32_ndim(const struct dbshm_u32 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_u32_shape(const struct dbshm_u32 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_u32_free(struct dbshm_u32 *h);
+
+/**
+ * Opens the `int32_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_i32 **out);
+
+/**
+ * Creates the `int32_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_i32_new`.
+ */
+enum dbshm_status dbshm_i32_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_i32 **out);
+
+/**
+ * Opens the existing `int32_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_open(const char *name, struct dbshm_i32 **out);
+
+/**
+ * Opens the existing `int32_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_i32_open`.
+ */
+enum dbshm_status dbshm_i32_open_readonly(const char *name, struct dbshm_i32 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_i32_write(struct dbshm_i32 *h, const int32_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_read(struct dbshm_i32 *h,
+                                 int32_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_i32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_i32_read`.
+ */
+enum dbshm_status dbshm_i32_wait(struct dbshm_i32 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 int32_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i32_latest_seq(const struct dbshm_i32 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i32_memory_size(const struct dbshm_i32 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i32_len(const struct dbshm_i32 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i32_ndim(const struct dbshm_i32 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_i32_shape(const struct dbshm_i32 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_i32_free(struct dbshm_i32 *h);
+
+/**
+ * Opens the `uint64_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_u64 **out);
+
+/**
+ * Creates the `uint64_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_u64_new`.
+ */
+enum dbshm_status dbshm_u64_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_u64 **out);
+
+/**
+ * Opens the existing `uint64_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_open(const char *name, struct dbshm_u64 **out);
+
+/**
+ * Opens the existing `uint64_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_u64_open`.
+ */
+enum dbshm_status dbshm_u64_open_readonly(const char *name, struct dbshm_u64 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_u64_write(struct dbshm_u64 *h, const uint64_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_read(struct dbshm_u64 *h,
+                                 uint64_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_u64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_u64_read`.
+ */
+enum dbshm_status dbshm_u64_wait(struct dbshm_u64 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 uint64_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u64_latest_seq(const struct dbshm_u64 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u64_memory_size(const struct dbshm_u64 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u64_len(const struct dbshm_u64 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u64_ndim(const struct dbshm_u64 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_u64_shape(const struct dbshm_u64 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_u64_free(struct dbshm_u64 *h);
+
+/**
+ * Opens the `int64_t` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_i64 **out);
+
+/**
+ * Creates the `int64_t` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_i64_new`.
+ */
+enum dbshm_status dbshm_i64_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_i64 **out);
+
+/**
+ * Opens the existing `int64_t` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_open(const char *name, struct dbshm_i64 **out);
+
+/**
+ * Opens the existing `int64_t` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_i64_open`.
+ */
+enum dbshm_status dbshm_i64_open_readonly(const char *name, struct dbshm_i64 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_i64_write(struct dbshm_i64 *h, const int64_t *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_read(struct dbshm_i64 *h,
+                                 int64_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_i64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_i64_read`.
+ */
+enum dbshm_status dbshm_i64_wait(struct dbshm_i64 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 int64_t *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i64_latest_seq(const struct dbshm_i64 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i64_memory_size(const struct dbshm_i64 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i64_len(const struct dbshm_i64 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i64_ndim(const struct dbshm_i64 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_i64_shape(const struct dbshm_i64 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_i64_free(struct dbshm_i64 *h);
+
+/**
+ * Opens the `float` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_f32 **out);
+
+/**
+ * Creates the `float` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_f32_new`.
+ */
+enum dbshm_status dbshm_f32_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_f32 **out);
+
+/**
+ * Opens the existing `float` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_open(const char *name, struct dbshm_f32 **out);
+
+/**
+ * Opens the existing `float` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_f32_open`.
+ */
+enum dbshm_status dbshm_f32_open_readonly(const char *name, struct dbshm_f32 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_f32_write(struct dbshm_f32 *h, const float *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
+ * `info` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_read(struct dbshm_f32 *h,
+                                 float *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then reads it as
+ * `dbshm_f32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
+ * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ *
+ * # Safety
+ * As for `dbshm_f32_read`.
+ */
+enum dbshm_status dbshm_f32_wait(struct dbshm_f32 *h,
+                                 uint64_t after_seq,
+                                 uint64_t timeout_us,
+                                 float *out,
+                                 size_t len,
+                                 struct dbshm_frame_info *info);
+
+/**
+ * Number of the latest published frame (0 before the first write, and for
+ * NULL). A writer's next frame gets this number plus one; a reader can wait
+ * for frames after it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_f32_latest_seq(const struct dbshm_f32 *h);
+
+/**
+ * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f32_memory_size(const struct dbshm_f32 *h);
+
+/**
+ * Elements in one frame (the product of the shape); 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f32_len(const struct dbshm_f32 *h);
+
+/**
+ * Number of dimensions of a frame; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f32_ndim(const struct dbshm_f32 *h);
+
+/**
+ * Copies the shape into `out`, which has room for `cap` values (at least
+ * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
+ */
+enum dbshm_status dbshm_f32_shape(const struct dbshm_f32 *h, size_t *out, size_t cap);
+
+/**
+ * Releases a handle (and the writer role, if it holds it); the segment
+ * stays. NULL is fine.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, not used afterwards.
+ */
+void dbshm_f32_free(struct dbshm_f32 *h);
+
+/**
+ * Opens the `double` segment `name` if it exists (its shape must equal
+ * `shape`), or creates it with mode 0600; race-free between processes.
+ * On success stores a new handle in `*out`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
+ * readable values, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_new(const char *name,
+                                const size_t *shape,
+                                size_t ndim,
+                                struct dbshm_f64 **out);
+
+/**
+ * Creates the `double` segment `name` with mode 0600;
+ * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ *
+ * # Safety
+ * As for `dbshm_f64_new`.
+ */
+enum dbshm_status dbshm_f64_create(const char *name,
+                                   const size_t *shape,
+                                   size_t ndim,
+                                   struct dbshm_f64 **out);
+
+/**
+ * Opens the existing `double` segment `name`; its shape comes from the segment.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_open(const char *name, struct dbshm_f64 **out);
+
+/**
+ * Opens the existing `double` segment `name` without write permission: it can
+ * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
+ *
+ * # Safety
+ * As for `dbshm_f64_open`.
+ */
+enum dbshm_status dbshm_f64_open_readonly(const char *name, struct dbshm_f64 **out);
+
+/**
+ * Writes one frame of `len` elements (the frame's element count, row-major)
+ * into the back buffer and publishes it. The first write takes the writer
+ * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
+ */
+enum dbshm_status dbshm_f64_write(struct dbshm_f64 *h, const double *data, size_t len);
+
+/**
+ * Copies the latest complete frame into `out` (`len` elements, the frame's
+ * element count) and, if `info` is not NULL, its number and timestamp.
+ * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+ * damaged segment whose frame never validates): then it holds a partial copy.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,

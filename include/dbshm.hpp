@@ -14,6 +14,7 @@
 #ifndef DBSHM_HPP
 #define DBSHM_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +48,14 @@ using FrameInfo = dbshm_frame_info;
 inline constexpr std::chrono::microseconds wait_forever{-1};
 
 namespace detail {
+
+/* A name for C: refuses a NUL byte, which would silently cut it short. */
+inline const char *c_name(const std::string &name) {
+    if (name.find('\0') != std::string::npos) {
+        throw Error(DBSHM_ERR_INVALID_ARGUMENT, "a segment name must not contain a NUL byte");
+    }
+    return name.c_str();
+}
 
 inline void check(dbshm_status status) {
     if (status != DBSHM_OK) {
@@ -108,22 +117,22 @@ class Buffer {
 public:
     /** Opens the segment if it exists (same type and shape), else creates it (mode 0600). */
     static Buffer open_or_create(const std::string &name, const std::vector<size_t> &shape) {
-        return Buffer(with_out([&](auto **out) { return Api::new_(name.c_str(), shape.data(), shape.size(), out); }));
+        return Buffer(with_out([&](auto **out) { return Api::new_(detail::c_name(name), shape.data(), shape.size(), out); }));
     }
 
     /** Creates the segment; throws DBSHM_ERR_ALREADY_EXISTS if the name is taken. */
     static Buffer create(const std::string &name, const std::vector<size_t> &shape) {
-        return Buffer(with_out([&](auto **out) { return Api::create(name.c_str(), shape.data(), shape.size(), out); }));
+        return Buffer(with_out([&](auto **out) { return Api::create(detail::c_name(name), shape.data(), shape.size(), out); }));
     }
 
     /** Opens an existing segment; its shape comes from the segment. */
     static Buffer open(const std::string &name) {
-        return Buffer(with_out([&](auto **out) { return Api::open(name.c_str(), out); }));
+        return Buffer(with_out([&](auto **out) { return Api::open(detail::c_name(name), out); }));
     }
 
     /** Opens an existing segment read-only: it can read and wait, not write. */
     static Buffer open_readonly(const std::string &name) {
-        return Buffer(with_out([&](auto **out) { return Api::open_readonly(name.c_str(), out); }));
+        return Buffer(with_out([&](auto **out) { return Api::open_readonly(detail::c_name(name), out); }));
     }
 
     Buffer(Buffer &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
@@ -151,7 +160,7 @@ public:
         return info;
     }
 
-    /** Copies the latest complete frame into `out`, resized to len(). */
+    /** Copies the latest complete frame into `out`, resized to len() first. */
     FrameInfo read(std::vector<T> &out) {
         out.resize(len());
         return read(out.data(), out.size());
@@ -164,11 +173,14 @@ public:
         return out;
     }
 
-    /** Waits for a frame newer than after_seq, then reads it into `out` (resized to len()). */
+    /** Waits for a frame newer than after_seq, then reads it into `out` (resized to len() first).
+     *  `timeout` of wait_forever waits without limit; a negative one does not wait. */
     FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) {
         out.resize(len());
         FrameInfo info{};
-        uint64_t us = timeout.count() < 0 ? DBSHM_WAIT_FOREVER : static_cast<uint64_t>(timeout.count());
+        // Only wait_forever waits without limit; a deadline already past is 0.
+        uint64_t us = timeout == wait_forever ? DBSHM_WAIT_FOREVER
+                                              : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0));
         detail::check(Api::wait(handle_, after_seq, us, out.data(), out.size(), &info));
         return info;
     }

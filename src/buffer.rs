@@ -401,11 +401,26 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
 
     /// Copies the latest complete frame into `out`, which must hold exactly
     /// [`len`](Self::len) elements, in row-major order. Allocates nothing.
+    ///
+    /// On the one error that can come after copying began (`Incompatible`,
+    /// when a damaged header keeps a frame from ever validating) `out` holds
+    /// whatever the last attempt copied.
     pub fn read_into(&self, out: &mut [T]) -> Result<FrameInfo> {
         self.check_len(out.len())?;
+        // SAFETY: `out` is one frame of writable, exclusively borrowed elements.
+        unsafe { self.read_into_ptr(out.as_mut_ptr()) }
+    }
+
+    /// [`read_into`](Self::read_into) through a pointer, which may point to
+    /// uninitialised memory (a C caller's `malloc`).
+    ///
+    /// # Safety
+    /// `out` is valid for writes of [`len`](Self::len) elements and not
+    /// accessed by anything else meanwhile.
+    pub(crate) unsafe fn read_into_ptr(&self, out: *mut T) -> Result<FrameInfo> {
         self.read_raw(|src| {
-            // SAFETY: `out` is exactly one frame long and exclusively ours.
-            unsafe { copy_racy(src, out.as_mut_ptr().cast(), self.geometry.frame_bytes) }
+            // SAFETY: by the caller's contract, one frame of writable memory.
+            unsafe { copy_racy(src, out.cast(), self.geometry.frame_bytes) }
         })
     }
 
@@ -492,8 +507,23 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// [`wait`](Self::wait) into a caller's buffer, as [`read_into`](Self::read_into).
     pub fn wait_into(&self, after_seq: u64, timeout: Duration, out: &mut [T]) -> Result<FrameInfo> {
         self.check_len(out.len())?;
+        // SAFETY: as in `read_into`.
+        unsafe { self.wait_into_ptr(after_seq, timeout, out.as_mut_ptr()) }
+    }
+
+    /// [`wait_into`](Self::wait_into) through a pointer, as [`read_into_ptr`](Self::read_into_ptr).
+    ///
+    /// # Safety
+    /// As for `read_into_ptr`.
+    pub(crate) unsafe fn wait_into_ptr(
+        &self,
+        after_seq: u64,
+        timeout: Duration,
+        out: *mut T,
+    ) -> Result<FrameInfo> {
         self.wait_for(after_seq, timeout)?;
-        self.read_into(out)
+        // SAFETY: forwarded from the caller.
+        unsafe { self.read_into_ptr(out) }
     }
 
     fn wait_for(&self, after_seq: u64, timeout: Duration) -> Result<()> {

@@ -4,7 +4,7 @@
 //!
 //! It needs the C libraries built first, as scripts/test.sh does:
 //!
-//!     cargo rustc --release --features capi --lib --crate-type cdylib --crate-type staticlib
+//!     cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
 //!
 //! and `cc`, `c++` and `valgrind` on the PATH.
 

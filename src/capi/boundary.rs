@@ -71,22 +71,29 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// Records the message; lost, silently, once the thread is tearing down its
+/// thread-locals (a call from an atexit handler or a TLS destructor), where
+/// storing it would panic and the panic would abort the process.
 fn set_last_error(message: String) {
     // A message cannot hold a NUL for C; replace any that slipped in.
-    let message = CString::new(message.replace('\0', "\\0")).expect("NULs replaced");
-    LAST_ERROR.with(|e| *e.borrow_mut() = message);
+    let message = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = message);
 }
 
 /// The current thread's last message; see `dbshm_last_error`.
 pub(crate) fn last_error() -> *const c_char {
-    // The pointer stays valid after `with` returns: the CString lives in the
-    // thread-local until the next `set_last_error` on this thread replaces it.
-    LAST_ERROR.with(|e| e.borrow().as_ptr())
+    // The pointer stays valid after `try_with` returns: the CString lives in
+    // the thread-local until the next `set_last_error` on this thread
+    // replaces it. During thread teardown there is none: a static "".
+    LAST_ERROR
+        .try_with(|e| e.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Runs the body of an exported function: its status, with panics caught and
 /// failures recorded for `dbshm_last_error`.
 pub(crate) fn call(body: impl FnOnce() -> Result<(), Failure>) -> dbshm_status {
+    // Recording a failure runs outside the catch: `set_last_error` cannot panic.
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => DBSHM_OK,
         Ok(Err(failure)) => {
@@ -111,12 +118,23 @@ pub(crate) fn call_or<T>(default: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
 }
 
-/// `Err` unless `ptr` is non-NULL.
+/// `Err` unless `ptr` is non-NULL and aligned for `T`.
 pub(crate) fn non_null<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
     if ptr.is_null() {
         Err(Failure::Invalid(format!("{what} is NULL")))
     } else {
+        aligned(ptr, what)
+    }
+}
+
+/// `Err` unless `ptr` is aligned for `T` (NULL is).
+pub(crate) fn aligned<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
+    if ptr.is_aligned() {
         Ok(())
+    } else {
+        Err(Failure::Invalid(format!(
+            "{what} is not aligned for its type"
+        )))
     }
 }
 

@@ -55,12 +55,6 @@ where
     T: Element,
 {
     non_null(ptr, &format!("segment {:?}: {what}", shm.name()))?;
-    if !ptr.is_aligned() {
-        return Err(Failure::Invalid(format!(
-            "segment {:?}: {what} is not aligned for its element type",
-            shm.name()
-        )));
-    }
     if len != shm.len() {
         return Err(Failure::Len {
             name: shm.name().to_owned(),
@@ -190,10 +184,11 @@ pub(crate) unsafe fn read<H: Handle>(
         // SAFETY: forwarded from the caller.
         let shm = unsafe { handle(h) }?;
         frame_buffer(shm, out, len, "out")?;
-        // SAFETY: checked non-NULL and aligned; `len` writable elements by
-        // the caller's contract, not aliased while we hold it.
-        let out = unsafe { std::slice::from_raw_parts_mut(out, len) };
-        let frame = shm.read_into(out)?;
+        boundary::aligned(info, &format!("segment {:?}: info", shm.name()))?;
+        // SAFETY: checked non-NULL, aligned and one frame long; writable and
+        // not otherwise accessed meanwhile by the caller's contract. It may be
+        // uninitialised: it is only written, through a pointer.
+        let frame = unsafe { shm.read_into_ptr(out) }?;
         // SAFETY: forwarded from the caller.
         unsafe { put_info(info, frame) };
         Ok(())
@@ -220,9 +215,9 @@ pub(crate) unsafe fn wait<H: Handle>(
             DBSHM_WAIT_FOREVER => Duration::MAX,
             us => Duration::from_micros(us),
         };
+        boundary::aligned(info, &format!("segment {:?}: info", shm.name()))?;
         // SAFETY: as in `read`.
-        let out = unsafe { std::slice::from_raw_parts_mut(out, len) };
-        let frame = shm.wait_into(after_seq, timeout, out)?;
+        let frame = unsafe { shm.wait_into_ptr(after_seq, timeout, out) }?;
         // SAFETY: forwarded from the caller.
         unsafe { put_info(info, frame) };
         Ok(())

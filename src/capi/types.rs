@@ -89,6 +89,8 @@ pub unsafe extern "C" fn dbshm_u8_write(h: *mut dbshm_u8, data: *const u8, len: 
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -248,6 +250,8 @@ pub unsafe extern "C" fn dbshm_i8_write(h: *mut dbshm_i8, data: *const i8, len: 
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -407,6 +411,8 @@ pub unsafe extern "C" fn dbshm_u16_write(h: *mut dbshm_u16, data: *const u16, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -566,6 +572,8 @@ pub unsafe extern "C" fn dbshm_i16_write(h: *mut dbshm_i16, data: *const i16, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -725,6 +733,8 @@ pub unsafe extern "C" fn dbshm_u32_write(h: *mut dbshm_u32, data: *const u32, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -884,6 +894,8 @@ pub unsafe extern "C" fn dbshm_i32_write(h: *mut dbshm_i32, data: *const i32, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1043,6 +1055,8 @@ pub unsafe extern "C" fn dbshm_u64_write(h: *mut dbshm_u64, data: *const u64, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1202,6 +1216,8 @@ pub unsafe extern "C" fn dbshm_i64_write(h: *mut dbshm_i64, data: *const i64, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1361,6 +1377,8 @@ pub unsafe extern "C" fn dbshm_f32_write(h: *mut dbshm_f32, data: *const f32, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
@@ -1520,6 +1538,8 @@ pub unsafe extern "C" fn dbshm_f64_write(h: *mut dbshm_f64, data: *const f64, le
 
 /// Copies the latest complete frame into `out` (`len` elements, the frame's
 /// element count) and, if `info` is not NULL, its number and timestamp.
+/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
+/// damaged segment whose frame never validates): then it holds a partial copy.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
