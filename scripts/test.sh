@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check dbshm has, as CI does: formatting, lints, docs, the C
-# libraries and header, and every test (unit, API, multi-process, allocation,
-# doc tests, C and C++ against Rust, valgrind). Then checks that the tests
-# left no segment behind in /dev/shm.
+# libraries, header and examples, and every test (unit, API, multi-process,
+# allocation, doc tests, C and C++ against Rust, valgrind, the dbshm command
+# and its demo). Then checks that the tests left no segment in /dev/shm.
 #
 #   scripts/test.sh
 #
-# Needs the Rust toolchain (with rustfmt and clippy), a C and a C++ compiler
-# and valgrind. What is missing and can be installed is installed: as root
+# Needs the Rust toolchain (with rustfmt and clippy), a C and a C++ compiler,
+# make and valgrind. What is missing and can be installed is installed: as root
 # through apt-get; otherwise the script says what to install and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ for tool in rustfmt clippy-driver; do
         exit 1
     fi
 done
-need cc:gcc c++:g++ valgrind:valgrind
+need cc:gcc c++:g++ make:make valgrind:valgrind
 
 leftovers() { find /dev/shm -maxdepth 1 -name 'dbshm-*' -newer "$stamp" 2>/dev/null | sort; }
 stamp=$(mktemp)
@@ -48,14 +48,15 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings (without and with the C ABI)"
-cargo clippy --all-targets -- -D warnings
-cargo clippy --all-targets --features capi -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features capi -- -D warnings
 
 step "cargo doc (warnings denied)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features capi
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features capi
 
-step "the C libraries: target/release/libdbshm.so and libdbshm.a"
-cargo rustc --release --features capi --lib --crate-type cdylib --crate-type staticlib
+step "the C libraries (target/release/libdbshm.so, libdbshm.a) and examples (target/examples-c)"
+cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
+make -s -C examples-c
 
 step "cargo test --features capi"
 cargo test --features capi

@@ -7,6 +7,11 @@ use std::fmt;
 /// The numeric codes are part of the segment layout: they never change, and a
 /// reader in another language compares against them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 #[repr(u32)]
 pub enum Dtype {
     /// `u8` / `uint8_t`

@@ -50,6 +50,7 @@ pub mod capi;
 mod copy;
 mod element;
 mod error;
+mod inspect;
 pub mod layout;
 mod notify;
 mod protocol;
@@ -60,6 +61,7 @@ pub use ndarray;
 pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options};
 pub use element::{Dtype, Element};
 pub use error::{DbShmError, Result};
+pub use inspect::{inspect, list, SegmentInfo, SlotInfo};
 pub use protocol::FrameInfo;
 pub use segment::MAX_NAME_LEN;
 

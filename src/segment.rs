@@ -20,6 +20,9 @@ use crate::copy::copy_racy;
 use crate::layout::{Geometry, Header, DESCRIPTOR_SIZE, HEADER_SIZE, INIT_READY, MAGIC};
 use crate::{DbShmError, Result};
 
+/// Where Linux keeps POSIX shared-memory objects.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
 /// Longest name, in bytes: `shm_open` takes a path of at most NAME_MAX
 /// (255) bytes, and the path is the name behind a '/'.
 pub const MAX_NAME_LEN: usize = 254;
@@ -271,6 +274,41 @@ impl Segment {
         ))
     }
 
+    /// Opens an existing object read-only as it is now: no waiting for a
+    /// creator, no removal of what a dead one left. For looking, not using.
+    pub(crate) fn open_as_is(name: &str) -> Result<(Segment, Geometry)> {
+        let path = shm_path(name)?;
+        let fd = shm::open(path.as_str(), shm::OFlags::RDONLY, Mode::empty())
+            .map_err(|e| DbShmError::os(name, "open the segment", e))?;
+        let geometry = match Segment::probe(name, &fd)? {
+            Probe::Ready(geometry) => geometry,
+            Probe::NotReady { reason, .. } => {
+                return Err(DbShmError::Incompatible {
+                    name: name.to_owned(),
+                    reason,
+                })
+            }
+        };
+        let map = Mapping::new(name, &fd, geometry.total_size, false)?;
+        let segment = Segment {
+            fd,
+            map,
+            writable: false,
+            waiter_map: None,
+        };
+        Ok((segment, geometry))
+    }
+
+    /// Whether a process holds the writer role (or is creating the object).
+    pub(crate) fn writer_alive(&self) -> bool {
+        creator_at_work(&self.fd)
+    }
+
+    /// The object's `fstat`.
+    pub(crate) fn stat(&self, name: &str) -> Result<fs::Stat> {
+        fs::fstat(&self.fd).map_err(|e| DbShmError::os(name, "stat the segment", e))
+    }
+
     fn probe(name: &str, fd: &OwnedFd) -> Result<Probe> {
         let incompatible = |reason: String| DbShmError::Incompatible {
             name: name.to_owned(),
@@ -380,8 +418,8 @@ impl WriterLock {
     }
 }
 
-/// Whether another process holds the creator's lock (or the writer's) on
-/// the object; without waiting.
+/// Whether another open file description holds the creator's lock or the
+/// writer's on the object; without waiting.
 fn creator_at_work(fd: &OwnedFd) -> bool {
     match fs::flock(fd, FlockOperation::NonBlockingLockShared) {
         Ok(()) => {
@@ -395,7 +433,7 @@ fn creator_at_work(fd: &OwnedFd) -> bool {
 /// Unlinks `path` if it still names the object `fd` is open on (and not a
 /// newer object a creator made meanwhile).
 fn remove_if_same(path: &str, fd: &OwnedFd) {
-    let file = format!("/dev/shm{path}");
+    let file = format!("{SHM_DIR}{path}");
     if let (Ok(a), Ok(b)) = (fs::fstat(fd), fs::stat(file.as_str())) {
         if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino) {
             let _ = shm::unlink(path);

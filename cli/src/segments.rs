@@ -1,0 +1,231 @@
+//! `dbshm list`, `dbshm info` and `dbshm rm`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use dbshm::SegmentInfo;
+
+use crate::stats;
+
+pub fn list(json: bool) -> Result<ExitCode, String> {
+    let segments = dbshm::list().map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&segments).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if segments.is_empty() {
+        println!("no dbshm segments");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 7]> = segments
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                s.dtype.to_string(),
+                stats::shape(&s.shape),
+                stats::bytes(s.total_size),
+                s.latest_seq.to_string(),
+                s.latest_age_ns
+                    .map_or("never".into(), |ns| stats::age(Duration::from_nanos(ns))),
+                writer(s),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "NAME",
+            "DTYPE",
+            "SHAPE",
+            "SIZE",
+            "FRAME",
+            "LAST FRAME",
+            "WRITER",
+        ],
+        &rows,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn writer(s: &SegmentInfo) -> String {
+    match (s.writer_alive, s.writer_pid) {
+        (true, pid) => format!("alive (pid {pid})"),
+        (false, 0) => "none yet".into(),
+        (false, _) => "gone".into(),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..N).map(width).collect();
+    let line = |cells: Vec<&str>| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", text.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
+    let s = dbshm::inspect(name).map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&s).map_err(|e| e.to_string())?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let flags = if s.flags & dbshm::layout::FLAG_WAKE_ALWAYS != 0 {
+        "wake at every publish (some users may only read)"
+    } else {
+        "wake only counted waiters"
+    };
+    println!("segment        {}", s.name);
+    println!(
+        "object         /dev/shm/{}, mode {:04o}, owner uid {}",
+        s.name, s.mode, s.uid
+    );
+    println!("element type   {} ({} bytes)", s.dtype, s.dtype.size());
+    println!(
+        "shape          {:?} ({} elements)",
+        s.shape,
+        s.shape.iter().product::<usize>()
+    );
+    println!(
+        "frame          {} ({} bytes)",
+        stats::bytes(s.frame_bytes),
+        s.frame_bytes
+    );
+    println!(
+        "segment size   {} ({} bytes)",
+        stats::bytes(s.total_size),
+        s.total_size
+    );
+    println!("buffers at     {:?}", s.buffer_offsets);
+    println!(
+        "layout         version {}, flags {:#x}: {flags}",
+        s.layout_version, s.flags
+    );
+    let last = s
+        .latest_age_ns
+        .map_or("never".into(), |ns| stats::age(Duration::from_nanos(ns)));
+    println!("latest frame   {} (published {last})", s.latest_seq);
+    println!("writer         {}", writer(&s));
+    println!("waiters        {}", s.waiters);
+    for (i, slot) in s.slots.iter().enumerate() {
+        let state = if slot.seq % 2 == 1 {
+            "being written"
+        } else {
+            "whole"
+        };
+        println!(
+            "buffer {i}       frame {}, sequence {} ({state})",
+            slot.frame, slot.seq
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct RmArgs {
+    /// Segments to remove (with --stale: only these are considered).
+    names: Vec<String>,
+    /// Remove even if a writer is alive, or the object is not a dbshm segment.
+    #[arg(long)]
+    force: bool,
+    /// Remove every segment with no live writer and no frame for --age seconds.
+    #[arg(long)]
+    stale: bool,
+    /// With --stale: seconds without a frame (or since creation, if none).
+    #[arg(long, default_value_t = 60.0)]
+    age: f64,
+}
+
+pub fn rm(args: RmArgs) -> Result<ExitCode, String> {
+    if args.stale {
+        return rm_stale(&args);
+    }
+    if args.names.is_empty() {
+        return Err("rm: name at least one segment, or use --stale".into());
+    }
+    let mut failed = false;
+    for name in &args.names {
+        let refusal = match dbshm::inspect(name) {
+            Ok(s) if s.writer_alive && !args.force => Some(format!(
+                "{name}: its writer (pid {}) is alive; use --force to remove it anyway",
+                s.writer_pid
+            )),
+            Err(dbshm::DbShmError::Incompatible { reason, .. }) if !args.force => Some(format!(
+                "{name}: not a dbshm segment ({reason}); use --force to remove it anyway"
+            )),
+            _ => None,
+        };
+        let result = match refusal {
+            Some(why) => Err(why),
+            None => dbshm::unlink(name).map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => println!("removed {name}"),
+            Err(why) => {
+                eprintln!("dbshm: rm: {why}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
+    if !(args.age >= 0.0 && args.age.is_finite()) {
+        return Err(format!(
+            "rm: --age must be a number of seconds, not {}",
+            args.age
+        ));
+    }
+    let age = Duration::from_secs_f64(args.age);
+    let candidates = dbshm::list().map_err(|e| e.to_string())?;
+    let mut removed = 0;
+    for s in candidates {
+        if !args.names.is_empty() && !args.names.contains(&s.name) {
+            continue;
+        }
+        if s.writer_alive || s.idle() < age {
+            continue;
+        }
+        match dbshm::unlink(&s.name) {
+            Ok(()) => {
+                println!(
+                    "removed {} (no writer, last frame {})",
+                    s.name,
+                    stats::age(s.idle())
+                );
+                removed += 1;
+            }
+            Err(e) => eprintln!("dbshm: rm: {e}"),
+        }
+    }
+    if removed == 0 {
+        println!("no stale segments");
+    }
+    Ok(ExitCode::SUCCESS)
+}

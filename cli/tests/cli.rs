@@ -1,0 +1,274 @@
+//! The `dbshm` command, run as a program.
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dbshm::ndarray::Array;
+use dbshm::DoubleBufferedSharedMemory;
+
+/// A segment name of this test run, unlinked on drop (also when a test fails).
+struct Name(String);
+
+impl Name {
+    fn new(tag: &str) -> Name {
+        static N: AtomicU32 = AtomicU32::new(0);
+        Name(format!(
+            "dbshm-test-cli-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = dbshm::unlink(&self.0);
+    }
+}
+
+fn dbshm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbshm"))
+        .args(args)
+        .output()
+        .expect("run dbshm")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_runs_writer_and_readers_in_processes_and_reports_a_clean_summary() {
+    let out = dbshm(&[
+        "demo",
+        "--duration",
+        "1",
+        "--readers",
+        "2",
+        "--shape",
+        "480x640x3",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    let summary = stdout
+        .split("\nsummary\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no summary:\n{stdout}"));
+    let rows: Vec<Vec<&str>> = summary
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect();
+    let readers: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0].starts_with("reader")).collect();
+    assert!(readers.len() >= 2, "{summary}");
+    assert!(rows.iter().any(|r| r[0] == "writer"), "{summary}");
+    for r in readers {
+        // PROCESS FRAMES FPS P50 P99 MAX RETRIES TORN OUT-OF-ORDER
+        let frames: u64 = r[1].parse().unwrap();
+        assert!(
+            frames >= 20,
+            "a reader got {frames} frames in 1 s at 60 fps: {summary}"
+        );
+        assert_eq!(
+            (r[7], r[8]),
+            ("0", "0"),
+            "torn or out-of-order frames: {summary}"
+        );
+    }
+    assert!(stdout.contains("ok: no torn frame"), "{stdout}");
+    // The demo removes its segment.
+    let demo = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("dbshm-demo-"))
+        .unwrap()
+        .trim_end_matches(',');
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm/{demo}")).exists(),
+        "{demo} left behind"
+    );
+}
+
+#[test]
+fn list_shows_dbshm_segments_and_hides_other_objects() {
+    let seg = Name::new("list");
+    let shm = DoubleBufferedSharedMemory::<f32>::create(&seg.0, (4, 5)).unwrap();
+    shm.write(&Array::from_elem((4, 5), 1.5f32)).unwrap();
+    let other = Name::new("not-dbshm");
+    std::fs::write(format!("/dev/shm/{}", other.0), vec![7u8; 8192]).unwrap();
+
+    let out = dbshm(&["list"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&seg.0))
+        .unwrap_or_else(|| panic!("{} not listed:\n{stdout}", seg.0));
+    for cell in ["f32", "4x5", "1", "alive"] {
+        assert!(line.contains(cell), "{cell:?} missing from {line:?}");
+    }
+    assert!(
+        !stdout.contains(&other.0),
+        "a foreign object was listed:\n{stdout}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&dbshm(&["list", "--json"]).stdout).unwrap();
+    let listed = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == seg.0.as_str())
+        .expect("in --json");
+    assert_eq!(listed["latest_seq"], 1);
+}
+
+#[test]
+fn info_prints_the_header_and_json_that_parses() {
+    let seg = Name::new("info");
+    let shm = DoubleBufferedSharedMemory::<u16>::create(&seg.0, (3, 7, 2)).unwrap();
+    shm.write(&Array::from_elem((3, 7, 2), 9u16)).unwrap();
+    shm.write(&Array::from_elem((3, 7, 2), 9u16)).unwrap();
+
+    let out = dbshm(&["info", &seg.0]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for needle in [
+        "element type   u16",
+        "[3, 7, 2]",
+        "latest frame   2",
+        "alive (pid",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} missing:\n{stdout}");
+    }
+
+    let out = dbshm(&["info", &seg.0, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json parses");
+    assert_eq!(json["name"], seg.0.as_str());
+    assert_eq!(json["dtype"], "u16");
+    assert_eq!(json["shape"], serde_json::json!([3, 7, 2]));
+    assert_eq!(json["latest_seq"], 2);
+    assert_eq!(json["writer_alive"], true);
+    assert_eq!(json["writer_pid"], std::process::id());
+    assert_eq!(json["slots"][0]["frame"], 2);
+}
+
+#[test]
+fn rm_refuses_a_live_writer_and_removes_a_stale_segment() {
+    let live = Name::new("live");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(&live.0, [8]).unwrap();
+    shm.write(&Array::from_elem(8, 1u8)).unwrap(); // this process holds the writer role
+
+    let out = dbshm(&["rm", &live.0]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "rm removed a segment with a live writer"
+    );
+    assert!(
+        stderr.contains(&live.0) && stderr.contains("alive"),
+        "{stderr}"
+    );
+    assert!(std::path::Path::new(&format!("/dev/shm/{}", live.0)).exists());
+    // --stale leaves it too: its writer is alive.
+    let out = dbshm(&["rm", "--stale", "--age", "0", &live.0]);
+    assert!(out.status.success() && std::path::Path::new(&format!("/dev/shm/{}", live.0)).exists());
+
+    let stale = Name::new("stale");
+    drop(DoubleBufferedSharedMemory::<u8>::create(&stale.0, [8]).unwrap()); // no writer now
+    let out = dbshm(&["rm", "--stale", "--age", "3600", &stale.0]);
+    assert!(out.status.success());
+    assert!(
+        std::path::Path::new(&format!("/dev/shm/{}", stale.0)).exists(),
+        "removed before its age"
+    );
+    let out = dbshm(&["rm", "--stale", "--age", "0", &stale.0]);
+    let (stdout, _) = text(&out);
+    assert!(
+        out.status.success() && stdout.contains(&format!("removed {}", stale.0)),
+        "{stdout}"
+    );
+    assert!(!std::path::Path::new(&format!("/dev/shm/{}", stale.0)).exists());
+
+    let out = dbshm(&["rm", "--force", &live.0]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(!std::path::Path::new(&format!("/dev/shm/{}", live.0)).exists());
+}
+
+#[test]
+fn watch_reports_rate_latency_and_a_summary_of_frames() {
+    let seg = Name::new("watch");
+    let shm = DoubleBufferedSharedMemory::<i16>::create(&seg.0, (10, 10)).unwrap();
+    let name = seg.0.clone();
+    let watcher =
+        std::thread::spawn(move || dbshm(&["watch", &name, "--count", "20", "--duration", "20"]));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for n in 0..200i16 {
+        shm.write(&Array::from_shape_fn((10, 10), |(i, j)| {
+            n + (i * 10 + j) as i16 - 50
+        }))
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        if watcher.is_finished() {
+            break;
+        }
+    }
+    let out = watcher.join().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("i16 10x10"), "{stdout}");
+    assert!(stdout.contains("20 frames in"), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("frame"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    for needle in ["fps", "latency p50", "min", "max", "mean"] {
+        assert!(line.contains(needle), "{needle:?} missing from {line:?}");
+    }
+}
+
+#[test]
+fn errors_are_one_line_and_a_failure_exit() {
+    let missing = Name::new("missing");
+    for args in [
+        vec!["info", missing.0.as_str()],
+        vec!["watch", missing.0.as_str()],
+        vec!["rm", missing.0.as_str()],
+    ] {
+        let out = dbshm(&args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&missing.0) && stderr.contains("does not exist"),
+            "{stderr}"
+        );
+    }
+    let out = dbshm(&["info", "bad/name"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not contain '/'"));
+}
+
+#[test]
+fn help_has_examples() {
+    let out = dbshm(&["--help"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["demo", "list", "info", "rm", "watch", "Examples:"] {
+        assert!(stdout.contains(cmd), "{cmd} missing from --help");
+    }
+    assert!(!stdout.contains("demo-writer"), "hidden commands are shown");
+    for cmd in ["demo", "list", "info", "rm", "watch"] {
+        let out = dbshm(&[cmd, "--help"]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Example"),
+            "{cmd} --help has no example"
+        );
+    }
+}
