@@ -397,6 +397,7 @@ impl Segment {
             Ok(()) => Ok(Some(WriterLock {
                 _fd: fd,
                 pid: rustix::process::getpid(),
+                fork_marker: ForkMarker::new(),
             })),
             Err(Errno::WOULDBLOCK) => Ok(None),
             Err(e) => Err(DbShmError::os(name, "lock the segment for writing", e)),
@@ -408,13 +409,71 @@ impl Segment {
 pub(crate) struct WriterLock {
     _fd: OwnedFd,
     pid: rustix::process::Pid,
+    fork_marker: Option<ForkMarker>,
 }
 
 impl WriterLock {
     /// False in a child forked from the process that took the role: the
-    /// child inherited the descriptor, not the role.
+    /// child inherited the descriptor, not the role. Asked at every write,
+    /// so it makes no system call where the kernel can wipe a page on fork.
     pub(crate) fn held_by_this_process(&self) -> bool {
-        self.pid == rustix::process::getpid()
+        match &self.fork_marker {
+            Some(marker) => marker.still_here(),
+            None => self.pid == rustix::process::getpid(),
+        }
+    }
+}
+
+/// A private page the kernel zeroes in a forked child (MADV_WIPEONFORK,
+/// Linux 4.14): a fork detector whose reading costs one load, where
+/// `getpid` costs a system call (0.1 to 0.2 µs here, a fifth of a 30 KB write).
+struct ForkMarker(NonNull<AtomicU32>);
+
+// SAFETY: the page is owned by this value and only accessed atomically.
+unsafe impl Send for ForkMarker {}
+// SAFETY: as above.
+unsafe impl Sync for ForkMarker {}
+
+impl ForkMarker {
+    const SIZE: usize = 4096;
+    const HERE: u32 = 1;
+
+    /// `None` where the kernel cannot wipe a page on fork.
+    fn new() -> Option<ForkMarker> {
+        // SAFETY: a fresh private anonymous mapping aliases no Rust object.
+        let ptr = unsafe {
+            mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                Self::SIZE,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .ok()?;
+        let marker = ForkMarker(NonNull::new(ptr.cast())?);
+        // SAFETY: the range is the mapping just made.
+        unsafe { mm::madvise(ptr, Self::SIZE, mm::Advice::LinuxWipeOnFork) }.ok()?;
+        // Relaxed: only this process (and its forks, which see the wiped page) reads it.
+        marker.atomic().store(Self::HERE, Ordering::Relaxed);
+        Some(marker)
+    }
+
+    fn atomic(&self) -> &AtomicU32 {
+        // SAFETY: the page is mapped read-write for the life of `self`,
+        // page-aligned, and only accessed through this atomic.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn still_here(&self) -> bool {
+        // Relaxed: the value changes only by the kernel's wipe at fork.
+        self.atomic().load(Ordering::Relaxed) == Self::HERE
+    }
+}
+
+impl Drop for ForkMarker {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; no reference to it outlives self.
+        let _ = unsafe { mm::munmap(self.0.as_ptr().cast(), Self::SIZE) };
     }
 }
 
