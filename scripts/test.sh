@@ -2,19 +2,21 @@
 # Runs every check dbshm has, as CI does: formatting, lints, docs, the C
 # libraries, header and examples, and every test (unit, API, multi-process,
 # allocation, doc tests, C and C++ against Rust, valgrind, the dbshm command
-# and its demo). Then checks that the tests left no segment in /dev/shm.
+# and its demo, CMake install and consumers with find_package, static linking
+# and pkg-config). Then checks that the tests left no segment in /dev/shm.
 #
 #   scripts/test.sh
 #
 # Needs the Rust toolchain (with rustfmt and clippy), a C and a C++ compiler,
-# make and valgrind. What is missing and can be installed is installed: as root
+# make, valgrind, cmake and pkg-config. What is missing and can be installed is installed: as root
 # through apt-get; otherwise the script says what to install and stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Installs the Debian packages that provide the missing commands.
+# Installs the Debian packages that provide the missing commands, as root;
+# otherwise cmake from PyPI into ~/.local, and a message for the rest.
 need() {
     local missing=() cmd pkg
     for pair in "$@"; do
@@ -26,8 +28,18 @@ need() {
         step "installing ${missing[*]} with apt-get"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-        echo "scripts/test.sh: please install: ${missing[*]}" >&2
+        return 0
+    fi
+    if [[ " ${missing[*]} " == *" cmake "* ]] && command -v python3 >/dev/null 2>&1; then
+        step "installing cmake from PyPI (python3 -m pip install --user cmake)"
+        python3 -m pip install --quiet --user cmake
+        export PATH="$HOME/.local/bin:$PATH"
+        missing=("${missing[@]/cmake/}")
+    fi
+    local rest
+    rest=$(echo "${missing[*]}" | xargs)
+    if [ -n "$rest" ]; then
+        echo "scripts/test.sh: please install: $rest" >&2
         exit 1
     fi
 }
@@ -38,7 +50,7 @@ for tool in rustfmt clippy-driver; do
         exit 1
     fi
 done
-need cc:gcc c++:g++ make:make valgrind:valgrind
+need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils
 
 leftovers() { find /dev/shm -maxdepth 1 -name 'dbshm-*' -newer "$stamp" 2>/dev/null | sort; }
 stamp=$(mktemp)

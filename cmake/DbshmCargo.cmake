@@ -1,0 +1,102 @@
+# Helpers for the top-level CMakeLists.txt: cargo builds the libraries, CMake
+# installs them the way C libraries are installed.
+
+# The package version from Cargo.toml (its first `version = "..."` line, the
+# [package] one): one place to bump.
+function(dbshm_cargo_version out)
+  file(STRINGS "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml" line REGEX "^version = \"[0-9]+\\.[0-9]+\\.[0-9]+\"" LIMIT_COUNT 1)
+  string(REGEX REPLACE "^version = \"([0-9.]+)\".*" "\\1" version "${line}")
+  if(NOT version)
+    message(FATAL_ERROR "no version in Cargo.toml")
+  endif()
+  set(${out} "${version}" PARENT_SCOPE)
+endfunction()
+
+# Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree.
+# Before 1.0 a minor release may break the ABI, so the SONAME carries it
+# (libdbshm.so.0.1); from 1.0 on, the major alone (libdbshm.so.1).
+function(dbshm_cargo_build)
+  find_program(CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
+  set(target_dir "${CMAKE_CURRENT_BINARY_DIR}/cargo")
+  set(out "${target_dir}/release")
+  add_custom_command(
+    OUTPUT "${out}/libdbshm.so" "${out}/libdbshm.a"
+    COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${target_dir}
+            ${CARGO} rustc --release --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml"
+            -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
+    DEPFILE "${out}/libdbshm.d"
+    COMMENT "cargo: building libdbshm.so and libdbshm.a"
+    USES_TERMINAL VERBATIM)
+  add_custom_target(dbshm_libraries ALL DEPENDS "${out}/libdbshm.so" "${out}/libdbshm.a")
+  if(PROJECT_VERSION_MAJOR EQUAL 0)
+    set(soname "libdbshm.so.0.${PROJECT_VERSION_MINOR}")
+  else()
+    set(soname "libdbshm.so.${PROJECT_VERSION_MAJOR}")
+  endif()
+  set(DBSHM_SHARED "${out}/libdbshm.so" PARENT_SCOPE)
+  set(DBSHM_STATIC "${out}/libdbshm.a" PARENT_SCOPE)
+  set(DBSHM_SONAME "${soname}" PARENT_SCOPE)
+endfunction()
+
+# The system libraries a Rust static library needs, as rustc prints them
+# (`--print native-static-libs`), for dbshm::dbshm_static and Libs.private.
+# Asked of an empty crate at configure time: the library links nothing native
+# beyond what the Rust standard library does.
+function(dbshm_native_static_libs out)
+  find_program(RUSTC rustc HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
+  set(dir "${CMAKE_CURRENT_BINARY_DIR}/native-libs")
+  file(MAKE_DIRECTORY "${dir}")
+  file(WRITE "${dir}/empty.rs" "")
+  execute_process(
+    COMMAND ${RUSTC} --crate-type staticlib --crate-name empty --print native-static-libs -o "${dir}/libempty.a" "${dir}/empty.rs"
+    ERROR_VARIABLE printed RESULT_VARIABLE failed)
+  string(REGEX MATCH "native-static-libs: ([^\n]*)" _ "${printed}")
+  if(failed OR NOT CMAKE_MATCH_1)
+    message(FATAL_ERROR "rustc did not print its native static libraries:\n${printed}")
+  endif()
+  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+# Installs the libraries (versioned, with the SONAME and development links),
+# the headers, the CMake package and the pkg-config module.
+function(dbshm_install)
+  include(CMakePackageConfigHelpers)
+  set(real "libdbshm.so.${PROJECT_VERSION}")
+  set(stage "${CMAKE_CURRENT_BINARY_DIR}/stage")
+  # The links are made in the build tree and installed as links.
+  add_custom_command(TARGET dbshm_libraries POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E make_directory "${stage}"
+    COMMAND ${CMAKE_COMMAND} -E copy "${DBSHM_SHARED}" "${stage}/${real}"
+    COMMAND ${CMAKE_COMMAND} -E create_symlink "${real}" "${stage}/${DBSHM_SONAME}"
+    COMMAND ${CMAKE_COMMAND} -E create_symlink "${DBSHM_SONAME}" "${stage}/libdbshm.so"
+    VERBATIM)
+  install(FILES "${stage}/${real}" DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+          PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+  install(FILES "${stage}/${DBSHM_SONAME}" "${stage}/libdbshm.so" "${DBSHM_STATIC}"
+          DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  install(FILES include/dbshm.h include/dbshm.hpp DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+  # The native libraries as CMake wants them: "-lpthread" -> "pthread".
+  string(REPLACE "-l" "" native "${DBSHM_NATIVE_LIBS}")
+  separate_arguments(native UNIX_COMMAND "${native}")
+  set(DBSHM_NATIVE_LIBS_CMAKE "${native}")
+  set(DBSHM_REAL_NAME "${real}")
+  set(config_dir "${CMAKE_INSTALL_LIBDIR}/cmake/dbshm")
+  configure_package_config_file(cmake/dbshmConfig.cmake.in "${CMAKE_CURRENT_BINARY_DIR}/dbshmConfig.cmake"
+    INSTALL_DESTINATION "${config_dir}"
+    PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
+  # While 0.x a minor release may break compatibility; from 1.0, a major one.
+  if(PROJECT_VERSION_MAJOR EQUAL 0)
+    set(compat SameMinorVersion)
+  else()
+    set(compat SameMajorVersion)
+  endif()
+  write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/dbshmConfigVersion.cmake"
+    VERSION ${PROJECT_VERSION} COMPATIBILITY ${compat})
+  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/dbshmConfig.cmake" "${CMAKE_CURRENT_BINARY_DIR}/dbshmConfigVersion.cmake"
+          DESTINATION "${config_dir}")
+
+  file(RELATIVE_PATH DBSHM_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+  configure_file(cmake/dbshm.pc.in "${CMAKE_CURRENT_BINARY_DIR}/dbshm.pc" @ONLY)
+  install(FILES "${CMAKE_CURRENT_BINARY_DIR}/dbshm.pc" DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endfunction()
