@@ -92,7 +92,7 @@ impl Handle for dbshm_@T@ {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_@T@_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_@T@) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `@C@` segment `name` with mode 0600;
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn dbshm_@T@_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_@T@_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_@T@) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `@C@` segment `name`; its shape comes from the segment.
@@ -268,11 +268,11 @@ pub unsafe extern "C" fn dbshm_@T@_free(h: *mut dbshm_@T@) {
 
         let config =
             cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml parses");
-        // Every C item lives in src/capi: parse those files only (with_crate
-        // would run `cargo metadata` on every build).
+        // Every C item lives in src/capi: parse that module only (its `mod`
+        // items are followed; with_crate would run `cargo metadata` on every
+        // build).
         let header = cbindgen::Builder::new()
             .with_src(root.join("src/capi/mod.rs"))
-            .with_src(root.join("src/capi/types.rs"))
             .with_config(config)
             .generate()
             .expect("cbindgen generates the header");

@@ -30,3 +30,29 @@ fn committed_header_matches_a_fresh_generation() {
 fn committed_per_type_functions_match_their_template() {
     same("src/capi/types.rs", "types.rs");
 }
+
+#[test]
+fn every_function_is_declared_once() {
+    let header =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/dbshm.h")).unwrap();
+    let mut names: Vec<&str> = header
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('*') && !l.starts_with('#'))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .map(|w| w.trim_start_matches('*'))
+                .find(|w| w.starts_with("dbshm_") && w.contains('('))
+        })
+        .map(|w| &w[..w.find('(').unwrap()])
+        .collect();
+    let total = names.len();
+    names.sort_unstable();
+    names.dedup();
+    // 13 functions for each of the 10 element types, and 4 shared ones.
+    assert_eq!(
+        (total, names.len()),
+        (134, 134),
+        "declarations: {total}, distinct: {}",
+        names.len()
+    );
+}

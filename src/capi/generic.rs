@@ -74,7 +74,7 @@ unsafe fn give<H: Handle>(out: *mut *mut H, shm: DoubleBufferedSharedMemory<H::E
     unsafe { out.write(Box::into_raw(Box::new(H::wrap(shm)))) }
 }
 
-/// `dbshm_X_new`.
+/// `dbshm_X_new` (open or create) and, with `exclusive`, `dbshm_X_create`.
 ///
 /// # Safety
 /// As documented in the header: C strings, arrays and out-pointers valid or NULL.
@@ -83,36 +83,19 @@ pub(crate) unsafe fn new<H: Handle>(
     dims: *const usize,
     ndim: usize,
     out: *mut *mut H,
+    exclusive: bool,
 ) -> dbshm_status {
     call(|| {
         // SAFETY: forwarded from the caller, for each pointer.
         let name = unsafe { boundary::name(name) }?;
         let dims = unsafe { shape(name, dims, ndim) }?;
         non_null(out, &format!("segment {name:?}: out"))?;
-        let shm = DoubleBufferedSharedMemory::new(name, dims)?;
+        let shm = if exclusive {
+            DoubleBufferedSharedMemory::create(name, dims)?
+        } else {
+            DoubleBufferedSharedMemory::new(name, dims)?
+        };
         // SAFETY: `out` checked non-NULL; writable by the caller's contract.
-        unsafe { give(out, shm) };
-        Ok(())
-    })
-}
-
-/// `dbshm_X_create`.
-///
-/// # Safety
-/// As for [`new`].
-pub(crate) unsafe fn create<H: Handle>(
-    name: *const c_char,
-    dims: *const usize,
-    ndim: usize,
-    out: *mut *mut H,
-) -> dbshm_status {
-    call(|| {
-        // SAFETY: forwarded from the caller, for each pointer.
-        let name = unsafe { boundary::name(name) }?;
-        let dims = unsafe { shape(name, dims, ndim) }?;
-        non_null(out, &format!("segment {name:?}: out"))?;
-        let shm = DoubleBufferedSharedMemory::create(name, dims)?;
-        // SAFETY: as in `new`.
         unsafe { give(out, shm) };
         Ok(())
     })
@@ -136,7 +119,7 @@ pub(crate) unsafe fn open<H: Handle>(
         } else {
             DoubleBufferedSharedMemory::open(name)?
         };
-        // SAFETY: as in `new`.
+        // SAFETY: `out` checked non-NULL; writable by the caller's contract.
         unsafe { give(out, shm) };
         Ok(())
     })

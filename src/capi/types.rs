@@ -40,7 +40,7 @@ impl Handle for dbshm_u8 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u8_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `uint8_t` segment `name` with mode 0600;
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn dbshm_u8_new(name: *const c_char, shape: *const usize, 
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u8_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `uint8_t` segment `name`; its shape comes from the segment.
@@ -201,7 +201,7 @@ impl Handle for dbshm_i8 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i8_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `int8_t` segment `name` with mode 0600;
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn dbshm_i8_new(name: *const c_char, shape: *const usize, 
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i8_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `int8_t` segment `name`; its shape comes from the segment.
@@ -362,7 +362,7 @@ impl Handle for dbshm_u16 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u16_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `uint16_t` segment `name` with mode 0600;
@@ -373,7 +373,7 @@ pub unsafe extern "C" fn dbshm_u16_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u16_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `uint16_t` segment `name`; its shape comes from the segment.
@@ -523,7 +523,7 @@ impl Handle for dbshm_i16 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i16_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `int16_t` segment `name` with mode 0600;
@@ -534,7 +534,7 @@ pub unsafe extern "C" fn dbshm_i16_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i16_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `int16_t` segment `name`; its shape comes from the segment.
@@ -684,7 +684,7 @@ impl Handle for dbshm_u32 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u32_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `uint32_t` segment `name` with mode 0600;
@@ -695,7 +695,7 @@ pub unsafe extern "C" fn dbshm_u32_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u32_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `uint32_t` segment `name`; its shape comes from the segment.
@@ -845,7 +845,7 @@ impl Handle for dbshm_i32 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i32_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `int32_t` segment `name` with mode 0600;
@@ -856,7 +856,7 @@ pub unsafe extern "C" fn dbshm_i32_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i32_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `int32_t` segment `name`; its shape comes from the segment.
@@ -1006,7 +1006,7 @@ impl Handle for dbshm_u64 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u64_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `uint64_t` segment `name` with mode 0600;
@@ -1017,7 +1017,7 @@ pub unsafe extern "C" fn dbshm_u64_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u64_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_u64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `uint64_t` segment `name`; its shape comes from the segment.
@@ -1167,7 +1167,7 @@ impl Handle for dbshm_i64 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i64_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `int64_t` segment `name` with mode 0600;
@@ -1178,7 +1178,7 @@ pub unsafe extern "C" fn dbshm_i64_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i64_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_i64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `int64_t` segment `name`; its shape comes from the segment.
@@ -1328,7 +1328,7 @@ impl Handle for dbshm_f32 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f32_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_f32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `float` segment `name` with mode 0600;
@@ -1339,7 +1339,7 @@ pub unsafe extern "C" fn dbshm_f32_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f32_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_f32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `float` segment `name`; its shape comes from the segment.
@@ -1489,7 +1489,7 @@ impl Handle for dbshm_f64 {
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f64_new(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_f64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::new(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
 /// Creates the `double` segment `name` with mode 0600;
@@ -1500,7 +1500,7 @@ pub unsafe extern "C" fn dbshm_f64_new(name: *const c_char, shape: *const usize,
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f64_create(name: *const c_char, shape: *const usize, ndim: usize, out: *mut *mut dbshm_f64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
-    unsafe { generic::create(name, shape, ndim, out) }
+    unsafe { generic::new(name, shape, ndim, out, true) }
 }
 
 /// Opens the existing `double` segment `name`; its shape comes from the segment.
