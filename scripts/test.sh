@@ -73,6 +73,9 @@ make -s -C examples-c
 step "cargo test --features capi"
 cargo test --features capi
 
+step "model check of the protocol with loom (its own build, in target/loom)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p dbshm --lib --release model -- --test-threads=1
+
 step "no test segment left in /dev/shm"
 left=$(leftovers)
 if [ -n "$left" ]; then

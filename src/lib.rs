@@ -44,27 +44,43 @@
 
 #![deny(missing_docs)]
 
+// Under `--cfg loom` only the protocol is built, on loom's atomics, for the
+// model check in `model.rs`; the rest maps real shared memory.
+#[cfg(not(loom))]
 mod buffer;
-#[cfg(feature = "capi")]
+#[cfg(all(feature = "capi", not(loom)))]
 pub mod capi;
+#[cfg(not(loom))]
 mod copy;
 mod element;
+#[cfg(not(loom))]
 mod error;
+#[cfg(not(loom))]
 mod inspect;
 pub mod layout;
+#[cfg(loom)]
+mod model;
+#[cfg(not(loom))]
 mod notify;
 mod protocol;
+#[cfg(not(loom))]
 mod segment;
+mod sync;
 
 pub use ndarray;
 
+#[cfg(not(loom))]
 pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options};
 pub use element::{Dtype, Element};
+#[cfg(not(loom))]
 pub use error::{DbShmError, Result};
+#[cfg(not(loom))]
 pub use inspect::{inspect, list, SegmentInfo, SlotInfo};
 pub use protocol::FrameInfo;
+#[cfg(not(loom))]
 pub use segment::MAX_NAME_LEN;
 
+#[cfg(not(loom))]
 /// Removes the segment's name. Handles already open keep working; the memory
 /// is freed when the last one is dropped. [`DbShmError::NotFound`] if no
 /// segment has that name.

@@ -12,7 +12,7 @@
 //! language memory models?" (MSPC 2012), figure 6 (fences), the same one as
 //! crossbeam-utils' `SeqLock`; each ordering below says what it pairs with.
 
-use std::sync::atomic::{fence, Ordering};
+use crate::sync::{fence, Ordering};
 
 use crate::layout::{Header, NBUFFERS};
 
@@ -31,7 +31,7 @@ pub struct FrameInfo {
 #[derive(Debug)]
 pub(crate) struct WriteTicket {
     pub(crate) buffer: usize,
-    frame: u64,
+    pub(crate) frame: u64,
     seq: u64,
 }
 
@@ -53,6 +53,9 @@ pub(crate) fn begin_write(h: &Header) -> WriteTicket {
     let old = slot.seq.load(Ordering::Relaxed);
     let seq = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
     slot.seq.store(seq, Ordering::Relaxed);
+    if mutated(&mutation::SKIP_WRITER_FENCE) {
+        return WriteTicket { buffer, frame, seq };
+    }
     // Release fence: a reader whose copy sees any byte written after this
     // point, and that then runs its Acquire fence, must see the odd counter
     // (or later) on its re-check. Without it the odd store could become
@@ -119,6 +122,12 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
     // read ahead of the copy.
     fence(Ordering::Acquire);
     let seq = slot.seq.load(Ordering::Relaxed);
+    if mutated(&mutation::SKIP_RECHECK) {
+        return Some(FrameInfo {
+            seq: frame,
+            timestamp_ns,
+        });
+    }
     // The frame check catches a writer that lapped twice: the buffer then
     // holds a whole but newer frame than `latest` said, and returning it
     // could make a later read go backwards.
@@ -128,7 +137,39 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
     })
 }
 
-#[cfg(test)]
+/// Deliberate breakages of the protocol, switched on only by the model
+/// check (`--cfg loom`) to show that it catches them; in every other build
+/// they are constants that the compiler removes.
+pub(crate) mod mutation {
+    #[cfg(loom)]
+    pub(crate) type Switch = std::sync::atomic::AtomicBool;
+    #[cfg(not(loom))]
+    pub(crate) type Switch = ();
+
+    /// `begin_write` leaves out its Release fence.
+    #[cfg(loom)]
+    pub(crate) static SKIP_WRITER_FENCE: Switch = Switch::new(false);
+    #[cfg(not(loom))]
+    pub(crate) static SKIP_WRITER_FENCE: Switch = ();
+    /// `validate_read` accepts every copy without re-checking.
+    #[cfg(loom)]
+    pub(crate) static SKIP_RECHECK: Switch = Switch::new(false);
+    #[cfg(not(loom))]
+    pub(crate) static SKIP_RECHECK: Switch = ();
+}
+
+#[cfg(loom)]
+fn mutated(switch: &mutation::Switch) -> bool {
+    switch.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(not(loom))]
+#[inline(always)]
+fn mutated(_: &mutation::Switch) -> bool {
+    false
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
