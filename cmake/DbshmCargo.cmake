@@ -4,6 +4,8 @@
 # The package version from Cargo.toml (its first `version = "..."` line, the
 # [package] one): one place to bump.
 function(dbshm_cargo_version out)
+  # A version bump in Cargo.toml reconfigures.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml")
   file(STRINGS "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml" line REGEX "^version = \"[0-9]+\\.[0-9]+\\.[0-9]+\"" LIMIT_COUNT 1)
   string(REGEX REPLACE "^version = \"([0-9.]+)\".*" "\\1" version "${line}")
   if(NOT version)
@@ -19,15 +21,15 @@ function(dbshm_cargo_build)
   find_program(CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
   set(target_dir "${CMAKE_CURRENT_BINARY_DIR}/cargo")
   set(out "${target_dir}/release")
-  add_custom_command(
-    OUTPUT "${out}/libdbshm.so" "${out}/libdbshm.a"
+  # Cargo runs at every build and decides itself what is stale: it tracks
+  # the Rust sources, Cargo.toml and Cargo.lock, which CMake cannot see.
+  add_custom_target(dbshm_libraries ALL
     COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${target_dir}
             ${CARGO} rustc --release --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml"
             -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
-    DEPFILE "${out}/libdbshm.d"
+    BYPRODUCTS "${out}/libdbshm.so" "${out}/libdbshm.a"
     COMMENT "cargo: building libdbshm.so and libdbshm.a"
     USES_TERMINAL VERBATIM)
-  add_custom_target(dbshm_libraries ALL DEPENDS "${out}/libdbshm.so" "${out}/libdbshm.a")
   if(PROJECT_VERSION_MAJOR EQUAL 0)
     set(soname "libdbshm.so.0.${PROJECT_VERSION_MINOR}")
   else()
@@ -61,6 +63,12 @@ endfunction()
 # the headers, the CMake package and the pkg-config module.
 function(dbshm_install)
   include(CMakePackageConfigHelpers)
+  # The package files locate the library relative to themselves.
+  foreach(dir CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
+    if(IS_ABSOLUTE "${${dir}}")
+      message(FATAL_ERROR "${dir} must be relative to the prefix, not ${${dir}}")
+    endif()
+  endforeach()
   set(real "libdbshm.so.${PROJECT_VERSION}")
   set(stage "${CMAKE_CURRENT_BINARY_DIR}/stage")
   # The links are made in the build tree and installed as links.

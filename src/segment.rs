@@ -32,6 +32,9 @@ pub const MAX_NAME_LEN: usize = 254;
 /// the object, so after this long its creator is taken for dead.
 const INIT_WAIT: Duration = Duration::from_secs(1);
 
+/// Attempts at the writer lock before `WriterBusy` (see `try_lock_writer`).
+const WRITER_LOCK_TRIES: u32 = 5;
+
 /// How long an opener waits for a creator that is alive and still
 /// initialising (reserving memory for a very large segment, say).
 const CREATOR_WAIT: Duration = Duration::from_secs(10);
@@ -225,6 +228,7 @@ impl Segment {
         } else {
             shm::OFlags::RDONLY
         };
+        regular_file(name)?;
         let fd = shm::open(path.as_str(), flags, Mode::empty())
             .map_err(|e| DbShmError::os(name, "open the segment", e))?;
         let started = Instant::now();
@@ -278,6 +282,7 @@ impl Segment {
     /// creator, no removal of what a dead one left. For looking, not using.
     pub(crate) fn open_as_is(name: &str) -> Result<(Segment, Geometry)> {
         let path = shm_path(name)?;
+        regular_file(name)?;
         let fd = shm::open(path.as_str(), shm::OFlags::RDONLY, Mode::empty())
             .map_err(|e| DbShmError::os(name, "open the segment", e))?;
         let geometry = match Segment::probe(name, &fd)? {
@@ -393,15 +398,26 @@ impl Segment {
             Mode::empty(),
         )
         .map_err(|e| DbShmError::os(name, "reopen the segment for the writer lock", e))?;
-        match fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => Ok(Some(WriterLock {
-                _fd: fd,
-                pid: rustix::process::getpid(),
-                fork_marker: ForkMarker::new(),
-            })),
-            Err(Errno::WOULDBLOCK) => Ok(None),
-            Err(e) => Err(DbShmError::os(name, "lock the segment for writing", e)),
+        // An observer (`inspect`, an opener checking for a live creator)
+        // holds a shared lock for a few microseconds; try a few times over
+        // 2 ms before calling the role taken.
+        for attempt in 0..WRITER_LOCK_TRIES {
+            match fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {
+                    return Ok(Some(WriterLock {
+                        _fd: fd,
+                        pid: rustix::process::getpid(),
+                        fork_marker: ForkMarker::new(),
+                    }))
+                }
+                Err(Errno::WOULDBLOCK) if attempt + 1 < WRITER_LOCK_TRIES => {
+                    thread::sleep(Duration::from_micros(500))
+                }
+                Err(Errno::WOULDBLOCK) => return Ok(None),
+                Err(e) => return Err(DbShmError::os(name, "lock the segment for writing", e)),
+            }
         }
+        Ok(None)
     }
 }
 
@@ -486,6 +502,22 @@ fn creator_at_work(fd: &OwnedFd) -> bool {
             false
         }
         Err(_) => true,
+    }
+}
+
+/// `Incompatible` unless the name is a regular file (not followed through a
+/// link): opening a FIFO someone left in /dev/shm would block forever.
+fn regular_file(name: &str) -> Result<()> {
+    let path = format!("{SHM_DIR}/{name}");
+    match fs::statat(fs::CWD, path.as_str(), fs::AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if fs::FileType::from_raw_mode(st.st_mode) != fs::FileType::RegularFile => {
+            Err(DbShmError::Incompatible {
+                name: name.to_owned(),
+                reason: "not a regular file (a FIFO, link, socket or directory?)".into(),
+            })
+        }
+        // Missing, or unreadable: `shm_open` reports it properly.
+        _ => Ok(()),
     }
 }
 

@@ -465,6 +465,19 @@ fn small_and_foreign_objects_are_incompatible() {
 }
 
 #[test]
+fn a_fifo_under_the_name_is_incompatible_not_a_hang() {
+    let seg = TestSegment::new("fifo");
+    let path = std::ffi::CString::new(format!("/dev/shm/{}", seg.name())).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    expect_incompatible(seg.name(), "not a regular file");
+    assert!(matches!(
+        dbshm::inspect(seg.name()),
+        Err(DbShmError::Incompatible { .. })
+    ));
+}
+
+#[test]
 fn a_truncated_segment_is_incompatible_not_a_sigbus() {
     let seg = TestSegment::new("truncated");
     drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
@@ -616,5 +629,36 @@ fn a_segment_too_big_for_dev_shm_fails_at_create_and_leaves_nothing() {
             Err(DbShmError::NotFound { .. })
         ),
         "the failed create left its object"
+    );
+}
+
+#[test]
+fn looking_at_a_segment_never_costs_a_writer_its_role() {
+    // `inspect` (dbshm list/info) takes a shared lock for an instant to see
+    // whether a writer is alive; a writer taking the role meanwhile must not
+    // be told it is busy.
+    let seg = TestSegment::new("inspect-vs-writer");
+    drop(Shm::<u8>::new(seg.name(), [64]).unwrap());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let busy = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = dbshm::inspect(seg.name());
+            }
+        });
+        let mut busy = 0;
+        for _ in 0..2000 {
+            let shm = Shm::<u8>::open(seg.name()).unwrap();
+            busy += matches!(
+                shm.write(&Array::from_elem(64, 1u8)),
+                Err(DbShmError::WriterBusy { .. })
+            ) as u32;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        busy
+    });
+    assert_eq!(
+        busy, 0,
+        "{busy} of 2000 first writes were refused while an observer looked"
     );
 }

@@ -169,6 +169,32 @@ fn c_project_with_find_package_uses_the_shared_library() {
 }
 
 #[test]
+fn find_package_refuses_versions_this_one_does_not_satisfy() {
+    prefix();
+    // 0.x: the same minor version only (SameMinorVersion).
+    for (request, ok) in [
+        ("0.1", true),
+        ("0.1.0", true),
+        ("0.2", false),
+        ("1.0", false),
+        ("0.0", false),
+    ] {
+        let build = work().join(format!("version-{request}"));
+        let status = Command::new("cmake")
+            .arg("-S")
+            .arg(root().join("tests/consumers/c"))
+            .arg("-B")
+            .arg(&build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display()))
+            .arg(format!("-DDBSHM_VERSION_REQUEST={request}"))
+            .output()
+            .unwrap()
+            .status;
+        assert_eq!(status.success(), ok, "find_package(dbshm {request})");
+    }
+}
+
+#[test]
 fn cpp_project_with_find_package_uses_the_wrapper() {
     let consumer = cmake_consumer("cpp", "consumer_cpp");
     assert!(ldd(&consumer).contains("libdbshm.so.0.1 =>"));

@@ -188,12 +188,16 @@ int main(int argc, char **argv) {
     waitpid(child, &wstatus, 0);
     expect_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0, "a user without access gets PERMISSION_DENIED");
 
-    /* DBSHM_ERR_OS: a directory where the segment's file would be. */
+    /* A directory where the segment's file would be is no segment. */
     const char *n_dir = name(prefix, "dir");
     snprintf(path, sizeof path, "/dev/shm/%s", n_dir);
     expect_true(mkdir(path, 0700) == 0, "make a directory in /dev/shm");
-    expect(dbshm_u8_open(n_dir, &h), DBSHM_ERR_OS, "open a directory");
+    expect(dbshm_u8_open(n_dir, &h), DBSHM_ERR_INCOMPATIBLE, "open a directory");
     rmdir(path);
+
+    /* DBSHM_ERR_OS: a segment larger than all of /dev/shm (1 TiB). */
+    const size_t terabyte[1] = {(size_t)1 << 40};
+    expect(dbshm_u8_create(name(prefix, "huge"), terabyte, 1, &h), DBSHM_ERR_OS, "create a 1 TiB segment");
 
     /* dbshm_status_str, dbshm_version */
     expect_true(strcmp(dbshm_status_str(DBSHM_ERR_WRITER_BUSY), "DBSHM_ERR_WRITER_BUSY") == 0, "status_str");
