@@ -50,7 +50,7 @@ for tool in rustfmt clippy-driver; do
         exit 1
     fi
 done
-need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils
+need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps
 
 leftovers() { find /dev/shm -maxdepth 1 -name 'dbshm-*' -newer "$stamp" 2>/dev/null | sort; }
 stamp=$(mktemp)

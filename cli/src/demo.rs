@@ -9,6 +9,7 @@
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -209,11 +210,16 @@ impl ReaderStats {
 // ------------------------------------------------------------ the parent
 
 pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
-    if !(args.fps > 0.0 && args.fps.is_finite() && args.duration > 0.0 && args.duration.is_finite())
+    if !(args.fps > 0.0 && args.duration > 0.0)
+        || Duration::try_from_secs_f64(1.0 / args.fps).is_err()
+        || Duration::try_from_secs_f64(args.duration).is_err()
     {
-        return Err("demo: --fps and --duration must be positive numbers".into());
+        return Err("demo: --fps and --duration must be positive numbers of sensible size".into());
     }
     let name = format!("dbshm-demo-{}", std::process::id());
+    // A demo killed outright (SIGKILL) leaves its segment; the next one with
+    // the same pid clears it.
+    let _ = dbshm::unlink(&name);
     // The parent owns the segment; it goes when the demo ends.
     let shm: DoubleBufferedSharedMemory<u8> = Options::new()
         .unlink_on_drop(true)
@@ -226,6 +232,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     } else {
         args.c_reader.clone().or_else(|| built_c_reader(&exe))
     };
+    let checksum = c_checksum(shm.len());
     println!(
         "dbshm demo: segment {name}, {} u8 frames ({}), {} fps for {} s, {} Rust reader{}{}",
         stats::shape(shm.shape()),
@@ -234,51 +241,48 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         args.duration,
         args.readers,
         if args.readers == 1 { "" } else { "s" },
-        match &c_reader {
-            Some(path) => format!(" and the C reader {}", path.display()),
-            None => " (no C reader: build it with `make -C examples-c` to add one)".into(),
+        match (&c_reader, checksum) {
+            (Some(path), Some(_)) => format!(" and the C reader {}", path.display()),
+            (Some(path), None) => format!(
+                " and the C reader {} (its frames unchecked: their size is not a multiple of 256)",
+                path.display()
+            ),
+            (None, _) => " (no C reader: build it with `make -C examples-c` to add one)".into(),
         }
     );
 
-    let rows: Arc<Mutex<Vec<Row>>> = Arc::default();
-    let mut children = Vec::new();
+    stop_on_signals();
+    let mut fleet = Fleet::default();
     let fps = args.fps.to_string();
     let duration = args.duration.to_string();
-    children.push(spawn(
-        &rows,
+    fleet.spawn(
         "writer",
         Command::new(&exe).args(["demo-writer", &name, &fps, &duration]),
         None,
-    )?);
+    )?;
     for i in 1..=args.readers {
         let label = format!("reader {i} (Rust)");
-        children.push(spawn(
-            &rows,
+        fleet.spawn(
             &label,
             Command::new(&exe).args(["demo-reader", &name, &duration]),
             None,
-        )?);
+        )?;
     }
-    let c_child = match &c_reader {
-        Some(path) => Some(spawn(
-            &rows,
-            "reader (C)",
-            Command::new(path).arg(&name),
-            Some(c_checksum(shm.len())),
-        )?),
-        None => None,
-    };
+    if let Some(path) = &c_reader {
+        fleet.spawn("reader (C)", Command::new(path).arg(&name), Some(checksum))?;
+    }
 
     // Show the rows until every Rust process is done.
     let terminal = std::io::stdout().is_terminal();
+    if terminal {
+        print!("\x1b[?7l"); // no line wrap while rows are redrawn in place
+    }
     let started = Instant::now();
     let mut shown = 0;
     let mut last_plain = Instant::now();
-    loop {
-        let done = children
-            .iter_mut()
-            .all(|c| matches!(c.try_wait(), Ok(Some(_))));
-        let snapshot = rows.lock().unwrap().clone();
+    let interrupted = loop {
+        let done = fleet.ours_exited();
+        let snapshot = fleet.rows.lock().unwrap().clone();
         if terminal {
             let mut out = std::io::stdout().lock();
             if shown > 0 {
@@ -299,19 +303,24 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 );
             }
         }
+        if STOP.load(Ordering::Relaxed) {
+            break true;
+        }
         if done {
-            break;
+            break false;
         }
         std::thread::sleep(Duration::from_millis(250));
+    };
+    if terminal {
+        print!("\x1b[?7h");
     }
-    // The C reader has no end of its own: stop it and let its reporter finish.
-    if let Some(mut c) = c_child {
-        let _ = c.kill();
-        let _ = c.wait();
-        std::thread::sleep(Duration::from_millis(100));
+    // The C reader has no end of its own; an interrupted demo stops them all.
+    let final_rows = fleet.finish();
+    if interrupted {
+        println!("\ninterrupted");
+        return Ok(ExitCode::from(130));
     }
 
-    let final_rows = rows.lock().unwrap().clone();
     println!("\nsummary");
     let table: Vec<[String; 9]> = final_rows
         .iter()
@@ -360,6 +369,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
             }
         })
         .collect();
+    drop(shm);
     if problems.is_empty() {
         println!(
             "\nok: no torn frame and none out of order. A reader's latency runs from the \
@@ -375,6 +385,22 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     }
 }
 
+/// Set by SIGINT or SIGTERM: the demo stops its processes and removes its
+/// segment instead of dying with them in place.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn stop_on_signals() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `on_signal` is async-signal-safe and lives for the program.
+        unsafe { libc::signal(signal, on_signal as *const () as libc::sighandler_t) };
+    }
+}
+
 /// target/examples-c/reader beside this program's target directory, if built.
 fn built_c_reader(exe: &std::path::Path) -> Option<PathBuf> {
     // target/<profile>/dbshm → target/examples-c/reader
@@ -382,65 +408,127 @@ fn built_c_reader(exe: &std::path::Path) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-/// Starts a process and a thread that turns its output into its row.
-/// `c_reader`: the process is the C example reader, whose frames should sum
-/// to this (if known), rather than one of ours.
-fn spawn(
-    rows: &Arc<Mutex<Vec<Row>>>,
-    label: &str,
-    command: &mut Command,
-    c_reader: Option<Option<u64>>,
-) -> Result<Child, String> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("demo: cannot start {label}: {e}"))?;
-    let index = {
-        let mut rows = rows.lock().unwrap();
-        rows.push(Row {
-            label: label.to_owned(),
-            ..Row::default()
-        });
-        rows.len() - 1
-    };
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    let out_rows = Arc::clone(rows);
-    std::thread::spawn(move || {
-        let mut c_stats = ReaderStats::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let mut rows = out_rows.lock().unwrap();
-            let row = &mut rows[index];
-            if let Some(expected) = c_reader {
-                // "frame 12: 85.3 us old, checksum 793152000"
-                if let Some((seq, us, sum)) = parse_c_line(&line) {
-                    let whole = expected.is_none_or(|e| e == sum);
-                    c_stats.frame(seq, (us * 1000.0) as u64, whole);
-                    let label = row.label.clone();
-                    *row = Row {
-                        label,
-                        ..c_stats.snapshot().clone()
-                    };
+/// The demo's processes, each with a row of the table and the threads that
+/// fill it from its output. Dropping it kills and reaps every process still
+/// running, on every path out of `run`.
+#[derive(Default)]
+struct Fleet {
+    rows: Arc<Mutex<Vec<Row>>>,
+    children: Vec<(usize, Child, bool)>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Starts a process. `c_reader`: it is the C example reader, whose
+    /// frames should sum to the given checksum (if known), not one of ours.
+    fn spawn(
+        &mut self,
+        label: &str,
+        command: &mut Command,
+        c_reader: Option<Option<u64>>,
+    ) -> Result<(), String> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("demo: cannot start {label}: {e}"))?;
+        let index = {
+            let mut rows = self.rows.lock().unwrap();
+            rows.push(Row {
+                label: label.to_owned(),
+                ..Row::default()
+            });
+            rows.len() - 1
+        };
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        self.children.push((index, child, c_reader.is_some()));
+        let rows = Arc::clone(&self.rows);
+        self.readers.push(std::thread::spawn(move || {
+            let mut c_stats = ReaderStats::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut rows = rows.lock().unwrap();
+                let row = &mut rows[index];
+                if let Some(expected) = c_reader {
+                    // "frame 12: 85.3 us old, checksum 793152000"
+                    if let Some((seq, us, sum)) = parse_c_line(&line) {
+                        let whole = expected.is_none_or(|e| e == sum);
+                        c_stats.frame(seq, (us * 1000.0) as u64, whole);
+                        let label = row.label.clone();
+                        *row = Row {
+                            label,
+                            ..c_stats.snapshot().clone()
+                        };
+                    }
+                } else if let Some(words) = line.strip_prefix("status ") {
+                    row.update(words);
+                } else if let Some(words) = line.strip_prefix("final ") {
+                    row.update(words);
+                    row.done = true;
                 }
-            } else if let Some(words) = line.strip_prefix("status ") {
-                row.update(words);
-            } else if let Some(words) = line.strip_prefix("final ") {
-                row.update(words);
-                row.done = true;
+            }
+        }));
+        let rows = Arc::clone(&self.rows);
+        self.readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // The C reader, stopped by a signal, may complain on the way out.
+                if c_reader.is_none() {
+                    rows.lock().unwrap()[index].failed = Some(line);
+                }
+            }
+        }));
+        Ok(())
+    }
+
+    /// Whether every process of ours (not the C reader) has exited.
+    fn ours_exited(&mut self) -> bool {
+        self.children
+            .iter_mut()
+            .filter(|(_, _, c)| !c)
+            .all(|(_, child, _)| matches!(child.try_wait(), Ok(Some(_))))
+    }
+
+    /// Stops what still runs, waits for every process and every output
+    /// thread, and returns the rows, each of ours marked failed unless it
+    /// exited cleanly after its final report.
+    fn finish(mut self) -> Vec<Row> {
+        let mut statuses = Vec::new();
+        for (index, child, c_reader) in &mut self.children {
+            if *c_reader || STOP.load(Ordering::Relaxed) {
+                let _ = child.kill();
+            }
+            statuses.push((*index, child.wait().ok(), *c_reader));
+        }
+        self.children.clear();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        let mut rows = self.rows.lock().unwrap().clone();
+        for (index, status, c_reader) in statuses {
+            let row = &mut rows[index];
+            if c_reader || row.failed.is_some() {
+                continue;
+            }
+            match status {
+                Some(s) if s.success() && row.done => {}
+                Some(s) if s.success() => {
+                    row.failed = Some("exited without its final report".into())
+                }
+                Some(s) => row.failed = Some(format!("exited with {s}")),
+                None => row.failed = Some("could not be waited for".into()),
             }
         }
-    });
-    let rows = Arc::clone(rows);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            // A reader told to stop (the C one) may complain on the way out.
-            if c_reader.is_none() {
-                rows.lock().unwrap()[index].failed = Some(line);
-            }
+        rows
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for (_, child, _) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
         }
-    });
-    Ok(child)
+    }
 }
 
 /// The checksum (byte sum) the C reader prints for every whole frame of
@@ -475,9 +563,12 @@ pub struct WriterArgs {
 /// Publishes frames at `fps` for `duration` seconds, reporting as it goes.
 pub fn writer(args: WriterArgs) -> Result<ExitCode, String> {
     let shm = DoubleBufferedSharedMemory::<u8>::open(&args.name).map_err(|e| e.to_string())?;
-    let period = Duration::from_secs_f64(1.0 / args.fps);
+    let period = Duration::try_from_secs_f64(1.0 / args.fps)
+        .map_err(|e| format!("demo-writer: fps: {e}"))?;
     let started = Instant::now();
-    let end = started + Duration::from_secs_f64(args.duration);
+    let end = started
+        + Duration::try_from_secs_f64(args.duration)
+            .map_err(|e| format!("demo-writer: duration: {e}"))?;
     let mut row = Row::default();
     let mut write_times = Latencies::default();
     let mut next = started;

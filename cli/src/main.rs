@@ -71,6 +71,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Die quietly when the reader of our output goes away (`dbshm watch x |
+    // head`), as command-line tools do, instead of panicking on EPIPE.
+    // SAFETY: restoring the default disposition of a signal is always sound.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),

@@ -196,15 +196,10 @@ pub fn rm(args: RmArgs) -> Result<ExitCode, String> {
 }
 
 fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
-    if !(args.age >= 0.0 && args.age.is_finite()) {
-        return Err(format!(
-            "rm: --age must be a number of seconds, not {}",
-            args.age
-        ));
-    }
-    let age = Duration::from_secs_f64(args.age);
+    let age = Duration::try_from_secs_f64(args.age)
+        .map_err(|_| format!("rm: --age must be a number of seconds, not {}", args.age))?;
     let candidates = dbshm::list().map_err(|e| e.to_string())?;
-    let mut removed = 0;
+    let (mut removed, mut failed) = (0, false);
     for s in candidates {
         if !args.names.is_empty() && !args.names.contains(&s.name) {
             continue;
@@ -221,11 +216,18 @@ fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
                 );
                 removed += 1;
             }
-            Err(e) => eprintln!("dbshm: rm: {e}"),
+            Err(e) => {
+                eprintln!("dbshm: rm: {e}");
+                failed = true;
+            }
         }
     }
-    if removed == 0 {
+    if removed == 0 && !failed {
         println!("no stale segments");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

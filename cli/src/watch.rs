@@ -63,9 +63,15 @@ fn watch<T: Element + ToPrimitive>(args: &WatchArgs) -> Result<ExitCode, String>
     let mut frame = vec![T::zero(); shm.len()];
     let mut seq = shm.latest_seq();
     let started = Instant::now();
-    let end = args
-        .duration
-        .map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let end = match args.duration {
+        Some(s) => Some(
+            started
+                + Duration::try_from_secs_f64(s).map_err(|_| {
+                    format!("watch: --duration must be a number of seconds, not {s}")
+                })?,
+        ),
+        None => None,
+    };
     let (mut frames, mut window_frames) = (0u64, 0u64);
     let mut window = Latencies::default();
     let mut window_start = Instant::now();
@@ -102,6 +108,8 @@ fn watch<T: Element + ToPrimitive>(args: &WatchArgs) -> Result<ExitCode, String>
                 None => format!("no frame yet (latest {})", shm.latest_seq()),
             };
             if terminal {
+                // Cut to 79 columns: a wrapped line would not be redrawn in place.
+                let line: String = line.chars().take(79).collect();
                 print!("\r\x1b[2K{line}");
                 let _ = std::io::stdout().flush();
             } else {

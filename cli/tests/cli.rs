@@ -272,3 +272,62 @@ fn help_has_examples() {
         );
     }
 }
+
+/// Runs `dbshm demo` (1080p, one Rust reader), does `to_demo` to it after
+/// half a second, and returns its output.
+fn demo_disturbed(to_demo: impl FnOnce(u32)) -> (Output, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_dbshm"))
+        .args(["demo", "--duration", "3", "--readers", "1", "--no-c-reader"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    to_demo(pid);
+    let out = child.wait_with_output().unwrap();
+    (out, format!("dbshm-demo-{pid}"))
+}
+
+#[test]
+fn demo_fails_when_a_reader_dies() {
+    let (out, segment) = demo_disturbed(|pid| {
+        let reader = format!("demo-reader dbshm-demo-{pid}");
+        let killed = Command::new("pkill")
+            .args(["-9", "-f", &reader])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "no reader process to kill");
+    });
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL: reader 1 (Rust) failed: exited with signal: 9"),
+        "{stdout}"
+    );
+    assert!(!std::path::Path::new(&format!("/dev/shm/{segment}")).exists());
+}
+
+#[test]
+fn demo_stopped_by_sigterm_stops_its_processes_and_removes_its_segment() {
+    let (out, segment) = demo_disturbed(|pid| {
+        // SAFETY: sends a signal to the demo this test started.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    });
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm/{segment}")).exists(),
+        "{segment} left behind"
+    );
+    let left = Command::new("pgrep")
+        .args(["-f", &format!("demo-(writer|reader) {segment}")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
