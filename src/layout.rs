@@ -451,3 +451,80 @@ mod tests {
             .contains("byte order"));
     }
 }
+
+/// The validator against inputs no writer made: random bytes, a valid
+/// descriptor with bits flipped, and objects of every size. Each must give
+/// a clean answer: no panic, and `Ok` only for a geometry that fits the
+/// object. `PROPTEST_CASES` sets the count (CI: 20,000 per property; the
+/// soak in RELIABILITY.md: 1,000,000).
+#[cfg(all(test, not(loom)))]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Whatever `parse` accepts is a segment that fits in the object.
+    fn check(bytes: &[u8; DESCRIPTOR_SIZE], size: u64) {
+        if let Ok(g) = Geometry::parse(bytes, size) {
+            assert!(g.total_size as u64 <= size);
+            assert!(g
+                .buffer_offset
+                .iter()
+                .all(|&o| o + g.frame_bytes <= g.total_size));
+            assert_eq!(g.len * g.dtype.size(), g.frame_bytes);
+        }
+    }
+
+    /// A geometry a writer could make: up to 16 dimensions, small enough
+    /// that every one is valid (no rejection).
+    fn valid() -> impl Strategy<Value = Geometry> {
+        (1u32..=10, 1usize..=MAX_NDIM)
+            .prop_flat_map(|(code, ndim)| {
+                let most = if ndim <= 3 { 64 } else { 3 };
+                (Just(code), prop::collection::vec(1usize..=most, ndim))
+            })
+            .prop_map(|(code, shape)| {
+                Geometry::new(Dtype::from_code(code).unwrap(), &shape).unwrap()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), DESCRIPTOR_SIZE), size in any::<u64>()) {
+            check(&bytes.try_into().unwrap(), size);
+        }
+
+        #[test]
+        fn flipped_bits_never_panic(g in valid(), flips in prop::collection::vec((0..DESCRIPTOR_SIZE * 8, any::<bool>()), 1..8), slack in 0u64..8192) {
+            let mut bytes = [0u8; DESCRIPTOR_SIZE];
+            g.write_descriptor(&mut bytes);
+            for (bit, _) in &flips {
+                bytes[bit / 8] ^= 1 << (bit % 8);
+            }
+            check(&bytes, g.total_size as u64 + slack);
+        }
+
+        #[test]
+        fn truncated_objects_are_refused(g in valid(), short in 1u64..4096) {
+            let mut bytes = [0u8; DESCRIPTOR_SIZE];
+            g.write_descriptor(&mut bytes);
+            let size = (g.total_size as u64).saturating_sub(short);
+            prop_assert!(Geometry::parse(&bytes, size).is_err());
+            prop_assert_eq!(Geometry::parse(&bytes, g.total_size as u64), Ok(g));
+        }
+    }
+}
