@@ -51,6 +51,10 @@ fn main() {
         match args[0].as_str() {
             "rust_write" => with_type!(args[1].as_str(), rust_write(&args[2], ms)),
             "rust_read" => with_type!(args[1].as_str(), rust_read(&args[2], ms)),
+            "rust_wait_read" => {
+                let timeout: u64 = args[4].parse().unwrap();
+                with_type!(args[1].as_str(), rust_wait_read(&args[2], ms, timeout))
+            }
             role => panic!("unknown child role {role}"),
         }
         return;
@@ -66,6 +70,11 @@ fn main() {
         cpp_wrapper_and_rust_share_frames_both_ways,
         every_status_is_produced_from_c_with_a_message,
         c_examples_run_clean_under_valgrind,
+        frame_helpers_agree_with_the_formula,
+        stress_rust_and_c_readers_verify_every_read,
+        stress_1080p_frames,
+        killed_writers_never_tear_or_block_readers,
+        killed_readers_leave_the_writer_and_other_readers_unaffected,
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
@@ -77,21 +86,85 @@ fn value<T: NumCast>(seq: u64, i: usize) -> T {
     T::from((seq.wrapping_mul(131) + i as u64 * 7) % 100).expect("below 100 fits every type")
 }
 
+/// Whether `frame` is exactly frame `seq` (frame 0: the initial zeros);
+/// stepping through the values instead of dividing for each element.
+fn is_frame<T: NumCast + PartialEq + Copy>(seq: u64, frame: &[T]) -> bool {
+    if seq == 0 {
+        return frame.iter().all(|&x| x.to_u64() == Some(0));
+    }
+    let mut v = seq.wrapping_mul(131) % 100;
+    frame.iter().all(|&x| {
+        let ok = x.to_u64() == Some(v);
+        v = if v >= 93 { v - 93 } else { v + 7 };
+        ok
+    })
+}
+
+/// Writes frame `seq`, last element first: a reader copies first to last,
+/// so a writer that enters the buffer after a reader began changes bytes the
+/// copy has yet to reach, which a broken seqlock would let through.
+fn fill<T: NumCast>(seq: u64, frame: &mut [T]) {
+    let Some(last) = frame.len().checked_sub(1) else {
+        return;
+    };
+    let mut v = (seq.wrapping_mul(131) + last as u64 * 7) % 100;
+    for x in frame.iter_mut().rev() {
+        *x = T::from(v).expect("below 100 fits every type");
+        v = if v >= 7 { v - 7 } else { v + 93 };
+    }
+}
+
+/// Writes verifiable frames for `ms` milliseconds (0: until killed); says
+/// `started first=N` after its first frame.
 fn rust_write<T: Element + NumCast>(name: &str, ms: u64) {
     let shm = DoubleBufferedSharedMemory::<T>::open(name).unwrap();
-    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    let end = (ms > 0).then(|| std::time::Instant::now() + Duration::from_millis(ms));
     let mut written = 0u64;
-    while std::time::Instant::now() < end {
+    while end.is_none_or(|end| std::time::Instant::now() < end) {
         let seq = shm.latest_seq() + 1; // the writer role makes this the frame's number
-        shm.write_with(|mut back| {
-            for (i, x) in back.as_slice_mut().unwrap().iter_mut().enumerate().rev() {
-                *x = value(seq, i);
-            }
-        })
-        .unwrap();
+        shm.write_with(|mut back| fill(seq, back.as_slice_mut().unwrap()))
+            .unwrap();
+        if written == 0 {
+            println!("started first={seq}");
+        }
         written += 1;
     }
     println!("written={written}");
+}
+
+/// Reads with `wait_into` (timeout `timeout_ms`) for `ms` milliseconds,
+/// verifying every frame and timing every wait against its timeout.
+fn rust_wait_read<T: Element + NumCast + PartialEq>(name: &str, ms: u64, timeout_ms: u64) {
+    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
+    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    let timeout = Duration::from_millis(timeout_ms);
+    let mut frame = vec![T::zero(); shm.len()];
+    let (mut reads, mut torn, mut backwards, mut timeouts, mut overslept) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut longest = Duration::ZERO;
+    let mut seq = shm.latest_seq();
+    while std::time::Instant::now() < end {
+        let start = std::time::Instant::now();
+        let result = shm.wait_into(seq, timeout, &mut frame);
+        let waited = start.elapsed();
+        longest = longest.max(waited);
+        // A wait may end late by scheduling, never by a dead writer.
+        overslept += (waited > timeout + Duration::from_millis(250)) as u64;
+        match result {
+            Ok(info) => {
+                reads += 1;
+                torn += !is_frame(info.seq, &frame) as u64;
+                backwards += (info.seq < seq) as u64;
+                seq = info.seq;
+            }
+            Err(dbshm::DbShmError::Timeout { .. }) => timeouts += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!(
+        "reads={reads} torn={torn} backwards={backwards} timeouts={timeouts} overslept={overslept} max_seq={seq} longest_wait_ms={}",
+        longest.as_millis()
+    );
 }
 
 fn rust_read<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
@@ -102,13 +175,7 @@ fn rust_read<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
         (0u64, 0u64, 0u64, 0u64, 0u64);
     while std::time::Instant::now() < end {
         let info = shm.read_into(&mut frame).unwrap();
-        let whole = frame.iter().enumerate().all(|(i, &x)| {
-            x == if info.seq == 0 {
-                T::zero()
-            } else {
-                value(info.seq, i)
-            }
-        });
+        let whole = is_frame(info.seq, &frame);
         reads += 1;
         torn += (!whole) as u64;
         backwards += (info.seq < last) as u64;
@@ -451,4 +518,203 @@ fn c_examples_run_clean_under_valgrind() -> Result<(), Failed> {
         })?;
     }
     Ok(())
+}
+
+// ------------------------------------------------- reliability (RELIABILITY.md)
+
+/// CI size, or the soak's with DBSHM_SOAK=1.
+fn soak() -> bool {
+    std::env::var("DBSHM_SOAK").is_ok_and(|v| v == "1")
+}
+
+/// A writer at full speed and readers in other processes, two Rust and one
+/// C, each verifying every element of every frame it accepts.
+fn stress(tag: &str, shape: (usize, usize, usize), ms: u64, min_reads: u64) -> Result<(), Failed> {
+    let seg = TestSegment::new(tag);
+    DoubleBufferedSharedMemory::<u8>::create(seg.name(), shape)?;
+    let (c, me, ms) = (tools().program("frames"), own_exe(), ms.to_string());
+    let reader = |program: &str, role: &str| {
+        Proc::spawn_program(&[
+            program.into(),
+            role.into(),
+            "u8".into(),
+            seg.name().into(),
+            ms.clone(),
+        ])
+    };
+    let readers = [
+        reader(&me, "rust_read"),
+        reader(&me, "rust_read"),
+        reader(&c, "read"),
+    ];
+    let writer = reader(&me, "rust_write");
+    let written = count(&writer.report()?, "written");
+    let (mut reads, mut torn, mut backwards) = (0, 0, 0);
+    for r in readers {
+        let r = r.report()?;
+        reads += count(&r, "reads");
+        torn += count(&r, "torn");
+        backwards += count(&r, "backwards");
+    }
+    eprintln!("{tag}: {shape:?} for {ms} ms: written={written} reads={reads} torn={torn} backwards={backwards}");
+    check(torn == 0 && backwards == 0, || {
+        format!("torn={torn} backwards={backwards}")
+    })?;
+    check(reads >= min_reads, || {
+        format!("only {reads} verified reads, wanted {min_reads}")
+    })
+}
+
+fn stress_rust_and_c_readers_verify_every_read() -> Result<(), Failed> {
+    if soak() {
+        stress("stress-soak", (100, 100, 3), 240_000, 10_000_000)
+    } else {
+        stress("stress", (100, 100, 3), 8_000, 100_000)
+    }
+}
+
+fn stress_1080p_frames() -> Result<(), Failed> {
+    if soak() {
+        stress("stress-1080p-soak", (1080, 1920, 3), 540_000, 100_000)
+    } else {
+        stress("stress-1080p", (1080, 1920, 3), 3_000, 200)
+    }
+}
+
+/// xorshift, seeded from the clock and printed, for random instants.
+fn rng() -> impl FnMut() -> u64 {
+    let mut x = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("random instants: seed {x}");
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+fn killed_writers_never_tear_or_block_readers() -> Result<(), Failed> {
+    let kills = if soak() { 1000 } else { 200 };
+    let seg = TestSegment::new("kill-writers");
+    DoubleBufferedSharedMemory::<u8>::create(seg.name(), (480, 640, 3))?;
+    let me = own_exe();
+    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
+    // Readers attached before the first writer, for about the whole run
+    // (40 ms a kill is more than one takes); 200 ms timeouts, so a wait
+    // blocked by a dead writer would show.
+    let ms = (kills * 40 + 2000).to_string();
+    let readers: Vec<Proc> = (0..2)
+        .map(|_| {
+            Proc::spawn_program(&args(&[
+                &me,
+                "rust_wait_read",
+                "u8",
+                seg.name(),
+                &ms,
+                "200",
+            ]))
+        })
+        .collect();
+    let mut next = rng();
+    let start = std::time::Instant::now();
+    let mut last_first = 0;
+    for _ in 0..kills {
+        let mut writer = Proc::spawn_program(&args(&[&me, "rust_write", "u8", seg.name(), "0"]));
+        // Taking over is the proof that the dead one did not block it.
+        last_first = count(&common::words(&writer.expect_line("started")?), "first");
+        std::thread::sleep(Duration::from_micros(next() % 15_000));
+        writer.kill(); // SIGKILL, mid-fill or mid-copy more often than not
+    }
+    let loop_time = start.elapsed();
+    let mut reads = 0;
+    for reader in readers {
+        let r = reader.report()?;
+        eprintln!("killed_writers: reader {r:?}");
+        for key in ["torn", "backwards", "overslept"] {
+            check(count(&r, key) == 0, || format!("{key}: {r:?}"))?;
+        }
+        check(count(&r, "max_seq") >= last_first, || {
+            format!("reader missed the last writer: {r:?}")
+        })?;
+        reads += count(&r, "reads");
+    }
+    // What the last dead writer left is a whole frame.
+    let shm = DoubleBufferedSharedMemory::<u8>::open(seg.name())?;
+    let (frame, info) = shm.read_with_info()?;
+    check(is_frame(info.seq, frame.as_slice().unwrap()), || {
+        "final frame torn".into()
+    })?;
+    eprintln!(
+        "killed_writers: {kills} writers killed in {loop_time:?}; {reads} verified reads; last writer started at frame {last_first}"
+    );
+    Ok(())
+}
+
+fn killed_readers_leave_the_writer_and_other_readers_unaffected() -> Result<(), Failed> {
+    let kills = if soak() { 1000 } else { 50 };
+    let seg = TestSegment::new("kill-readers");
+    DoubleBufferedSharedMemory::<u8>::create(seg.name(), (1080, 1920, 3))?;
+    let me = own_exe();
+    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
+    let ms = (kills * 40 + 2000).to_string();
+    let writer = Proc::spawn_program(&args(&[&me, "rust_write", "u8", seg.name(), &ms]));
+    let steady = Proc::spawn_program(&args(&[
+        &me,
+        "rust_wait_read",
+        "u8",
+        seg.name(),
+        &ms,
+        "200",
+    ]));
+    let mut next = rng();
+    for i in 0..kills {
+        // Half wait (timeouts short, so some die inside the futex), half copy.
+        let role = if i % 2 == 0 {
+            "rust_wait_read"
+        } else {
+            "rust_read"
+        };
+        let mut victim = Proc::spawn_program(&args(&[&me, role, "u8", seg.name(), "60000", "50"]));
+        std::thread::sleep(Duration::from_micros(5_000 + next() % 25_000));
+        victim.kill();
+    }
+    let written = count(&writer.report()?, "written");
+    let r = steady.report()?;
+    eprintln!(
+        "killed_readers: {kills} readers killed; writer wrote {written}; steady reader {r:?}"
+    );
+    for key in ["torn", "backwards", "overslept"] {
+        check(count(&r, key) == 0, || format!("{key}: {r:?}"))?;
+    }
+    // The writer never waited for the dead: it kept its pace (a 1080p frame
+    // takes a few ms to fill and write here).
+    check(written >= 100, || {
+        format!("the writer wrote only {written} frames")
+    })?;
+    check(count(&r, "reads") >= 50, || {
+        format!("the steady reader read only {r:?}")
+    })
+}
+
+fn frame_helpers_agree_with_the_formula() -> Result<(), Failed> {
+    let mut frame = vec![0u16; 1000];
+    fill(12345, &mut frame);
+    check(
+        frame
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == value::<u16>(12345, i)),
+        || "fill".into(),
+    )?;
+    check(is_frame(12345, &frame), || {
+        "is_frame rejects a whole frame".into()
+    })?;
+    frame[999] += 1;
+    check(!is_frame(12345, &frame), || {
+        "is_frame accepts a changed frame".into()
+    })
 }
