@@ -33,6 +33,8 @@ fn main() {
         create_from_racing_processes_succeeds_once,
         second_writer_process_is_refused_until_the_first_dies,
         forked_child_of_a_writer_does_not_inherit_the_role,
+        another_user_cannot_open_a_default_segment,
+        a_group_member_reads_and_waits_on_a_0640_segment_but_cannot_write,
         killed_writer_leaves_whole_frames_and_a_successor_takes_over,
         wait_is_woken_by_another_process_and_times_out,
     ];
@@ -184,6 +186,38 @@ fn child(args: &[String]) {
                     unsafe { libc::waitpid(pid, &mut status, 0) };
                     let ok = shm.write_with(|mut back| back.fill(3)).is_ok();
                     println!("parent={}", if ok { "wrote" } else { "refused" });
+                }
+            }
+        }
+        // as_user GID NAME: becomes user nobody (65534) with supplementary
+        // group GID, then tries every kind of access and reports each.
+        "as_user" => {
+            let gid: libc::gid_t = arg(1).parse().unwrap();
+            // SAFETY: plain system calls in a single-threaded child; the
+            // order (groups, gid, then uid) drops root last.
+            unsafe {
+                assert_eq!(libc::setgroups(1, &gid), 0);
+                assert_eq!(libc::setgid(65534), 0);
+                assert_eq!(libc::setuid(65534), 0);
+            }
+            let verdict = |r: Result<(), DbShmError>| match r {
+                Ok(()) => "ok",
+                Err(DbShmError::PermissionDenied { .. }) => "denied",
+                Err(DbShmError::ReadOnly { .. }) => "readonly",
+                Err(_) => "error",
+            };
+            let rw = verdict(DoubleBufferedSharedMemory::<u8>::open(arg(2)).map(drop));
+            print!("open_rw={rw} ");
+            match DoubleBufferedSharedMemory::<u8>::open_readonly(arg(2)) {
+                Err(e) => println!("open_ro={}", verdict(Err(e))),
+                Ok(shm) => {
+                    let read = verdict(shm.read().map(drop));
+                    println!("open_ro=ok read={read}");
+                    // The parent publishes once it reads this line.
+                    println!("waiting");
+                    let wait = verdict(shm.wait(0, Duration::from_secs(10)).map(drop));
+                    let write = verdict(shm.write_with(|mut b| b.fill(9)).map(drop));
+                    println!("wait={wait} write={write}");
                 }
             }
         }
@@ -442,5 +476,70 @@ fn wait_is_woken_by_another_process_and_times_out() -> Result<(), Failed> {
     let waited = start.elapsed();
     check(waited >= Duration::from_millis(200), || {
         format!("timed out after only {waited:?}")
+    })
+}
+
+/// Tests that act as another user run as root, or report why they skip.
+fn root_or_skip(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!(
+            "{test}: skipped: acting as another user needs root, and this runs as uid {}",
+            rustix::process::geteuid().as_raw()
+        );
+    }
+    root
+}
+
+fn another_user_cannot_open_a_default_segment() -> Result<(), Failed> {
+    if !root_or_skip("another_user_cannot_open_a_default_segment") {
+        return Ok(());
+    }
+    let seg = TestSegment::new("perm-default");
+    let _shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), [16])?; // mode 0600
+    let r = Proc::spawn(&["as_user", "4242", seg.name()]).report()?;
+    check(
+        r.get("open_rw").map(String::as_str) == Some("denied"),
+        || format!("{r:?}"),
+    )?;
+    check(
+        r.get("open_ro").map(String::as_str) == Some("denied"),
+        || format!("{r:?}"),
+    )
+}
+
+fn a_group_member_reads_and_waits_on_a_0640_segment_but_cannot_write() -> Result<(), Failed> {
+    let test = "a_group_member_reads_and_waits_on_a_0640_segment_but_cannot_write";
+    if !root_or_skip(test) {
+        return Ok(());
+    }
+    let seg = TestSegment::new("perm-group");
+    let shm = dbshm::Options::new()
+        .mode(0o640)
+        .create::<u8>(seg.name(), [16])?;
+    std::os::unix::fs::chown(format!("/dev/shm/{}", seg.name()), None, Some(4242))?;
+    let mut child = Proc::spawn(&["as_user", "4242", seg.name()]);
+    let first = words(&child.expect_line("open_rw")?);
+    child.expect_line("waiting")?;
+    // The member can only read, so it cannot count itself as a waiter: the
+    // segment's mode made the writer wake at every publish instead.
+    std::thread::sleep(Duration::from_millis(100));
+    shm.write_with(|mut b| b.fill(1))?;
+    let mut r = child.report()?;
+    r.extend(first);
+    eprintln!("{test}: {r:?}");
+    for (key, want) in [
+        ("open_rw", "denied"),
+        ("open_ro", "ok"),
+        ("read", "ok"),
+        ("wait", "ok"),
+        ("write", "readonly"),
+    ] {
+        check(r.get(key).map(String::as_str) == Some(want), || {
+            format!("{key}: {r:?}")
+        })?;
+    }
+    check(shm.read()?.iter().all(|&x| x == 1), || {
+        "the read-only member changed the frame".into()
     })
 }
