@@ -602,28 +602,18 @@ fn killed_writers_never_tear_or_block_readers() -> Result<(), Failed> {
     let seg = TestSegment::new("kill-writers");
     DoubleBufferedSharedMemory::<u8>::create(seg.name(), (480, 640, 3))?;
     let me = own_exe();
-    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
     // Readers attached before the first writer, for about the whole run
     // (40 ms a kill is more than one takes); 200 ms timeouts, so a wait
     // blocked by a dead writer would show.
     let ms = (kills * 40 + 2000).to_string();
     let readers: Vec<Proc> = (0..2)
-        .map(|_| {
-            Proc::spawn_program(&args(&[
-                &me,
-                "rust_wait_read",
-                "u8",
-                seg.name(),
-                &ms,
-                "200",
-            ]))
-        })
+        .map(|_| Proc::spawn_program(&[&me, "rust_wait_read", "u8", seg.name(), &ms, "200"]))
         .collect();
     let mut next = rng();
     let start = std::time::Instant::now();
     let mut last_first = 0;
     for _ in 0..kills {
-        let mut writer = Proc::spawn_program(&args(&[&me, "rust_write", "u8", seg.name(), "0"]));
+        let mut writer = Proc::spawn_program(&[&me, "rust_write", "u8", seg.name(), "0"]);
         // Taking over is the proof that the dead one did not block it.
         last_first = count(&common::words(&writer.expect_line("started")?), "first");
         std::thread::sleep(Duration::from_micros(next() % 15_000));
@@ -659,17 +649,9 @@ fn killed_readers_leave_the_writer_and_other_readers_unaffected() -> Result<(), 
     let seg = TestSegment::new("kill-readers");
     DoubleBufferedSharedMemory::<u8>::create(seg.name(), (1080, 1920, 3))?;
     let me = own_exe();
-    let args = |v: &[&str]| -> Vec<String> { v.iter().map(|a| a.to_string()).collect() };
     let ms = (kills * 40 + 2000).to_string();
-    let writer = Proc::spawn_program(&args(&[&me, "rust_write", "u8", seg.name(), &ms]));
-    let steady = Proc::spawn_program(&args(&[
-        &me,
-        "rust_wait_read",
-        "u8",
-        seg.name(),
-        &ms,
-        "200",
-    ]));
+    let writer = Proc::spawn_program(&[&me, "rust_write", "u8", seg.name(), &ms]);
+    let steady = Proc::spawn_program(&[&me, "rust_wait_read", "u8", seg.name(), &ms, "200"]);
     let mut next = rng();
     for i in 0..kills {
         // Half wait (timeouts short, so some die inside the futex), half copy.
@@ -678,7 +660,7 @@ fn killed_readers_leave_the_writer_and_other_readers_unaffected() -> Result<(), 
         } else {
             "rust_read"
         };
-        let mut victim = Proc::spawn_program(&args(&[&me, role, "u8", seg.name(), "60000", "50"]));
+        let mut victim = Proc::spawn_program(&[&me, role, "u8", seg.name(), "60000", "50"]);
         std::thread::sleep(Duration::from_micros(5_000 + next() % 25_000));
         victim.kill();
     }

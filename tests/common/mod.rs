@@ -83,7 +83,7 @@ impl Proc {
     }
 
     /// `args[0]` with the rest as its arguments (this binary's children too).
-    pub fn spawn_program(args: &[String]) -> Proc {
+    pub fn spawn_program<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
         Proc::start(Command::new(&args[0]).args(&args[1..]), false)
     }
 
