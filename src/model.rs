@@ -7,9 +7,10 @@
 //!
 //!     RUSTFLAGS="--cfg loom" cargo test -p dbshm --lib --release model
 //!
-//! `DBSHM_LOOM_BOUND` sets the preemption bound (default 2, which finishes in
-//! seconds; the soak uses 3). The frame's words are relaxed atomics, as the
-//! portable `copy_racy` makes them.
+//! `DBSHM_LOOM_BOUND` sets the preemption bound (default 2: about 100 s) and
+//! `DBSHM_LOOM_FRAMES` the frames (default 3); the soak runs bound 3 with 2
+//! frames (bound 3 with 3 frames did not finish in 14 minutes). The frame's
+//! words are relaxed atomics, as the portable `copy_racy` makes them.
 
 use loom::sync::Arc;
 
@@ -17,9 +18,17 @@ use crate::layout::{Header, NBUFFERS};
 use crate::protocol::{begin_read, begin_write, mutation, publish, validate_read};
 use crate::sync::{AtomicU64, Ordering};
 
-/// Words per frame, and frames the writer publishes (3 reuses buffer 1).
+/// Words per frame.
 const WORDS: usize = 2;
-const FRAMES: u64 = 3;
+
+/// Frames the writer publishes: `DBSHM_LOOM_FRAMES`, default 3 (frame 2
+/// reuses buffer 0 under a reader of frame 0, frame 3 buffer 1).
+fn frames() -> u64 {
+    std::env::var("DBSHM_LOOM_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
 
 struct Shared {
     header: Header,
@@ -68,7 +77,8 @@ fn check() {
         .unwrap_or(2);
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(bound);
-    model.check(|| {
+    let frames = frames();
+    model.check(move || {
         let zero = || [AtomicU64::new(0), AtomicU64::new(0)];
         let s = Arc::new(Shared {
             header: Header::for_model(),
@@ -76,7 +86,7 @@ fn check() {
         });
         let writer = {
             let s = Arc::clone(&s);
-            loom::thread::spawn(move || (0..FRAMES).for_each(|_| write_frame(&s)))
+            loom::thread::spawn(move || (0..frames).for_each(|_| write_frame(&s)))
         };
         let reader = {
             let s = Arc::clone(&s);
