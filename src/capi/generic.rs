@@ -163,19 +163,8 @@ pub(crate) unsafe fn read<H: Handle>(
     len: usize,
     info: *mut dbshm_frame_info,
 ) -> dbshm_status {
-    call(|| {
-        // SAFETY: forwarded from the caller.
-        let shm = unsafe { handle(h) }?;
-        frame_buffer(shm, out, len, "out")?;
-        boundary::aligned(info, &format!("segment {:?}: info", shm.name()))?;
-        // SAFETY: checked non-NULL, aligned and one frame long; writable and
-        // not otherwise accessed meanwhile by the caller's contract. It may be
-        // uninitialised: it is only written, through a pointer.
-        let frame = unsafe { shm.read_into_ptr(out) }?;
-        // SAFETY: forwarded from the caller.
-        unsafe { put_info(info, frame) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { read_after(h, None, out, len, info) }
 }
 
 /// `dbshm_X_wait`.
@@ -190,17 +179,40 @@ pub(crate) unsafe fn wait<H: Handle>(
     len: usize,
     info: *mut dbshm_frame_info,
 ) -> dbshm_status {
+    let timeout = match timeout_us {
+        DBSHM_WAIT_FOREVER => Duration::MAX,
+        us => Duration::from_micros(us),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { read_after(h, Some((after_seq, timeout)), out, len, info) }
+}
+
+/// Both: checks every argument before anything is written, then reads the
+/// latest frame, after waiting for one newer than `after` when given.
+///
+/// # Safety
+/// As for [`read`].
+unsafe fn read_after<H: Handle>(
+    h: *mut H,
+    after: Option<(u64, Duration)>,
+    out: *mut H::Elem,
+    len: usize,
+    info: *mut dbshm_frame_info,
+) -> dbshm_status {
     call(|| {
         // SAFETY: forwarded from the caller.
         let shm = unsafe { handle(h) }?;
         frame_buffer(shm, out, len, "out")?;
-        let timeout = match timeout_us {
-            DBSHM_WAIT_FOREVER => Duration::MAX,
-            us => Duration::from_micros(us),
-        };
         boundary::aligned(info, &format!("segment {:?}: info", shm.name()))?;
-        // SAFETY: as in `read`.
-        let frame = unsafe { shm.wait_into_ptr(after_seq, timeout, out) }?;
+        // SAFETY: checked non-NULL, aligned and one frame long; writable and
+        // not otherwise accessed meanwhile by the caller's contract. It may be
+        // uninitialised: it is only written, through a pointer.
+        let frame = unsafe {
+            match after {
+                Some((seq, timeout)) => shm.wait_into_ptr(seq, timeout, out),
+                None => shm.read_into_ptr(out),
+            }
+        }?;
         // SAFETY: forwarded from the caller.
         unsafe { put_info(info, frame) };
         Ok(())
