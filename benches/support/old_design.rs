@@ -7,7 +7,7 @@
 //! `benchmarks/`, so both measure the same code.
 
 use std::ffi::CString;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use dbshm::ndarray::ArrayD;
 use serde::de::DeserializeOwned;
@@ -56,22 +56,23 @@ impl OldDesign {
         }
     }
 
-    fn bytes(&self) -> &mut [u8] {
+    /// The mapping, borrowed through the guard of `lock`.
+    fn bytes<'a>(&'a self, _held: &'a mut MutexGuard<'_, ()>) -> &'a mut [u8] {
         // SAFETY: `map` is a live read-write mapping of `len` bytes until drop;
-        // callers hold `lock`, so no two slices of it are alive at once.
+        // the guard proves `lock` is held, so no two slices of it are alive at once.
         unsafe { std::slice::from_raw_parts_mut(self.map, self.len) }
     }
 
     /// Locks, then serializes `frame` into the mapping.
     pub fn write<T: Serialize>(&self, frame: &ArrayD<T>) {
-        let _held = self.lock.lock().unwrap();
-        bincode::serialize_into(self.bytes(), frame).expect("serialize");
+        let mut held = self.lock.lock().unwrap();
+        bincode::serialize_into(self.bytes(&mut held), frame).expect("serialize");
     }
 
     /// Locks, then deserializes a new array out of the mapping.
     pub fn read<T: DeserializeOwned>(&self) -> ArrayD<T> {
-        let _held = self.lock.lock().unwrap();
-        bincode::deserialize(self.bytes()).expect("deserialize")
+        let mut held = self.lock.lock().unwrap();
+        bincode::deserialize(self.bytes(&mut held)).expect("deserialize")
     }
 }
 
