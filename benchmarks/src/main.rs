@@ -1,0 +1,345 @@
+//! The comparison behind BENCHMARKS.md. Run by `scripts/bench.sh`, or:
+//!
+//!     cargo run --release --manifest-path benchmarks/Cargo.toml -- --out target/benchmarks.md
+//!
+//! Options: `--quick` (fewer rounds and frames, a minute or so), `--smoke`
+//! (a few frames of everything, to check the harness itself), `--out FILE`
+//! (also write the markdown there), `--only inproc|sweep|transfer|wake|scaling`
+//! (one section). Build without iceoryx2 with
+//! `--no-default-features`.
+//!
+//! Every contender runs interleaved with the others, round by round, and the
+//! report gives medians and ratios taken within rounds. In-process timings are
+//! in `inproc`, the cross-process ones in `xproc` and `scaling`.
+
+#[path = "../../benches/support/old_design.rs"]
+mod old_design;
+
+mod frames;
+#[cfg(feature = "iceoryx2")]
+mod ice;
+#[cfg(not(feature = "iceoryx2"))]
+mod ice {
+    /// Without iceoryx2 any element type will do.
+    pub trait IceElem {}
+    impl<T> IceElem for T {}
+}
+mod inproc;
+mod scaling;
+mod shmword;
+mod stats;
+mod xproc;
+
+use std::time::Duration;
+
+use frames::FRAMES;
+use stats::{median, quantile, time};
+use xproc::{Transport, ALL};
+
+pub use xproc::unique_name;
+
+/// How much of everything to run.
+pub struct Settings {
+    /// In-process rounds, and the length of one contender's batch in a round.
+    pub rounds: usize,
+    pub batch: Duration,
+    /// Cross-process frames per frame size, and in how many interleaved rounds.
+    pub transfer_frames: [u64; 5],
+    pub xproc_rounds: u64,
+    /// Frames of the wake-latency test.
+    pub wake_frames: u64,
+    /// The writer's sleep between lockstep frames.
+    pub gap: Duration,
+    pub scaling_secs: f64,
+    pub scaling_rounds: usize,
+}
+
+impl Settings {
+    fn full() -> Settings {
+        Settings {
+            rounds: 21,
+            batch: Duration::from_millis(20),
+            transfer_frames: [2000, 1000, 300, 60, 1000],
+            xproc_rounds: 5,
+            wake_frames: 10_000,
+            gap: Duration::from_micros(200),
+            scaling_secs: 2.0,
+            scaling_rounds: 3,
+        }
+    }
+
+    fn quick() -> Settings {
+        Settings {
+            rounds: 7,
+            transfer_frames: [400, 200, 60, 15, 200],
+            wake_frames: 2000,
+            scaling_secs: 1.0,
+            scaling_rounds: 1,
+            ..Settings::full()
+        }
+    }
+
+    fn smoke() -> Settings {
+        Settings {
+            rounds: 2,
+            batch: Duration::from_millis(1),
+            transfer_frames: [6, 6, 4, 2, 4],
+            xproc_rounds: 2,
+            wake_frames: 20,
+            gap: Duration::from_micros(50),
+            scaling_secs: 0.3,
+            scaling_rounds: 1,
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("peer") => return xproc::peer(&args[1..]),
+        Some("scale-writer") => return scaling::writer(&args[1..]),
+        Some("scale-reader") => return scaling::reader(&args[1..]),
+        Some("idle") => return scaling::idle(),
+        _ => {}
+    }
+    let mut settings = Settings::full();
+    let mut out = None;
+    let mut only: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => settings = Settings::quick(),
+            "--smoke" => settings = Settings::smoke(),
+            "--out" => out = Some(it.next().expect("--out needs a file").clone()),
+            "--only" => only = Some(it.next().expect("--only needs a section").clone()),
+            other => {
+                eprintln!(
+                    "compare: unknown argument {other}; see the top of benchmarks/src/main.rs"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+
+    let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    let mut report = machine(&settings);
+    if run("inproc") {
+        eprintln!("compare: in-process timings");
+        let timings: Vec<_> = FRAMES
+            .iter()
+            .map(|f| inproc::measure(f, &settings))
+            .collect();
+        report += &inproc::report(&timings, &settings);
+    }
+    if run("sweep") {
+        eprintln!("compare: cache sweep");
+        report += &inproc::sweep(&settings);
+    }
+    if run("transfer") {
+        eprintln!("compare: cross-process transfers");
+        report += &transfers(&settings);
+    }
+    if run("wake") {
+        eprintln!("compare: wake latency");
+        report += &wake(&settings);
+    }
+    if run("scaling") {
+        eprintln!("compare: reader scaling and memory");
+        report += &scaling_section(&settings);
+    }
+
+    print!("{report}");
+    if let Some(path) = out {
+        std::fs::write(&path, &report).unwrap_or_else(|e| panic!("write {path}: {e}"));
+        eprintln!("compare: wrote {path}");
+    }
+}
+
+/// The machine, the toolchain and the run's sizes.
+fn machine(settings: &Settings) -> String {
+    let run = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "## Run of {}\n\n\
+         - machine: {cpu}, {cores} cores, Linux {}\n\
+         - toolchain: {}\n\
+         - dbshm commit: {}; iceoryx2: {}\n\
+         - in-process: {} interleaved rounds; cross-process: {} interleaved rounds, \
+         lockstep frames per size {:?}, wake test {} frames, {} µs between frames\n\n",
+        run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        kernel.trim(),
+        run("rustc", &["-V"]),
+        run(
+            "git",
+            &[
+                "-C",
+                env!("CARGO_MANIFEST_DIR"),
+                "rev-parse",
+                "--short",
+                "HEAD"
+            ]
+        ),
+        if cfg!(feature = "iceoryx2") {
+            "0.10 (crates.io)"
+        } else {
+            "not built"
+        },
+        settings.rounds,
+        settings.xproc_rounds,
+        settings.transfer_frames,
+        settings.wake_frames,
+        settings.gap.as_micros(),
+    )
+}
+
+/// Runs `transports` in lockstep with frames of `bytes`, interleaved by
+/// round, and returns each one's latencies.
+fn interleaved(
+    transports: &[Transport],
+    bytes: usize,
+    frames: u64,
+    settings: &Settings,
+) -> Vec<Vec<f64>> {
+    let mut all = vec![Vec::new(); transports.len()];
+    let per_round = frames.div_ceil(settings.xproc_rounds);
+    for round in 0..settings.xproc_rounds as usize {
+        for k in 0..transports.len() {
+            let i = (k + round) % transports.len();
+            all[i].extend(xproc::lockstep(
+                transports[i],
+                bytes,
+                per_round,
+                settings.gap,
+            ));
+        }
+    }
+    all
+}
+/// The ratios the transfer table shows: each pair's median latencies, a / b.
+const TRANSFER_RATIOS: &[(Transport, Transport)] = &[
+    (Transport::Socket, Transport::DbshmWait),
+    (Transport::Pipe, Transport::DbshmWait),
+    #[cfg(feature = "iceoryx2")]
+    (Transport::Iceoryx2, Transport::DbshmPoll),
+];
+
+fn transfers(settings: &Settings) -> String {
+    let transports: Vec<Transport> = ALL
+        .iter()
+        .copied()
+        .filter(|t| *t != Transport::Futex)
+        .collect();
+    let mut s = String::from(
+        "### One frame from a writer process to a reader process\n\n\
+         Lockstep: the writer publishes one frame; the time runs until the reader \
+         has copied all of it into its own buffer. Median latency per transport, \
+         and ratios of medians: the socket and the pipe against dbshm with a \
+         reader blocked in `wait_into`, iceoryx2's polling subscriber against \
+         dbshm's polling reader. Pipe and socket at their default buffer sizes.\n\n| frame |",
+    );
+    for t in &transports {
+        s += &format!(" {} |", t.name());
+    }
+    for (a, b) in TRANSFER_RATIOS {
+        s += &format!(" {} / {} |", a.name(), b.name());
+    }
+    s += &format!(
+        "\n|---|{}\n",
+        "---|".repeat(transports.len() + TRANSFER_RATIOS.len())
+    );
+    for (frame, &frames) in FRAMES.iter().zip(&settings.transfer_frames) {
+        let lat = interleaved(&transports, frame.bytes(), frames, settings);
+        let p50 = |t: Transport| median(&lat[transports.iter().position(|x| *x == t).unwrap()]);
+        s += &format!("| {} |", frame.label);
+        for t in &transports {
+            s += &format!(" {} |", time(p50(*t)));
+        }
+        for (a, b) in TRANSFER_RATIOS {
+            s += &format!(" {:.2}x |", p50(*a) / p50(*b));
+        }
+        s += "\n";
+    }
+    s += &format!(
+        "\n{} frames per frame size and transport, in {} interleaved rounds.\n\n",
+        settings
+            .transfer_frames
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        settings.xproc_rounds
+    );
+    s
+}
+
+fn wake(settings: &Settings) -> String {
+    const BYTES: usize = 64;
+    let transports: Vec<Transport> = [Transport::Futex, Transport::Pipe]
+        .into_iter()
+        .chain(
+            ALL.iter()
+                .copied()
+                .filter(|t| !matches!(t, Transport::Futex | Transport::Pipe)),
+        )
+        .collect();
+    let lat = interleaved(&transports, BYTES, settings.wake_frames, settings);
+    let futex = median(&lat[0]);
+    let mut s = format!(
+        "### Wake-up latency between processes\n\n\
+         Lockstep as above with a {BYTES}-byte frame, {} frames per transport; \
+         the writer sleeps {} µs before each, so a blocking reader is asleep when \
+         it is published. The futex ping (a shared word, `FUTEX_WAKE` and \
+         `FUTEX_WAIT`, no frame) and the pipe ping are the floor for a blocking \
+         wake; the polling readers never sleep.\n\n\
+         | transport | p50 | p99 | max | p50 / futex ping p50 |\n|---|---|---|---|---|\n",
+        settings.wake_frames,
+        settings.gap.as_micros()
+    );
+    for (t, l) in transports.iter().zip(&lat) {
+        s += &format!(
+            "| {} | {} | {} | {} | {:.2}x |\n",
+            t.name(),
+            time(median(l)),
+            time(quantile(l, 0.99)),
+            time(quantile(l, 1.0)),
+            median(l) / futex
+        );
+    }
+    s + "\n"
+}
+
+fn scaling_section(settings: &Settings) -> String {
+    let mut runs = Vec::new();
+    for _ in 0..settings.scaling_rounds {
+        for fps in scaling::FPS {
+            for k in scaling::READERS {
+                runs.push(scaling::run(frames::HD, k, settings.scaling_secs, fps));
+            }
+        }
+    }
+    let idle = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .arg("idle")
+        .output()
+        .expect("run idle");
+    let idle = String::from_utf8_lossy(&idle.stdout)
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
+        .collect();
+    scaling::tables(&runs, &idle, settings)
+}

@@ -1,0 +1,267 @@
+//! Reader scaling and memory. A writer process writes the 1080p frame as fast
+//! as it can for a few seconds while 0, 1, 2, 4 or 8 reader processes each
+//! wait for every new frame and copy it out (`wait_into`), checking the
+//! frame's two stamps. Each process reports its counts and its resident
+//! memory from /proc/self/status at the end.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dbshm::{monotonic_ns, DbShmError, DoubleBufferedSharedMemory, Options};
+
+use crate::frames::{stamp, stamps, Frame};
+use crate::stats::{median, quantile, time};
+use crate::Settings;
+
+pub const READERS: [usize; 5] = [0, 1, 2, 4, 8];
+/// Writer rates: as fast as it can, and a 60 fps camera.
+pub const FPS: [u32; 2] = [0, 60];
+
+/// One run's reports: the writer's and each reader's.
+pub struct Run {
+    pub readers: usize,
+    pub fps: u32,
+    pub writer: HashMap<String, f64>,
+    pub reader: Vec<HashMap<String, f64>>,
+}
+
+fn spawn(args: &[String]) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("own path"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+fn report(child: std::process::Child) -> HashMap<String, f64> {
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "a scaling process failed: {}",
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
+        .collect()
+}
+
+/// One run with `readers` readers of `frame` for `secs` seconds, the writer
+/// paced at `fps` frames per second (0: as fast as it can).
+pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32) -> Run {
+    let name = crate::xproc::unique_name("scale");
+    let shm = Options::new()
+        .unlink_on_drop(true)
+        .create::<u8>(&name, [frame.bytes()])
+        .expect("create the dbshm segment");
+    let reader_secs = format!("{}", secs + 0.5);
+    let children: Vec<_> = (0..readers)
+        .map(|_| spawn(&["scale-reader".into(), name.clone(), reader_secs.clone()]))
+        .collect();
+    // Let the readers map the segment and fall asleep before the writer starts.
+    std::thread::sleep(Duration::from_millis(200));
+    let writer = spawn(&[
+        "scale-writer".into(),
+        name.clone(),
+        secs.to_string(),
+        fps.to_string(),
+    ]);
+    let writer = report(writer);
+    let reader = children.into_iter().map(report).collect();
+    drop(shm);
+    Run {
+        readers,
+        fps,
+        writer,
+        reader,
+    }
+}
+
+/// `compare scale-writer <name> <secs> <fps>`: writes until `secs` have
+/// passed, at `fps` frames per second or, with 0, as fast as it can.
+pub fn writer(args: &[String]) {
+    let [name, secs, fps] = args else {
+        panic!("usage: compare scale-writer <name> <secs> <fps>")
+    };
+    let shm = DoubleBufferedSharedMemory::<u8>::open(name).expect("open");
+    let mut frame = vec![0u8; shm.len()];
+    crate::frames::fill(&mut frame, 0);
+    let secs = Duration::from_secs_f64(secs.parse().expect("seconds"));
+    let fps: u32 = fps.parse().expect("fps");
+    let mut writes = Vec::with_capacity(100_000);
+    let start = Instant::now();
+    while start.elapsed() < secs {
+        if fps > 0 {
+            let next = start + Duration::from_secs(writes.len() as u64) / fps;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        stamp(&mut frame, shm.latest_seq() + 1);
+        let t = Instant::now();
+        shm.write_slice(&frame).expect("write");
+        writes.push(t.elapsed().as_nanos() as f64);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "frames={} secs={elapsed} write_p50={} write_p99={} segment={} {}",
+        writes.len(),
+        median(&writes),
+        quantile(&writes, 0.99),
+        shm.get_memory_size(),
+        memory()
+    );
+}
+
+/// `compare scale-reader <name> <secs>`: copies out every new frame it sees,
+/// and measures each one's latency from publish to copied.
+pub fn reader(args: &[String]) {
+    let [name, secs] = args else {
+        panic!("usage: compare scale-reader <name> <secs>")
+    };
+    let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(name).expect("open");
+    let mut out = vec![0u8; shm.len()];
+    let secs = Duration::from_secs_f64(secs.parse().expect("seconds"));
+    let mut latencies = Vec::with_capacity(100_000);
+    let start = Instant::now();
+    let mut last = 0;
+    while start.elapsed() < secs {
+        match shm.wait_into(last, Duration::from_millis(50), &mut out) {
+            Ok(info) => {
+                latencies.push(monotonic_ns().saturating_sub(info.timestamp_ns) as f64);
+                let (first, end) = stamps(&out);
+                if first != info.seq || end != info.seq {
+                    eprintln!(
+                        "compare scale-reader: torn frame {}: stamps {first}, {end}",
+                        info.seq
+                    );
+                    std::process::exit(3);
+                }
+                last = info.seq;
+            }
+            Err(DbShmError::Timeout { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let (p50, p99) = if latencies.is_empty() {
+        (0.0, 0.0)
+    } else {
+        (median(&latencies), quantile(&latencies, 0.99))
+    };
+    println!(
+        "reads={} retries={} latency_p50={p50} latency_p99={p99} {}",
+        latencies.len(),
+        shm.retries(),
+        memory()
+    );
+}
+
+/// `compare idle`: the memory of this program doing nothing, the baseline
+/// for the others.
+pub fn idle() {
+    println!("{}", memory());
+}
+
+/// VmRSS and its parts from /proc/self/status, as `key=kB` pairs.
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .filter_map(|line| {
+            let (key, rest) = line.split_once(':')?;
+            let kb = rest.trim().strip_suffix(" kB")?;
+            ["VmRSS", "RssAnon", "RssFile", "RssShmem"]
+                .contains(&key)
+                .then(|| format!("{key}={kb}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The scaling and memory tables.
+pub fn tables(runs: &[Run], idle: &HashMap<String, f64>, settings: &Settings) -> String {
+    let mut s = format!(
+        "### Reader scaling, 1920x1080x3 u8\n\n\
+         A writer process writes for {} s while each reader process waits for \
+         every new frame (`wait_into`), copies it out and checks its stamps. \
+         First as fast as the writer can, which no camera does: a reader whose \
+         copy takes longer than the writer's next frame is retried, by design, \
+         since the writer never waits. Then at 60 fps. Medians over {} runs \
+         per row (rows run in turn); latency is from publish to copied, for \
+         the frames a reader got. 2 cores serve all the processes.\n\n\
+         | writer | readers | writer frames/s | write p50 | write p99 | frames each reader got | retries per read | latency p50 | latency p99 | torn |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        settings.scaling_secs, settings.scaling_rounds
+    );
+    for fps in FPS {
+        for k in READERS {
+            let of: Vec<&Run> = runs
+                .iter()
+                .filter(|r| r.readers == k && r.fps == fps)
+                .collect();
+            let w = |key: &str| median(&of.iter().map(|r| r.writer[key]).collect::<Vec<_>>());
+            let rate = median(
+                &of.iter()
+                    .map(|r| r.writer["frames"] / r.writer["secs"])
+                    .collect::<Vec<_>>(),
+            );
+            let per = |f: &dyn Fn(&Run, &HashMap<String, f64>) -> f64| {
+                let v: Vec<f64> = of
+                    .iter()
+                    .flat_map(|r| r.reader.iter().map(move |m| f(r, m)))
+                    .collect();
+                (!v.is_empty()).then(|| median(&v))
+            };
+            let got = per(&|r, m| 100.0 * m["reads"] / r.writer["frames"]);
+            let retries = per(&|_, m| m["retries"] / m["reads"].max(1.0));
+            let p50 = per(&|_, m| m["latency_p50"]);
+            let p99 = per(&|_, m| m["latency_p99"]);
+            let dash = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".into(), f);
+            s += &format!(
+                "| {} | {k} | {rate:.0} | {} | {} | {} | {} | {} | {} | 0 |\n",
+                if fps == 0 {
+                    "flat out".to_string()
+                } else {
+                    format!("{fps} fps")
+                },
+                time(w("write_p50")),
+                time(w("write_p99")),
+                dash(got, &|g| format!("{g:.0}%")),
+                dash(retries, &|r| format!("{r:.2}")),
+                dash(p50, &time),
+                dash(p99, &time),
+            );
+        }
+    }
+
+    let one = runs
+        .iter()
+        .find(|r| r.readers == 1 && r.fps == 60)
+        .expect("a run with one reader");
+    let mib = |kb: f64| format!("{:.1} MiB", kb / 1024.0);
+    let row = |who: &str, m: &HashMap<String, f64>| {
+        format!(
+            "| {who} | {} | {} | {} | {} |\n",
+            mib(m["VmRSS"]),
+            mib(m["RssAnon"]),
+            mib(m["RssFile"]),
+            mib(m["RssShmem"])
+        )
+    };
+    s += &format!(
+        "\n### Memory, 1920x1080x3 u8\n\n\
+         Resident memory at the end of a run with one reader at 60 fps. The \
+         segment is {} (a 4 KiB header and two {}-byte buffers, page-aligned), \
+         counted in RssShmem. The writer's and the reader's anonymous memory \
+         each include a frame buffer of their own ({}); `idle` is this program \
+         doing nothing, the baseline.\n\n\
+         | process | VmRSS | RssAnon | RssFile | RssShmem |\n|---|---|---|---|---|\n",
+        mib(one.writer["segment"] / 1024.0),
+        crate::frames::HD.bytes(),
+        mib(crate::frames::HD.bytes() as f64 / 1024.0),
+    );
+    s += &row("idle", idle);
+    s += &row("writer", &one.writer);
+    s += &row("reader", &one.reader[0]);
+    s
+}

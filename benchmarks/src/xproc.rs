@@ -1,0 +1,323 @@
+//! One frame at a time from a writer process to a reader process, for every
+//! transport: the writer stamps the time, publishes, and the reader, blocked
+//! or polling, copies the whole frame into its own buffer and stamps the time
+//! again (`CLOCK_MONOTONIC`, which both processes share). Then the reader
+//! checks every byte and acknowledges on a pipe of its own; the writer waits
+//! for that, sleeps a little so that a blocking reader is asleep again, and
+//! sends the next frame. The acknowledgement is outside the timed span.
+//!
+//! The reader is this program run again as `compare peer ...`; its stdin is
+//! the data channel (for the pipe and the socket) and its stdout the
+//! acknowledgement channel.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use dbshm::{monotonic_ns, DoubleBufferedSharedMemory, Options};
+
+use crate::frames::{fill, stamps};
+use crate::shmword::SharedWord;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Transport {
+    /// dbshm, the reader blocked in `wait_into`.
+    DbshmWait,
+    /// dbshm, the reader polling `latest_seq`, then `read_into`.
+    DbshmPoll,
+    /// iceoryx2, the subscriber polling `receive`.
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2,
+    /// A Unix stream socket pair, default buffer sizes.
+    Socket,
+    /// A pipe, default capacity (64 KiB).
+    Pipe,
+    /// A 32-bit word in shared memory and `FUTEX_WAKE`/`FUTEX_WAIT`: the floor
+    /// of a blocking wake. Carries no frame.
+    Futex,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::DbshmWait => "dbshm wait",
+            Transport::DbshmPoll => "dbshm poll",
+            #[cfg(feature = "iceoryx2")]
+            Transport::Iceoryx2 => "iceoryx2 poll",
+            Transport::Socket => "Unix socket",
+            Transport::Pipe => "pipe",
+            Transport::Futex => "futex ping",
+        }
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            Transport::DbshmWait => "dbshm-wait",
+            Transport::DbshmPoll => "dbshm-poll",
+            #[cfg(feature = "iceoryx2")]
+            Transport::Iceoryx2 => "iceoryx2",
+            Transport::Socket => "socket",
+            Transport::Pipe => "pipe",
+            Transport::Futex => "futex",
+        }
+    }
+
+    fn from_arg(arg: &str) -> Transport {
+        ALL.iter()
+            .copied()
+            .find(|t| t.arg() == arg)
+            .unwrap_or_else(|| panic!("unknown transport {arg}"))
+    }
+}
+
+pub const ALL: &[Transport] = &[
+    Transport::DbshmWait,
+    Transport::DbshmPoll,
+    #[cfg(feature = "iceoryx2")]
+    Transport::Iceoryx2,
+    Transport::Socket,
+    Transport::Pipe,
+    Transport::Futex,
+];
+
+/// The writer's end of one transport.
+enum Sender {
+    Dbshm(DoubleBufferedSharedMemory<u8>),
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2(crate::ice::IcePub<u8>),
+    Stream(File),
+    Futex(SharedWord),
+}
+
+/// The reader's end.
+enum Receiver {
+    DbshmWait(DoubleBufferedSharedMemory<u8>),
+    DbshmPoll(DoubleBufferedSharedMemory<u8>),
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2(crate::ice::IceSub<u8>),
+    Stream(File),
+    Futex(SharedWord),
+}
+
+impl Sender {
+    fn send(&mut self, frame: &[u8], seq: u64) {
+        match self {
+            Sender::Dbshm(shm) => drop(shm.write_slice(frame).expect("dbshm write")),
+            #[cfg(feature = "iceoryx2")]
+            Sender::Iceoryx2(publisher) => publisher.send(frame).expect("iceoryx2 send"),
+            Sender::Stream(stream) => stream.write_all(frame).expect("stream write"),
+            Sender::Futex(word) => word.publish(seq as u32),
+        }
+    }
+}
+
+impl Receiver {
+    /// Blocks or polls until frame `seq` is in `out`.
+    fn receive(&mut self, out: &mut [u8], seq: u64) {
+        match self {
+            Receiver::DbshmWait(shm) => {
+                let info = shm
+                    .wait_into(seq - 1, Duration::from_secs(10), out)
+                    .expect("dbshm wait");
+                assert_eq!(info.seq, seq, "dbshm wait returned another frame");
+            }
+            Receiver::DbshmPoll(shm) => {
+                while shm.latest_seq() < seq {
+                    std::hint::spin_loop();
+                }
+                shm.read_into(out).expect("dbshm read");
+            }
+            #[cfg(feature = "iceoryx2")]
+            Receiver::Iceoryx2(subscriber) => {
+                while !subscriber.receive_into(out).expect("iceoryx2 receive") {
+                    std::hint::spin_loop();
+                }
+            }
+            Receiver::Stream(stream) => stream.read_exact(out).expect("stream read"),
+            Receiver::Futex(word) => word.wait_for(seq as u32),
+        }
+    }
+}
+
+/// A name no other run or round uses, for a segment or a service.
+pub fn unique_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "dbshm-bench-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Frames sent before the timed ones in each run: each run is a new reader
+/// process, whose first copies fault in its pages.
+const WARM_UP: u64 = 3;
+
+/// Sends `frames` frames of `bytes` bytes through `transport` in lockstep and
+/// returns each one's latency in nanoseconds, publish to copied.
+pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) -> Vec<f64> {
+    let name = unique_name("xproc");
+    let mut stdin = Stdio::null();
+    let mut sender = match transport {
+        Transport::DbshmWait | Transport::DbshmPoll => Sender::Dbshm(
+            Options::new()
+                .unlink_on_drop(true)
+                .create::<u8>(&name, [bytes])
+                .expect("create the dbshm segment"),
+        ),
+        #[cfg(feature = "iceoryx2")]
+        Transport::Iceoryx2 => {
+            Sender::Iceoryx2(crate::ice::IcePub::create(&name, bytes, 1).expect("iceoryx2 service"))
+        }
+        Transport::Socket => {
+            let (ours, theirs) = UnixStream::pair().expect("socketpair");
+            stdin = Stdio::from(OwnedFd::from(theirs));
+            Sender::Stream(File::from(OwnedFd::from(ours)))
+        }
+        Transport::Pipe => {
+            let (theirs, ours) = io::pipe().expect("pipe");
+            stdin = Stdio::from(theirs);
+            Sender::Stream(File::from(OwnedFd::from(ours)))
+        }
+        Transport::Futex => Sender::Futex(SharedWord::create(&name)),
+    };
+    let mut child = Peer::spawn(
+        &[
+            "peer",
+            transport.arg(),
+            &bytes.to_string(),
+            &name,
+            &(frames + WARM_UP).to_string(),
+        ],
+        stdin,
+    );
+    child.ready();
+    #[cfg(feature = "iceoryx2")]
+    if let Sender::Iceoryx2(publisher) = &sender {
+        publisher.connect().expect("iceoryx2 connect");
+    }
+
+    let mut frame = vec![0u8; bytes];
+    let mut latencies = Vec::with_capacity(frames as usize);
+    for seq in 1..=frames + WARM_UP {
+        fill(&mut frame, seq);
+        std::thread::sleep(gap);
+        let t0 = monotonic_ns();
+        sender.send(&frame, seq);
+        let (acked, t1) = child.ack();
+        assert_eq!(
+            acked,
+            seq,
+            "{}: the reader acknowledged another frame",
+            transport.name()
+        );
+        if seq > WARM_UP {
+            latencies.push(t1.saturating_sub(t0) as f64);
+        }
+    }
+    drop(sender);
+    child.finish();
+    latencies
+}
+
+/// The reader's side of `lockstep`, run as `compare peer <transport> <bytes> <name> <frames>`.
+pub fn peer(args: &[String]) {
+    let [transport, bytes, name, frames] = args else {
+        panic!("usage: compare peer <transport> <bytes> <name> <frames>");
+    };
+    let transport = Transport::from_arg(transport);
+    let bytes: usize = bytes.parse().expect("bytes");
+    let frames: u64 = frames.parse().expect("frames");
+    let stdin = || File::from(io::stdin().as_fd().try_clone_to_owned().expect("stdin"));
+    let mut receiver = match transport {
+        Transport::DbshmWait => {
+            Receiver::DbshmWait(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
+        }
+        Transport::DbshmPoll => {
+            Receiver::DbshmPoll(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
+        }
+        #[cfg(feature = "iceoryx2")]
+        Transport::Iceoryx2 => {
+            Receiver::Iceoryx2(crate::ice::IceSub::open(name).expect("subscribe"))
+        }
+        Transport::Socket | Transport::Pipe => Receiver::Stream(stdin()),
+        Transport::Futex => Receiver::Futex(SharedWord::open(name)),
+    };
+    let mut ack = File::from(io::stdout().as_fd().try_clone_to_owned().expect("stdout"));
+    let mut send_ack = |seq: u64, t: u64| {
+        let mut msg = [0u8; 16];
+        msg[..8].copy_from_slice(&seq.to_le_bytes());
+        msg[8..].copy_from_slice(&t.to_le_bytes());
+        ack.write_all(&msg).expect("acknowledge");
+    };
+    send_ack(0, 0);
+
+    let mut out = vec![0u8; bytes];
+    let mut expected = vec![0u8; bytes];
+    for seq in 1..=frames {
+        receiver.receive(&mut out, seq);
+        let t1 = monotonic_ns();
+        if transport != Transport::Futex {
+            fill(&mut expected, seq);
+            if out != expected {
+                eprintln!(
+                    "compare peer: {}: frame {seq} arrived wrong; stamps {:?}",
+                    transport.name(),
+                    stamps(&out)
+                );
+                std::process::exit(3);
+            }
+        }
+        send_ack(seq, t1);
+    }
+}
+
+/// A child run of this program, with its stdout as the acknowledgement channel.
+pub struct Peer {
+    child: Child,
+    stdout: ChildStdout,
+}
+
+impl Peer {
+    pub fn spawn(args: &[&str], stdin: Stdio) -> Peer {
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn a peer");
+        let stdout = child.stdout.take().unwrap();
+        Peer { child, stdout }
+    }
+
+    fn ack(&mut self) -> (u64, u64) {
+        let mut msg = [0u8; 16];
+        if self.stdout.read_exact(&mut msg).is_err() {
+            let status = self.child.wait().expect("wait for the peer");
+            panic!("the peer ended without acknowledging: {status}");
+        }
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+        (word(&msg[..8]), word(&msg[8..]))
+    }
+
+    fn ready(&mut self) {
+        assert_eq!(self.ack().0, 0, "the peer's first message is not its ready");
+    }
+
+    fn finish(mut self) {
+        let status = self.child.wait().expect("wait for the peer");
+        assert!(status.success(), "the peer failed: {status}");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // A peer left behind by a panic would hold its segment open.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
