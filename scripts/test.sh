@@ -3,7 +3,8 @@
 # libraries, header and examples, and every test (unit, API, multi-process,
 # allocation, doc tests, C and C++ against Rust, valgrind, the dbshm command
 # and its demo, CMake install and consumers with find_package, static linking
-# and pkg-config). Then checks that the tests left no segment in /dev/shm.
+# and pkg-config), and a smoke run of the benchmark harness. Then checks
+# that the tests left no segment in /dev/shm.
 #
 #   scripts/test.sh
 #
@@ -75,6 +76,12 @@ cargo test --features capi
 
 step "model check of the protocol with loom (its own build, in target/loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p dbshm --lib --release model -- --test-threads=1
+
+step "the benchmark harness without iceoryx2 (benchmarks/): lints, and a few frames of every contender, each verified"
+CARGO_TARGET_DIR=target cargo fmt --manifest-path benchmarks/Cargo.toml -- --check
+CARGO_TARGET_DIR=target cargo clippy --manifest-path benchmarks/Cargo.toml --no-default-features --all-targets -- -D warnings
+CARGO_TARGET_DIR=target cargo test --release --manifest-path benchmarks/Cargo.toml --no-default-features
+CARGO_TARGET_DIR=target cargo run --release --manifest-path benchmarks/Cargo.toml --no-default-features -- --smoke >/dev/null
 
 step "no test segment left in /dev/shm"
 left=$(leftovers)
