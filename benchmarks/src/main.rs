@@ -208,28 +208,27 @@ fn machine(settings: &Settings) -> String {
 }
 
 /// Runs `transports` in lockstep with frames of `bytes`, interleaved by
-/// round, and returns each one's latencies.
+/// Runs `transports` in lockstep with frames of `bytes`, interleaved by
+/// round, and returns what each one measured.
 fn interleaved(
     transports: &[Transport],
     bytes: usize,
     frames: u64,
     settings: &Settings,
-) -> Vec<Vec<f64>> {
-    let mut all = vec![Vec::new(); transports.len()];
+) -> Vec<xproc::Measured> {
+    let mut all: Vec<xproc::Measured> = transports.iter().map(|_| Default::default()).collect();
     let per_round = frames.div_ceil(settings.xproc_rounds);
     for round in 0..settings.xproc_rounds as usize {
         for k in 0..transports.len() {
             let i = (k + round) % transports.len();
-            all[i].extend(xproc::lockstep(
-                transports[i],
-                bytes,
-                per_round,
-                settings.gap,
-            ));
+            let m = xproc::lockstep(transports[i], bytes, per_round, settings.gap);
+            all[i].latency.extend(m.latency);
+            all[i].cpu.extend(m.cpu);
         }
     }
     all
 }
+
 /// The ratios the transfer table shows: each pair's median latencies, a / b.
 const TRANSFER_RATIOS: &[(Transport, Transport)] = &[
     (Transport::Socket, Transport::DbshmWait),
@@ -238,13 +237,17 @@ const TRANSFER_RATIOS: &[(Transport, Transport)] = &[
     (Transport::Iceoryx2, Transport::DbshmPoll),
 ];
 
+/// Transports whose reader sleeps until the frame arrives, so that its CPU
+/// time is the cost of the transfer alone.
+const BLOCKING: &[Transport] = &[Transport::DbshmWait, Transport::Socket, Transport::Pipe];
+
 fn transfers(settings: &Settings) -> String {
     let transports: Vec<Transport> = ALL
         .iter()
         .copied()
         .filter(|t| *t != Transport::Futex)
         .collect();
-    let mut s = String::from(
+    let mut latency = String::from(
         "### One frame from a writer process to a reader process\n\n\
          Lockstep: the writer publishes one frame; the time runs until the reader \
          has copied all of it into its own buffer. Median latency per transport, \
@@ -253,29 +256,60 @@ fn transfers(settings: &Settings) -> String {
          dbshm's polling reader. Pipe and socket at their default buffer sizes.\n\n| frame |",
     );
     for t in &transports {
-        s += &format!(" {} |", t.name());
+        latency += &format!(" {} |", t.name());
     }
     for (a, b) in TRANSFER_RATIOS {
-        s += &format!(" {} / {} |", a.name(), b.name());
+        latency += &format!(" {} / {} |", a.name(), b.name());
     }
-    s += &format!(
+    latency += &format!(
         "\n|---|{}\n",
         "---|".repeat(transports.len() + TRANSFER_RATIOS.len())
     );
+    let mut cpu = String::from(
+        "CPU time per frame for the same transfers: the writer's send plus the \
+         reader's receive (`CLOCK_THREAD_CPUTIME_ID`), medians, for the readers \
+         that sleep until the frame is there (a polling reader's CPU time is all \
+         the time it waits). A socket or pipe copies in chunks of its buffer \
+         size, the writer's and the reader's copies overlapping on two cores; \
+         dbshm's reader copies a complete frame after the writer has written \
+         it.\n\n| frame |",
+    );
+    for t in BLOCKING {
+        cpu += &format!(" {} |", t.name());
+    }
+    for t in &BLOCKING[1..] {
+        cpu += &format!(" {} / dbshm wait |", t.name());
+    }
+    cpu += &format!("\n|---|{}\n", "---|".repeat(2 * BLOCKING.len() - 1));
+
     for (frame, &frames) in FRAMES.iter().zip(&settings.transfer_frames) {
-        let lat = interleaved(&transports, frame.bytes(), frames, settings);
-        let p50 = |t: Transport| median(&lat[transports.iter().position(|x| *x == t).unwrap()]);
-        s += &format!("| {} |", frame.label);
+        let measured = interleaved(&transports, frame.bytes(), frames, settings);
+        let of = |t: Transport| &measured[transports.iter().position(|x| *x == t).unwrap()];
+        latency += &format!("| {} |", frame.label);
         for t in &transports {
-            s += &format!(" {} |", time(p50(*t)));
+            latency += &format!(" {} |", time(median(&of(*t).latency)));
         }
         for (a, b) in TRANSFER_RATIOS {
-            s += &format!(" {:.2}x |", p50(*a) / p50(*b));
+            latency += &format!(
+                " {:.2}x |",
+                median(&of(*a).latency) / median(&of(*b).latency)
+            );
         }
-        s += "\n";
+        latency += "\n";
+        cpu += &format!("| {} |", frame.label);
+        for t in BLOCKING {
+            cpu += &format!(" {} |", time(median(&of(*t).cpu)));
+        }
+        for t in &BLOCKING[1..] {
+            cpu += &format!(
+                " {:.2}x |",
+                median(&of(*t).cpu) / median(&of(BLOCKING[0]).cpu)
+            );
+        }
+        cpu += "\n";
     }
-    s += &format!(
-        "\n{} frames per frame size and transport, in {} interleaved rounds.\n\n",
+    format!(
+        "{latency}\n{cpu}\n{} frames per frame size and transport, in {} interleaved rounds.\n\n",
         settings
             .transfer_frames
             .iter()
@@ -283,8 +317,7 @@ fn transfers(settings: &Settings) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         settings.xproc_rounds
-    );
-    s
+    )
 }
 
 fn wake(settings: &Settings) -> String {
@@ -298,7 +331,7 @@ fn wake(settings: &Settings) -> String {
         )
         .collect();
     let lat = interleaved(&transports, BYTES, settings.wake_frames, settings);
-    let futex = median(&lat[0]);
+    let futex = median(&lat[0].latency);
     let mut s = format!(
         "### Wake-up latency between processes\n\n\
          Lockstep as above with a {BYTES}-byte frame, {} frames per transport; \
@@ -310,7 +343,8 @@ fn wake(settings: &Settings) -> String {
         settings.wake_frames,
         settings.gap.as_micros()
     );
-    for (t, l) in transports.iter().zip(&lat) {
+    for (t, m) in transports.iter().zip(&lat) {
+        let l = &m.latency;
         s += &format!(
             "| {} | {} | {} | {} | {:.2}x |\n",
             t.name(),

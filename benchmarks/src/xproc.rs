@@ -157,9 +157,30 @@ pub fn unique_name(tag: &str) -> String {
 /// process, whose first copies fault in its pages.
 const WARM_UP: u64 = 3;
 
-/// Sends `frames` frames of `bytes` bytes through `transport` in lockstep and
-/// returns each one's latency in nanoseconds, publish to copied.
-pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) -> Vec<f64> {
+/// What `lockstep` measured, in nanoseconds per frame.
+#[derive(Default)]
+pub struct Measured {
+    /// From the writer's publish to the frame copied out in the reader.
+    pub latency: Vec<f64>,
+    /// CPU time of the writer's send plus the reader's receive (its wait
+    /// and copy; for a polling reader, all its polling since the last frame).
+    pub cpu: Vec<f64>,
+}
+
+/// This thread's CPU time in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sends `frames` frames of `bytes` bytes through `transport` in lockstep.
+pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) -> Measured {
     let name = unique_name("xproc");
     let mut stdin = Stdio::null();
     let mut sender = match transport {
@@ -202,13 +223,15 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     }
 
     let mut frame = vec![0u8; bytes];
-    let mut latencies = Vec::with_capacity(frames as usize);
+    let mut measured = Measured::default();
     for seq in 1..=frames + WARM_UP {
         fill(&mut frame, seq);
         std::thread::sleep(gap);
         let t0 = monotonic_ns();
+        let cpu0 = thread_cpu_ns();
         sender.send(&frame, seq);
-        let (acked, t1) = child.ack();
+        let cpu = thread_cpu_ns() - cpu0;
+        let (acked, t1, reader_cpu) = child.ack();
         assert_eq!(
             acked,
             seq,
@@ -216,12 +239,13 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
             transport.name()
         );
         if seq > WARM_UP {
-            latencies.push(t1.saturating_sub(t0) as f64);
+            measured.latency.push(t1.saturating_sub(t0) as f64);
+            measured.cpu.push((cpu + reader_cpu) as f64);
         }
     }
     drop(sender);
     child.finish();
-    latencies
+    measured
 }
 
 /// The reader's side of `lockstep`, run as `compare peer <transport> <bytes> <name> <frames>`.
@@ -248,19 +272,22 @@ pub fn peer(args: &[String]) {
         Transport::Futex => Receiver::Futex(SharedWord::open(name)),
     };
     let mut ack = File::from(io::stdout().as_fd().try_clone_to_owned().expect("stdout"));
-    let mut send_ack = |seq: u64, t: u64| {
-        let mut msg = [0u8; 16];
-        msg[..8].copy_from_slice(&seq.to_le_bytes());
-        msg[8..].copy_from_slice(&t.to_le_bytes());
+    let mut send_ack = |seq: u64, t: u64, cpu: u64| {
+        let mut msg = [0u8; 24];
+        for (i, word) in [seq, t, cpu].into_iter().enumerate() {
+            msg[8 * i..8 * i + 8].copy_from_slice(&word.to_le_bytes());
+        }
         ack.write_all(&msg).expect("acknowledge");
     };
-    send_ack(0, 0);
+    send_ack(0, 0, 0);
 
     let mut out = vec![0u8; bytes];
     let mut expected = vec![0u8; bytes];
     for seq in 1..=frames {
+        let cpu0 = thread_cpu_ns();
         receiver.receive(&mut out, seq);
         let t1 = monotonic_ns();
+        let cpu = thread_cpu_ns() - cpu0;
         if transport != Transport::Futex {
             fill(&mut expected, seq);
             if out != expected {
@@ -272,7 +299,7 @@ pub fn peer(args: &[String]) {
                 std::process::exit(3);
             }
         }
-        send_ack(seq, t1);
+        send_ack(seq, t1, cpu);
     }
 }
 
@@ -294,14 +321,16 @@ impl Peer {
         Peer { child, stdout }
     }
 
-    fn ack(&mut self) -> (u64, u64) {
-        let mut msg = [0u8; 16];
+    /// The peer's next message: a frame number, the time it had the frame,
+    /// and the CPU time its receive took.
+    fn ack(&mut self) -> (u64, u64, u64) {
+        let mut msg = [0u8; 24];
         if self.stdout.read_exact(&mut msg).is_err() {
             let status = self.child.wait().expect("wait for the peer");
             panic!("the peer ended without acknowledging: {status}");
         }
         let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
-        (word(&msg[..8]), word(&msg[8..]))
+        (word(&msg[..8]), word(&msg[8..16]), word(&msg[16..]))
     }
 
     fn ready(&mut self) {
