@@ -3,7 +3,7 @@
 # Mutex+bincode design, iceoryx2, a Unix socket, a pipe and a raw futex, in
 # process and across processes, the contenders interleaved. Builds the harness
 # in benchmarks/ (iceoryx2 included: about a minute the first time), runs it
-# (about 4 minutes), prints the markdown and writes it to target/benchmarks.md.
+# (about 3 minutes), prints the markdown and writes it to target/benchmarks.md.
 #
 #   scripts/bench.sh                   # the full run, as in BENCHMARKS.md
 #   scripts/bench.sh --quick           # fewer rounds and frames

@@ -56,10 +56,12 @@ impl OldDesign {
         }
     }
 
-    /// The mapping, borrowed through the guard of `lock`.
+    /// The mapping, borrowed for as long as the guard of `lock` that the
+    /// caller passes; `write` and `read`, the only callers, pass their own.
     fn bytes<'a>(&'a self, _held: &'a mut MutexGuard<'_, ()>) -> &'a mut [u8] {
-        // SAFETY: `map` is a live read-write mapping of `len` bytes until drop;
-        // the guard proves `lock` is held, so no two slices of it are alive at once.
+        // SAFETY: `map` is a live read-write mapping of `len` bytes until drop.
+        // The only callers hold `lock` and keep the slice no longer than the
+        // guard, so no two slices of it are alive at once.
         unsafe { std::slice::from_raw_parts_mut(self.map, self.len) }
     }
 

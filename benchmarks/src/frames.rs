@@ -50,7 +50,7 @@ pub const HD: &Frame = &FRAMES[2];
 
 /// Fills `buf` as frame `seq`: each 4 KiB page holds one byte value that
 /// depends on the frame and the page, and the frame number is stamped in the
-/// first and the last 8 bytes, so a stale, torn or short frame fails `verify`.
+/// first and the last 8 bytes, so that a stale, torn or short frame differs from the expected one.
 pub fn fill(buf: &mut [u8], seq: u64) {
     for (page, chunk) in buf.chunks_mut(4096).enumerate() {
         chunk.fill((seq as usize).wrapping_add(page) as u8);

@@ -116,6 +116,13 @@ fn measure_typed<T: Elem>(frame: &Frame, settings: &Settings) -> Timings {
             }),
         ),
         (
+            "dbshm write + read()",
+            Box::new(|| {
+                shm.write(black_box(&array)).unwrap();
+                drop(black_box(shm.read().unwrap()));
+            }),
+        ),
+        (
             "old design write + read",
             Box::new(|| {
                 old.write(black_box(&array));
@@ -185,20 +192,22 @@ const SWEEP: [usize; 8] = [
     33_177_600,
 ];
 
-/// memcpy, memcpy into two buffers in turn and dbshm's write, by frame size:
-/// where a double buffer stops fitting the caches that one destination fits.
+/// The costs of a write, by frame size: the cache footprint of a second
+/// frame, dbshm's buffers and protocol, and dbshm's copy loop.
 pub fn sweep(settings: &Settings) -> String {
     let mut s = String::from(
-        "### Why a write costs more than one memcpy at 1080p: cache footprint by size\n\n\
+        "### A write's cost by frame size\n\n\
          A double-buffered writer touches its source and two frames; a memcpy \
-         into one destination touches two. The table sweeps the frame size \
-         (same interleaved rounds): where the extra frame no longer fits in \
-         the cache the others fit in, a plain memcpy into two buffers in turn \
-         costs as much more as dbshm's write does.\n\n\
-         | bytes | memcpy | memcpy 2 in turn / memcpy | write / memcpy | write / memcpy 2 in turn |\n\
-         |---|---|---|---|---|\n",
+         into one destination touches two. Four contenders (same interleaved \
+         rounds) separate the costs: a memcpy; a memcpy into two heap buffers \
+         in turn (the second frame's footprint); `write_with` filling dbshm's \
+         back buffer with that same memcpy (adds dbshm's buffers and \
+         protocol); and `write` (adds dbshm's own copy loop, which must be \
+         opaque to the compiler because readers race with it).\n\n\
+         | bytes | memcpy | memcpy 2 in turn / memcpy | write_with(memcpy) / memcpy | write / memcpy | write / write_with(memcpy) |\n\
+         |---|---|---|---|---|---|\n",
     );
-    for bytes in SWEEP {
+    for bytes in SWEEP.into_iter().filter(|&b| b <= settings.max_bytes) {
         let name = crate::unique_name("sweep");
         let shm = Options::new()
             .unlink_on_drop(true)
@@ -218,6 +227,17 @@ pub fn sweep(settings: &Settings) -> String {
                 }),
             ),
             (
+                "write_with(memcpy)",
+                Box::new(|| {
+                    shm.write_with(|mut back| {
+                        back.as_slice_mut()
+                            .unwrap()
+                            .copy_from_slice(black_box(&src))
+                    })
+                    .unwrap();
+                }),
+            ),
+            (
                 "write",
                 Box::new(|| {
                     shm.write_slice(black_box(&src)).unwrap();
@@ -228,12 +248,13 @@ pub fn sweep(settings: &Settings) -> String {
         let r =
             |a: &[f64], b: &[f64]| ratio(&a.iter().zip(b).map(|(a, b)| a / b).collect::<Vec<_>>());
         s += &format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} |\n",
             bytes,
             time(median(&t[0])),
             r(&t[1], &t[0]),
             r(&t[2], &t[0]),
-            r(&t[2], &t[1])
+            r(&t[3], &t[0]),
+            r(&t[3], &t[2])
         );
     }
     s + "\n"
@@ -273,27 +294,28 @@ pub fn report(all: &[Timings], settings: &Settings) -> String {
         );
     }
     s += "\n### One frame from writer to reader, both copies included\n\n\
-          The same frame written and read back in one process: dbshm's `write` \
-          then `read_into`; the old design's locked bincode serialization into a \
-          shared mapping then deserialization out of it; iceoryx2's loan, copy \
-          in, send, receive and copy out. Medians per frame, and each one's \
-          ratio to dbshm within the same rounds.\n\n\
-          | frame | 2 x memcpy | dbshm | old design | old / dbshm | iceoryx2 | iceoryx2 / dbshm |\n\
-          |---|---|---|---|---|---|---|\n";
+          The same frame written and read back in one process. The old design \
+          (locked bincode serialization into a shared mapping, deserialization \
+          into a new array) against dbshm's `write` then `read()`, which also \
+          makes a new array; iceoryx2 (loan, copy in, send, receive, copy out \
+          into a buffer it has) against `write` then `read_into`. Medians per \
+          frame, and each ratio taken within the same rounds.\n\n\
+          | frame | 2 x memcpy | dbshm write + read() | old design | old / dbshm | dbshm write + read_into | iceoryx2 | iceoryx2 / dbshm |\n\
+          |---|---|---|---|---|---|---|---|\n";
     for t in all {
-        let dbshm = "dbshm write + read_into";
         let cell = |name| t.ns(name).map_or("-".into(), |ns| time(median(ns)));
-        let vs = |name| t.ratios(name, dbshm).map_or("-".into(), |r| ratio(&r));
+        let vs = |a, b| t.ratios(a, b).map_or("-".into(), |r| ratio(&r));
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             t.frame,
             time(2.0 * median(t.ns("memcpy").unwrap())),
-            cell(dbshm),
+            cell("dbshm write + read()"),
             cell("old design write + read"),
-            vs("old design write + read"),
+            vs("old design write + read", "dbshm write + read()"),
+            cell("dbshm write + read_into"),
             cell("iceoryx2 publish + receive"),
-            vs("iceoryx2 publish + receive"),
+            vs("iceoryx2 publish + receive", "dbshm write + read_into"),
         );
     }
-    s
+    s + "\n"
 }

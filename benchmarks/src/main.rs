@@ -52,6 +52,9 @@ pub struct Settings {
     pub gap: Duration,
     pub scaling_secs: f64,
     pub scaling_rounds: usize,
+    /// Frames larger than this are skipped (the smoke run keeps within the
+    /// 64 MB `/dev/shm` of a default container).
+    pub max_bytes: usize,
 }
 
 impl Settings {
@@ -65,6 +68,7 @@ impl Settings {
             gap: Duration::from_micros(200),
             scaling_secs: 2.0,
             scaling_rounds: 3,
+            max_bytes: usize::MAX,
         }
     }
 
@@ -89,12 +93,19 @@ impl Settings {
             gap: Duration::from_micros(50),
             scaling_secs: 0.3,
             scaling_rounds: 1,
+            max_bytes: 8 << 20,
         }
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        args.first().map(String::as_str),
+        Some("peer" | "scale-writer" | "scale-reader")
+    ) {
+        die_with_parent();
+    }
     match args.first().map(String::as_str) {
         Some("peer") => return xproc::peer(&args[1..]),
         Some("scale-writer") => return scaling::writer(&args[1..]),
@@ -127,6 +138,7 @@ fn main() {
         eprintln!("compare: in-process timings");
         let timings: Vec<_> = FRAMES
             .iter()
+            .filter(|f| f.bytes() <= settings.max_bytes)
             .map(|f| inproc::measure(f, &settings))
             .collect();
         report += &inproc::report(&timings, &settings);
@@ -152,6 +164,20 @@ fn main() {
     if let Some(path) = out {
         std::fs::write(&path, &report).unwrap_or_else(|e| panic!("write {path}: {e}"));
         eprintln!("compare: wrote {path}");
+    }
+}
+
+/// Has the kernel kill this child process when the harness dies, however it
+/// dies: a polling reader left behind would spin on a core for good.
+fn die_with_parent() {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and no pointers.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    assert_eq!(rc, 0, "prctl(PR_SET_PDEATHSIG)");
+    // The parent may have died before the call: then this process has been
+    // handed to init (or a subreaper) already.
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } == 1 {
+        std::process::exit(1);
     }
 }
 
@@ -207,7 +233,6 @@ fn machine(settings: &Settings) -> String {
     )
 }
 
-/// Runs `transports` in lockstep with frames of `bytes`, interleaved by
 /// Runs `transports` in lockstep with frames of `bytes`, interleaved by
 /// round, and returns what each one measured.
 fn interleaved(
@@ -283,6 +308,9 @@ fn transfers(settings: &Settings) -> String {
     cpu += &format!("\n|---|{}\n", "---|".repeat(2 * BLOCKING.len() - 1));
 
     for (frame, &frames) in FRAMES.iter().zip(&settings.transfer_frames) {
+        if frame.bytes() > settings.max_bytes {
+            continue;
+        }
         let measured = interleaved(&transports, frame.bytes(), frames, settings);
         let of = |t: Transport| &measured[transports.iter().position(|x| *x == t).unwrap()];
         latency += &format!("| {} |", frame.label);

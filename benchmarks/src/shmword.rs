@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
 pub struct SharedWord {
     word: *const AtomicU32,
@@ -60,23 +61,33 @@ impl SharedWord {
         unsafe { libc::syscall(libc::SYS_futex, self.word, libc::FUTEX_WAKE, i32::MAX) };
     }
 
-    /// Sleeps until the word holds `value`.
-    pub fn wait_for(&self, value: u32) {
+    /// Sleeps until the word holds `value`; panics after `deadline`.
+    pub fn wait_for(&self, value: u32, deadline: Instant) {
+        // A bounded sleep, so that the deadline is checked.
+        let tick = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
         loop {
             // Acquire: pairs with the Release store in `publish`.
             let seen = self.word().load(Ordering::Acquire);
             if seen == value {
                 return;
             }
-            // SAFETY: FUTEX_WAIT on a word of a live shared mapping; it
-            // returns at once if the word no longer holds `seen`.
+            assert!(
+                Instant::now() < deadline,
+                "the futex word never reached {value}"
+            );
+            // SAFETY: FUTEX_WAIT on a word of a live shared mapping, with a
+            // timeout that lives across the call; it returns at once if the
+            // word no longer holds `seen`.
             unsafe {
                 libc::syscall(
                     libc::SYS_futex,
                     self.word,
                     libc::FUTEX_WAIT,
                     seen,
-                    std::ptr::null::<libc::timespec>(),
+                    &tick as *const libc::timespec,
                 )
             };
         }

@@ -1,12 +1,15 @@
 //! Medians and percentiles of measured samples.
 
-/// The `q`-quantile (0.0..=1.0) of `samples`, by nearest rank on a sorted copy.
+/// The `q`-quantile (0.0..=1.0) of `samples`, interpolated linearly between
+/// the two nearest ranks of a sorted copy (so the median of an even count is
+/// the mean of the middle two).
 pub fn quantile(samples: &[f64], q: f64) -> f64 {
     assert!(!samples.is_empty(), "no samples");
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let rank = (q * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank]
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 pub fn median(samples: &[f64]) -> f64 {
@@ -45,5 +48,7 @@ mod tests {
         assert_eq!(quantile(&s, 0.0), 1.0);
         assert_eq!(quantile(&s, 1.0), 5.0);
         assert_eq!(quantile(&s, 0.25), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(quantile(&[0.0, 10.0], 0.99), 9.9);
     }
 }

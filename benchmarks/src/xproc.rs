@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dbshm::{monotonic_ns, DoubleBufferedSharedMemory, Options};
 
@@ -84,6 +84,9 @@ pub const ALL: &[Transport] = &[
     Transport::Futex,
 ];
 
+/// How long a reader waits for one frame before it gives up.
+const PATIENCE: Duration = Duration::from_secs(10);
+
 /// The writer's end of one transport.
 enum Sender {
     Dbshm(DoubleBufferedSharedMemory<u8>),
@@ -116,17 +119,19 @@ impl Sender {
 }
 
 impl Receiver {
-    /// Blocks or polls until frame `seq` is in `out`.
+    /// Blocks or polls until frame `seq` is in `out`; panics if it has not
+    /// come within `PATIENCE`, so that a lost frame fails the run.
     fn receive(&mut self, out: &mut [u8], seq: u64) {
+        let deadline = Instant::now() + PATIENCE;
+        let waiting = || assert!(Instant::now() < deadline, "frame {seq} never came");
         match self {
             Receiver::DbshmWait(shm) => {
-                let info = shm
-                    .wait_into(seq - 1, Duration::from_secs(10), out)
-                    .expect("dbshm wait");
+                let info = shm.wait_into(seq - 1, PATIENCE, out).expect("dbshm wait");
                 assert_eq!(info.seq, seq, "dbshm wait returned another frame");
             }
             Receiver::DbshmPoll(shm) => {
                 while shm.latest_seq() < seq {
+                    waiting();
                     std::hint::spin_loop();
                 }
                 shm.read_into(out).expect("dbshm read");
@@ -134,11 +139,12 @@ impl Receiver {
             #[cfg(feature = "iceoryx2")]
             Receiver::Iceoryx2(subscriber) => {
                 while !subscriber.receive_into(out).expect("iceoryx2 receive") {
+                    waiting();
                     std::hint::spin_loop();
                 }
             }
             Receiver::Stream(stream) => stream.read_exact(out).expect("stream read"),
-            Receiver::Futex(word) => word.wait_for(seq as u32),
+            Receiver::Futex(word) => word.wait_for(seq as u32, deadline),
         }
     }
 }
@@ -154,8 +160,9 @@ pub fn unique_name(tag: &str) -> String {
 }
 
 /// Frames sent before the timed ones in each run: each run is a new reader
-/// process, whose first copies fault in its pages.
-const WARM_UP: u64 = 3;
+/// process, whose first copies fault in its pages, and a new buffer pool.
+/// Six covers the four samples of the iceoryx2 service's pool.
+const WARM_UP: u64 = 6;
 
 /// What `lockstep` measured, in nanoseconds per frame.
 #[derive(Default)]
@@ -227,8 +234,9 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     for seq in 1..=frames + WARM_UP {
         fill(&mut frame, seq);
         std::thread::sleep(gap);
-        let t0 = monotonic_ns();
+        // The CPU clock is a system call: read it before the latency clock.
         let cpu0 = thread_cpu_ns();
+        let t0 = monotonic_ns();
         sender.send(&frame, seq);
         let cpu = thread_cpu_ns() - cpu0;
         let (acked, t1, reader_cpu) = child.ack();
