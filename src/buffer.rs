@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn};
 
-use crate::copy::copy_racy;
+use crate::copy::{copy_in, copy_racy};
 use crate::layout::{Geometry, FLAG_WAKE_ALWAYS};
 use crate::protocol::{self, FrameInfo};
 use crate::segment::{self, Segment, WriterLock};
@@ -291,8 +291,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         self.check_len(data.len())?;
         self.write_raw(|dst| {
             // SAFETY: `data` is exactly one frame long; `dst` is the back
-            // buffer, one frame long, which this writer alone writes.
-            unsafe { copy_racy(data.as_ptr().cast(), dst, self.geometry.frame_bytes) }
+            // buffer, one frame long and ALIGN-aligned, which this writer
+            // alone writes.
+            unsafe { copy_in(data.as_ptr().cast(), dst, self.geometry.frame_bytes) }
         })
     }
 

@@ -21,10 +21,88 @@
 //!   past it took 11 times as long for 6 MB (the Zen page-aliasing problem of
 //!   glibc bug 30994), and a user's buffer can sit anywhere.
 //!   Copies under 64 bytes use `rep movsb`, which is fast for short lengths.
+//! - the writer's copy of a frame of [`STREAM_THRESHOLD`] bytes or more uses
+//!   non-temporal stores (`movntdq`), as glibc's `memcpy` does for copies
+//!   larger than a share of the last-level cache. They skip reading each
+//!   destination line before writing it, and they leave the caches to the
+//!   readers and other programs instead of filling them with a frame that
+//!   does not fit. In an interleaved benchmark on the development machine
+//!   they took 0.56x to 0.94x the time of the ordinary loop into the two
+//!   buffers at 8 to 66 MB, about the same at 6 MB, and 1.5x at 4 MB, hence
+//!   the threshold. They are weakly ordered, so the copy ends with `sfence`:
+//!   the frame is visible before the publish that follows it.
 //! - elsewhere, relaxed atomic loads and stores of `usize` words (bytes at
 //!   unaligned ends): racing atomics are defined behaviour in the model itself.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
+
+/// Frames this large or larger are written with non-temporal stores.
+pub(crate) const STREAM_THRESHOLD: usize = 8 << 20;
+
+/// The writer's copy of a frame into a back buffer: [`copy_racy`], or for
+/// frames of [`STREAM_THRESHOLD`] bytes or more on x86-64, non-temporal
+/// stores that are complete (fenced) when it returns.
+///
+/// # Safety
+/// As for [`copy_racy`]; in addition `dst` must be 16-byte aligned.
+#[inline]
+pub(crate) unsafe fn copy_in(src: *const u8, dst: *mut u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if len >= STREAM_THRESHOLD {
+        // SAFETY: forwarded from the caller; len >= 64.
+        unsafe { copy_streaming(src, dst, len) };
+        return;
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_racy(src, dst, len) }
+}
+
+/// Copies with non-temporal stores: whole 64-byte blocks with `movntdq`,
+/// then `sfence`, then the last block again with ordinary stores if `len`
+/// is not a multiple of 64.
+///
+/// # Safety
+/// As for [`copy_racy`], and `len` >= 64 and `dst` 16-byte aligned.
+#[cfg(target_arch = "x86_64")]
+unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
+    const BLOCK: usize = 64;
+    debug_assert!(len >= BLOCK && dst as usize % 16 == 0);
+    // SAFETY: the asm reads [src, src + 64n) and writes [dst, dst + 64n),
+    // inside the caller's ranges; every `movntdq` address is dst plus a
+    // multiple of 16, so aligned as it must be; it declares every register
+    // it changes. The `sfence` makes the streamed stores globally visible
+    // before any later store, the publish included.
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "movdqu {a}, [{s}]",
+            "movdqu {b}, [{s} + 16]",
+            "movdqu {c}, [{s} + 32]",
+            "movdqu {d}, [{s} + 48]",
+            "movntdq [{t}], {a}",
+            "movntdq [{t} + 16], {b}",
+            "movntdq [{t} + 32], {c}",
+            "movntdq [{t} + 48], {d}",
+            "add {s}, 64",
+            "add {t}, 64",
+            "dec {n}",
+            "jnz 2b",
+            "sfence",
+            s = inout(reg) src => _,
+            t = inout(reg) dst => _,
+            n = inout(reg) len / BLOCK => _,
+            a = out(xmm_reg) _,
+            b = out(xmm_reg) _,
+            c = out(xmm_reg) _,
+            d = out(xmm_reg) _,
+            options(nostack),
+        );
+        if len % BLOCK != 0 {
+            // SAFETY: as in `copy_racy`: the last block lies inside both ranges.
+            copy_blocks(src.add(len - BLOCK), dst.add(len - BLOCK), 1);
+        }
+    }
+}
 
 /// Copies `len` bytes from `src` to `dst`, where either side may be shared
 /// memory that another process writes or reads concurrently.
@@ -152,6 +230,40 @@ unsafe fn copy_atomic(src: *const u8, dst: *mut u8, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::{copy_atomic, copy_racy};
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_streaming_copy_copies_every_length_and_source_alignment_exactly() {
+        // 16-byte aligned destinations, as the segment's buffers are.
+        let src: Vec<u8> = (0..400u32).map(|i| (i * 7 + 3) as u8).collect();
+        for off in 0..17 {
+            for len in [64, 65, 79, 127, 128, 129, 192, 200, 256, 291, 320, 383] {
+                let mut dst = vec![0xAAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAA_AAAAu128; 25];
+                let base = dst.as_mut_ptr().cast::<u8>();
+                // SAFETY: both ranges lie inside their vectors (400 bytes)
+                // and are distinct allocations; u128 makes `base` 16-aligned.
+                unsafe { super::copy_streaming(src.as_ptr().add(off), base, len) };
+                // SAFETY: the 400 bytes of `dst`, read after the copy.
+                let out = unsafe { std::slice::from_raw_parts(base, 400) };
+                assert_eq!(&out[..len], &src[off..off + len], "len {len}, offset {off}");
+                assert!(out[len..].iter().all(|&b| b == 0xAA), "len {len}, offset {off}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_writers_copy_is_exact_on_both_sides_of_the_threshold() {
+        for len in [super::STREAM_THRESHOLD - 1, super::STREAM_THRESHOLD + 17] {
+            let src: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut dst = vec![0u128; len.div_ceil(16)];
+            // SAFETY: `dst` holds at least `len` bytes, 16-byte aligned, and
+            // is a distinct allocation from `src`.
+            unsafe { super::copy_in(src.as_ptr(), dst.as_mut_ptr().cast(), len) };
+            // SAFETY: the first `len` bytes of `dst`, read after the copy.
+            let out = unsafe { std::slice::from_raw_parts(dst.as_ptr().cast::<u8>(), len) };
+            assert!(out == &src[..], "len {len}");
+        }
+    }
 
     #[test]
     fn both_copies_copy_every_length_and_alignment_exactly() {

@@ -28,6 +28,7 @@ fn main() {
         seed_snippet_works_between_two_processes,
         readers_never_see_torn_frames_from_a_writer_process,
         readers_never_see_torn_1080p_frames,
+        readers_never_see_torn_frames_written_with_streaming_stores,
         unvalidated_copies_are_torn_so_the_checker_works,
         new_from_racing_processes_creates_once,
         create_from_racing_processes_succeeds_once,
@@ -313,6 +314,11 @@ fn readers_never_see_torn_frames_from_a_writer_process() -> Result<(), Failed> {
 
 fn readers_never_see_torn_1080p_frames() -> Result<(), Failed> {
     torn_frame_run("torn-1080p", &[1080, 1920, 3], 1500, 200)
+}
+
+fn readers_never_see_torn_frames_written_with_streaming_stores() -> Result<(), Failed> {
+    // 8 MiB: the writer's copy uses non-temporal stores from this size on.
+    torn_frame_run("torn-stream", &[1024, 2048, 4], 1500, 50)
 }
 
 fn unvalidated_copies_are_torn_so_the_checker_works() -> Result<(), Failed> {
