@@ -246,7 +246,10 @@ mod tests {
                 // SAFETY: the 400 bytes of `dst`, read after the copy.
                 let out = unsafe { std::slice::from_raw_parts(base, 400) };
                 assert_eq!(&out[..len], &src[off..off + len], "len {len}, offset {off}");
-                assert!(out[len..].iter().all(|&b| b == 0xAA), "len {len}, offset {off}");
+                assert!(
+                    out[len..].iter().all(|&b| b == 0xAA),
+                    "len {len}, offset {off}"
+                );
             }
         }
     }
