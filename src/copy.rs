@@ -26,10 +26,10 @@
 //!   larger than a share of the last-level cache. They skip reading each
 //!   destination line before writing it, and they leave the caches to the
 //!   readers and other programs instead of filling them with a frame that
-//!   does not fit. In an interleaved benchmark on the development machine
-//!   they took 0.56x to 0.94x the time of the ordinary loop into the two
-//!   buffers at 8 to 66 MB, about the same at 6 MB, and 1.5x at 4 MB, hence
-//!   the threshold. They are weakly ordered, so the copy ends with `sfence`:
+//!   does not fit. In an interleaved benchmark on the development machine,
+//!   copying into two shared-memory buffers in turn, they took 0.67x to 0.90x
+//!   the time of the ordinary loop from 8 MB to 66 MB, about the same at
+//!   6 MB, and 1.4x to 1.8x from 1 MB to 4 MB, hence the threshold. They are weakly ordered, so the copy ends with `sfence`:
 //!   the frame is visible before the publish that follows it.
 //! - elsewhere, relaxed atomic loads and stores of `usize` words (bytes at
 //!   unaligned ends): racing atomics are defined behaviour in the model itself.
