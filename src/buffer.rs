@@ -291,8 +291,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         self.check_len(data.len())?;
         self.write_raw(|dst| {
             // SAFETY: `data` is exactly one frame long; `dst` is the back
-            // buffer, one frame long and ALIGN-aligned, which this writer
-            // alone writes.
+            // buffer, one frame long, which this writer alone writes, and
+            // ALIGN-aligned: the mapping starts on a page and both buffer
+            // offsets are multiples of ALIGN (checked by `Geometry::parse`).
             unsafe { copy_in(data.as_ptr().cast(), dst, self.geometry.frame_bytes) }
         })
     }

@@ -21,22 +21,30 @@
 //!   past it took 11 times as long for 6 MB (the Zen page-aliasing problem of
 //!   glibc bug 30994), and a user's buffer can sit anywhere.
 //!   Copies under 64 bytes use `rep movsb`, which is fast for short lengths.
-//! - the writer's copy of a frame of [`STREAM_THRESHOLD`] bytes or more uses
-//!   non-temporal stores (`movntdq`), as glibc's `memcpy` does for copies
+//! - on x86-64, the writer's copy of a frame of [`STREAM_THRESHOLD`] bytes or
+//!   more uses non-temporal stores (`movntdq`), as glibc's `memcpy` does for copies
 //!   larger than a share of the last-level cache. They skip reading each
 //!   destination line before writing it, and they leave the caches to the
 //!   readers and other programs instead of filling them with a frame that
 //!   does not fit. In an interleaved benchmark on the development machine,
 //!   copying into two shared-memory buffers in turn, they took 0.67x to 0.90x
 //!   the time of the ordinary loop from 8 MB to 66 MB, about the same at
-//!   6 MB, and 1.4x to 1.8x from 1 MB to 4 MB, hence the threshold. They are weakly ordered, so the copy ends with `sfence`:
-//!   the frame is visible before the publish that follows it.
+//!   6 MB, and 1.4x to 1.8x from 1 MB to 4 MB, hence the threshold.
+//!   These stores are the one exception to x86's rule that stores become
+//!   visible in program order, and the seqlock's fences in
+//!   [`protocol`](crate::protocol) emit no instruction on x86: they rely on
+//!   that rule. So the streamed copy is fenced on both sides. An `sfence`
+//!   before it makes the buffer's odd counter visible before any new byte
+//!   (else a reader could see new bytes under the old even counter and
+//!   accept a torn frame); an `sfence` after it makes the whole frame
+//!   visible before the publish.
 //! - elsewhere, relaxed atomic loads and stores of `usize` words (bytes at
 //!   unaligned ends): racing atomics are defined behaviour in the model itself.
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 /// Frames this large or larger are written with non-temporal stores.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const STREAM_THRESHOLD: usize = 8 << 20;
 
 /// The writer's copy of a frame into a back buffer: [`copy_racy`], or for
@@ -57,23 +65,27 @@ pub(crate) unsafe fn copy_in(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { copy_racy(src, dst, len) }
 }
 
-/// Copies with non-temporal stores: whole 64-byte blocks with `movntdq`,
-/// then `sfence`, then the last block again with ordinary stores if `len`
-/// is not a multiple of 64.
+/// Copies with non-temporal stores, fenced on both sides (see the module
+/// docs): `sfence`, whole 64-byte blocks with `movntdq`, `sfence`, then the
+/// last block again with ordinary stores if `len` is not a multiple of 64.
 ///
 /// # Safety
 /// As for [`copy_racy`], and `len` >= 64 and `dst` 16-byte aligned.
 #[cfg(target_arch = "x86_64")]
 unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     const BLOCK: usize = 64;
-    debug_assert!(len >= BLOCK && dst as usize % 16 == 0);
+    // With fewer than one block the loop counter would start at 0 and wrap.
+    assert!(len >= BLOCK, "streamed copy of {len} bytes");
+    debug_assert!(dst as usize % 16 == 0);
     // SAFETY: the asm reads [src, src + 64n) and writes [dst, dst + 64n),
-    // inside the caller's ranges; every `movntdq` address is dst plus a
-    // multiple of 16, so aligned as it must be; it declares every register
-    // it changes. The `sfence` makes the streamed stores globally visible
-    // before any later store, the publish included.
+    // n >= 1, inside the caller's ranges; every `movntdq` address is dst plus
+    // a multiple of 16, so aligned as it must be; it declares every register
+    // it changes. The first `sfence` orders every earlier store (the odd
+    // counter) before the streamed ones, the second the streamed ones before
+    // every later store (the tail and the publish).
     unsafe {
         std::arch::asm!(
+            "sfence",
             "2:",
             "movdqu {a}, [{s}]",
             "movdqu {b}, [{s} + 16]",

@@ -10,7 +10,10 @@
 //! `DBSHM_LOOM_BOUND` sets the preemption bound (default 2: about 100 s) and
 //! `DBSHM_LOOM_FRAMES` the frames (default 3); the soak runs bound 3 with 2
 //! frames (bound 3 with 3 frames did not finish in 14 minutes). The frame's
-//! words are relaxed atomics, as the portable `copy_racy` makes them.
+//! words are relaxed atomics, as the portable `copy_racy` makes them. The
+//! x86 copies are outside the model: ordinary stores keep program order on
+//! x86, and the writer's non-temporal stores, which do not, are fenced on
+//! both sides in `copy.rs`.
 
 use loom::sync::Arc;
 
