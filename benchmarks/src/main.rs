@@ -167,6 +167,11 @@ fn main() {
     }
 }
 
+/// This program, to be run again as one of its child roles.
+pub fn this_program() -> std::process::Command {
+    std::process::Command::new(std::env::current_exe().expect("own path"))
+}
+
 /// Has the kernel kill this child process when the harness dies, however it
 /// dies: a polling reader left behind would spin on a core for good.
 fn die_with_parent() {
@@ -394,14 +399,5 @@ fn scaling_section(settings: &Settings) -> String {
             }
         }
     }
-    let idle = std::process::Command::new(std::env::current_exe().expect("own path"))
-        .arg("idle")
-        .output()
-        .expect("run idle");
-    let idle = String::from_utf8_lossy(&idle.stdout)
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
-        .collect();
-    scaling::tables(&runs, &idle, settings)
+    scaling::tables(&runs, &scaling::idle_memory(), settings)
 }

@@ -5,7 +5,7 @@
 //! memory from /proc/self/status at the end.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dbshm::{monotonic_ns, DbShmError, DoubleBufferedSharedMemory, Options};
@@ -27,7 +27,7 @@ pub struct Run {
 }
 
 fn spawn(args: &[String]) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("own path"))
+    crate::this_program()
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
@@ -154,6 +154,11 @@ pub fn reader(args: &[String]) {
         shm.retries(),
         memory()
     );
+}
+
+/// The memory report of `compare idle`, run as a child.
+pub fn idle_memory() -> HashMap<String, f64> {
+    report(spawn(&["idle".into()]))
 }
 
 /// `compare idle`: the memory of this program doing nothing, the baseline

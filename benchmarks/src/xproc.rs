@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -319,7 +319,7 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(args: &[&str], stdin: Stdio) -> Peer {
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
+        let mut child = crate::this_program()
             .args(args)
             .stdin(stdin)
             .stdout(Stdio::piped())
