@@ -43,6 +43,43 @@
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::Relaxed};
 
+/// The 64-byte block loop of both x86-64 copies: four 16-byte `movdqu` loads
+/// and four stores with `$store`, `$blocks` times (at least once), between
+/// the instructions `$before` and `$after`. It reads [src, src + 64n) and
+/// writes [dst, dst + 64n), and declares every register it changes (the
+/// flags too, by omitting `preserves_flags`); without `nomem` the compiler
+/// assumes it reads and writes any memory. Expand it inside `unsafe`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! block_loop {
+    ($src:expr, $dst:expr, $blocks:expr, $store:literal, $before:literal, $after:literal) => {
+        std::arch::asm!(
+            $before,
+            "2:",
+            "movdqu {a}, [{s}]",
+            "movdqu {b}, [{s} + 16]",
+            "movdqu {c}, [{s} + 32]",
+            "movdqu {d}, [{s} + 48]",
+            concat!($store, " [{t}], {a}"),
+            concat!($store, " [{t} + 16], {b}"),
+            concat!($store, " [{t} + 32], {c}"),
+            concat!($store, " [{t} + 48], {d}"),
+            "add {s}, 64",
+            "add {t}, 64",
+            "dec {n}",
+            "jnz 2b",
+            $after,
+            s = inout(reg) $src => _,
+            t = inout(reg) $dst => _,
+            n = inout(reg) $blocks => _,
+            a = out(xmm_reg) _,
+            b = out(xmm_reg) _,
+            c = out(xmm_reg) _,
+            d = out(xmm_reg) _,
+            options(nostack),
+        )
+    };
+}
+
 /// Frames this large or larger are written with non-temporal stores.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const STREAM_THRESHOLD: usize = 8 << 20;
@@ -77,38 +114,14 @@ unsafe fn copy_streaming(src: *const u8, dst: *mut u8, len: usize) {
     // With fewer than one block the loop counter would start at 0 and wrap.
     assert!(len >= BLOCK, "streamed copy of {len} bytes");
     debug_assert!(dst as usize % 16 == 0);
-    // SAFETY: the asm reads [src, src + 64n) and writes [dst, dst + 64n),
+    // SAFETY: the loop reads [src, src + 64n) and writes [dst, dst + 64n),
     // n >= 1, inside the caller's ranges; every `movntdq` address is dst plus
-    // a multiple of 16, so aligned as it must be; it declares every register
-    // it changes. The first `sfence` orders every earlier store (the odd
-    // counter) before the streamed ones, the second the streamed ones before
-    // every later store (the tail and the publish).
+    // a multiple of 16, so aligned as it must be. The first `sfence` orders
+    // every earlier store (the odd counter) before the streamed ones, the
+    // second the streamed ones before every later store (the tail and the
+    // publish).
     unsafe {
-        std::arch::asm!(
-            "sfence",
-            "2:",
-            "movdqu {a}, [{s}]",
-            "movdqu {b}, [{s} + 16]",
-            "movdqu {c}, [{s} + 32]",
-            "movdqu {d}, [{s} + 48]",
-            "movntdq [{t}], {a}",
-            "movntdq [{t} + 16], {b}",
-            "movntdq [{t} + 32], {c}",
-            "movntdq [{t} + 48], {d}",
-            "add {s}, 64",
-            "add {t}, 64",
-            "dec {n}",
-            "jnz 2b",
-            "sfence",
-            s = inout(reg) src => _,
-            t = inout(reg) dst => _,
-            n = inout(reg) len / BLOCK => _,
-            a = out(xmm_reg) _,
-            b = out(xmm_reg) _,
-            c = out(xmm_reg) _,
-            d = out(xmm_reg) _,
-            options(nostack),
-        );
+        block_loop!(src, dst, len / BLOCK, "movntdq", "sfence", "sfence");
         if len % BLOCK != 0 {
             // SAFETY: as in `copy_racy`: the last block lies inside both ranges.
             copy_blocks(src.add(len - BLOCK), dst.add(len - BLOCK), 1);
@@ -163,34 +176,9 @@ pub(crate) unsafe fn copy_racy(src: *const u8, dst: *mut u8, len: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 unsafe fn copy_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
-    // SAFETY: forwarded from the caller; the asm reads only [src, src + 64n)
-    // and writes only [dst, dst + 64n), and declares every register it
-    // changes (the flags too, by omitting `preserves_flags`).
-    unsafe {
-        std::arch::asm!(
-            "2:",
-            "movdqu {a}, [{s}]",
-            "movdqu {b}, [{s} + 16]",
-            "movdqu {c}, [{s} + 32]",
-            "movdqu {d}, [{s} + 48]",
-            "movdqu [{t}], {a}",
-            "movdqu [{t} + 16], {b}",
-            "movdqu [{t} + 32], {c}",
-            "movdqu [{t} + 48], {d}",
-            "add {s}, 64",
-            "add {t}, 64",
-            "dec {n}",
-            "jnz 2b",
-            s = inout(reg) src => _,
-            t = inout(reg) dst => _,
-            n = inout(reg) blocks => _,
-            a = out(xmm_reg) _,
-            b = out(xmm_reg) _,
-            c = out(xmm_reg) _,
-            d = out(xmm_reg) _,
-            options(nostack),
-        );
-    }
+    // SAFETY: forwarded from the caller (blocks > 0, both ranges valid for
+    // 64 * blocks bytes); the loop touches only those ranges.
+    unsafe { block_loop!(src, dst, blocks, "movdqu", "", "") }
 }
 
 /// Copies `len` bytes from `src` to `dst` with relaxed atomic accesses: the
