@@ -53,7 +53,7 @@ for tool in rustfmt clippy-driver; do
 done
 need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps
 
-leftovers() { find /dev/shm -maxdepth 1 -name 'dbshm-*' -newer "$stamp" 2>/dev/null | sort; }
+leftovers() { find /dev/shm -maxdepth 1 \( -name 'dbshm-*' -o -name '.dbshm-*' \) -newer "$stamp" 2>/dev/null | sort; }
 stamp=$(mktemp)
 trap 'rm -f "$stamp"' EXIT
 

@@ -1,14 +1,13 @@
-//! The public handle, composing the segment, the protocol, the copy and the
-//! futex.
+//! The public handle, composing the segment, the writer role, the protocol,
+//! the copy and the futex.
 //!
-//! The path of one frame: `write` → shape check → writer role →
+//! The path of one frame: `write` → shape check → take the writer role →
 //! `begin_write` → copy in → `publish` → wake; `read` → `begin_read` →
 //! copy out → `validate_read` (→ retry).
 
 use std::hint;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,8 @@ use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDi
 use crate::copy::{copy_in, copy_racy};
 use crate::layout::{Geometry, FLAG_WAKE_ALWAYS};
 use crate::protocol::{self, FrameInfo};
-use crate::segment::{self, Segment, WriterLock};
+use crate::segment::{self, Segment};
+use crate::writer::WriterRole;
 use crate::{notify, DbShmError, Dtype, Element, Result};
 
 /// Longest single futex sleep; a waiter re-checks at least this often.
@@ -41,20 +41,15 @@ const STUCK_LIMIT: Duration = Duration::from_secs(2);
 /// assert_eq!(shared.shape(), &[480, 640]);
 /// # Ok::<(), dbshm::DbShmError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Options {
-    mode: u32,
+    /// The mode asked for, if any; segments this creates get 0600 otherwise.
+    mode: Option<u32>,
     unlink_on_drop: bool,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            mode: 0o600,
-            unlink_on_drop: false,
-        }
-    }
-}
+/// The mode of a segment created without [`Options::mode`].
+const DEFAULT_MODE: u32 = 0o600;
 
 impl Options {
     /// Mode 0600, and the segment outlives its handles.
@@ -64,14 +59,23 @@ impl Options {
 
     /// Permission bits of a segment this creates (not filtered by the
     /// umask). Default 0600: the owner only. 0640 lets the group open it
-    /// read-only; 0660 lets the group write too.
+    /// read-only; 0660 lets the group write too. The owner must keep read
+    /// and write ([`DbShmError::InvalidMode`] otherwise).
+    ///
+    /// A mode asked for here is also the most a segment this opens may
+    /// allow: an existing segment that lets in more users (another owner,
+    /// more permission bits, or group bits for another group) is refused
+    /// with [`DbShmError::ModeTooOpen`]. Without it, `open_or_create`
+    /// attaches to whatever segment the name has, as a group sharing a
+    /// segment or a writer restarted under another account needs.
     pub fn mode(mut self, mode: u32) -> Options {
-        self.mode = mode & 0o777;
+        self.mode = Some(mode & 0o777);
         self
     }
 
-    /// Remove the segment's name when the handle is dropped. Other handles
-    /// keep working; new opens fail with [`DbShmError::NotFound`].
+    /// Remove the segment's name when the handle is dropped, if it still
+    /// names the segment this handle opened. Other handles keep working;
+    /// new opens fail with [`DbShmError::NotFound`].
     pub fn unlink_on_drop(mut self, yes: bool) -> Options {
         self.unlink_on_drop = yes;
         self
@@ -84,10 +88,8 @@ impl Options {
         shape: impl IntoDimension,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let geometry = self.geometry::<T>(name, shape.into_dimension().slice())?;
-        let segment = Segment::create(name, &geometry, self.mode)?;
-        Ok(DoubleBufferedSharedMemory::from_parts(
-            name, segment, geometry, self,
-        ))
+        let segment = Segment::create(name, &geometry, self.create_mode())?;
+        DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
     }
 
     /// Opens an existing segment read-write; its shape comes from the segment.
@@ -120,17 +122,19 @@ impl Options {
                 Err(DbShmError::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
-            match Segment::create(name, &geometry, self.mode) {
+            match Segment::create(name, &geometry, self.create_mode()) {
                 Ok(segment) => {
-                    return Ok(DoubleBufferedSharedMemory::from_parts(
-                        name, segment, geometry, self,
-                    ))
+                    return DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
                 }
                 Err(e @ DbShmError::AlreadyExists { .. }) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
         Err(last.expect("the loop ran"))
+    }
+
+    fn create_mode(&self) -> u32 {
+        self.mode.unwrap_or(DEFAULT_MODE)
     }
 
     /// The geometry of a segment this creates.
@@ -143,7 +147,8 @@ impl Options {
             })?;
         // A class of users that may read but not write cannot count itself
         // among the waiters, so the writer must wake at every publish.
-        let read_only = |r: u32, w: u32| self.mode & r != 0 && self.mode & w == 0;
+        let mode = self.create_mode();
+        let read_only = |r: u32, w: u32| mode & r != 0 && mode & w == 0;
         if read_only(0o400, 0o200) || read_only(0o040, 0o020) || read_only(0o004, 0o002) {
             geometry.flags |= FLAG_WAKE_ALWAYS;
         }
@@ -156,6 +161,9 @@ impl Options {
         writable: bool,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let (segment, geometry) = Segment::open(name, writable)?;
+        if let Some(mode) = self.mode {
+            segment.check_exposure(name, mode)?;
+        }
         if geometry.dtype != T::DTYPE {
             return Err(DbShmError::TypeMismatch {
                 name: name.to_owned(),
@@ -163,9 +171,7 @@ impl Options {
                 found: geometry.dtype,
             });
         }
-        Ok(DoubleBufferedSharedMemory::from_parts(
-            name, segment, geometry, self,
-        ))
+        DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
     }
 }
 
@@ -176,9 +182,13 @@ impl Options {
 /// A handle can read and, unless opened read-only, write. It takes the writer
 /// role at its first write and keeps it until dropped; meanwhile a write
 /// through any other handle gets [`DbShmError::WriterBusy`]. The role is a
-/// `flock` the kernel releases when the process dies, so a crashed writer
-/// never blocks its successor. Reads never wait for the writer, and the
-/// writer never waits for readers.
+/// lock the kernel releases when the process dies, so a crashed writer
+/// never blocks its successor, whatever children it forked. Reads never
+/// wait for the writer, and the writer never waits for readers.
+///
+/// Threads may share a handle. Writes through one handle never wait for
+/// each other: a write while another is in progress gets `WriterBusy` at
+/// once.
 ///
 /// Dropping a handle leaves the segment in place for others (see
 /// [`Options::unlink_on_drop`] and [`unlink`](crate::unlink)).
@@ -186,11 +196,8 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
     name: String,
     segment: Segment,
     geometry: Geometry,
-    /// The writer role, once this handle has taken it; the mutex also
-    /// serialises writes from threads sharing the handle.
-    writer: Mutex<Option<WriterLock>>,
-    /// `thread_token()` of the thread inside a write, or 0.
-    writing_thread: AtomicUsize,
+    /// `None` for a read-only handle.
+    writer: Option<WriterRole>,
     retries: AtomicU64,
     unlink_on_drop: bool,
     _element: PhantomData<fn() -> T>,
@@ -227,27 +234,37 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         segment::unlink(name)
     }
 
-    fn from_parts(name: &str, segment: Segment, geometry: Geometry, options: &Options) -> Self {
-        DoubleBufferedSharedMemory {
+    fn from_parts(
+        name: &str,
+        segment: Segment,
+        geometry: Geometry,
+        options: &Options,
+    ) -> Result<Self> {
+        let writer = if segment.writable() {
+            Some(WriterRole::new(&segment, name)?)
+        } else {
+            None
+        };
+        Ok(DoubleBufferedSharedMemory {
             name: name.to_owned(),
             segment,
             geometry,
-            writer: Mutex::new(None),
-            writing_thread: AtomicUsize::new(0),
+            writer,
             retries: AtomicU64::new(0),
             unlink_on_drop: options.unlink_on_drop,
             _element: PhantomData,
-        }
+        })
     }
 
+    /// `ShapeMismatch` unless `shape`, the caller's, is the segment's.
     fn check_shape(&self, shape: &[usize]) -> Result<()> {
         if shape == self.shape() {
             Ok(())
         } else {
             Err(DbShmError::ShapeMismatch {
                 name: self.name.clone(),
-                expected: shape.to_vec(),
-                found: self.shape().to_vec(),
+                expected: self.shape().to_vec(),
+                found: shape.to_vec(),
             })
         }
     }
@@ -256,10 +273,10 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         if len == self.len() {
             Ok(())
         } else {
-            Err(DbShmError::ShapeMismatch {
+            Err(DbShmError::LengthMismatch {
                 name: self.name.clone(),
-                expected: self.shape().to_vec(),
-                found: vec![len],
+                expected: self.len(),
+                found: len,
             })
         }
     }
@@ -272,13 +289,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         S: Data<Elem = T>,
         D: Dimension,
     {
-        if array.shape() != self.shape() {
-            return Err(DbShmError::ShapeMismatch {
-                name: self.name.clone(),
-                expected: self.shape().to_vec(),
-                found: array.shape().to_vec(),
-            });
-        }
+        self.check_shape(array.shape())?;
         match array.as_slice() {
             Some(src) => self.write_slice(src),
             None => self.write_with(|mut back| back.assign(array)),
@@ -311,7 +322,8 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         self.write_raw(|dst| {
             // SAFETY: `dst` is the back buffer: ALIGN-aligned (so aligned for
             // T), one frame of `len` elements, valid for the life of `self`.
-            // This writer is its only writer (the role and the mutex), and
+            // This write is its only writer (the role, and one write per
+            // handle at a time), and
             // readers touch it only through `copy_racy`, so the exclusive
             // view aliases no Rust reference. Any bytes are a valid T.
             let view =
@@ -321,51 +333,13 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     }
 
     fn write_raw(&self, fill: impl FnOnce(*mut u8)) -> Result<FrameInfo> {
-        if !self.segment.writable() {
+        let Some(writer) = &self.writer else {
             return Err(DbShmError::ReadOnly {
                 name: self.name.clone(),
             });
-        }
-        let header = self.segment.header();
-        let me = thread_token();
-        let mut role = match self.writer.try_lock() {
-            Ok(role) => role,
-            // A panic in an earlier `fill` poisons the lock; the protocol
-            // state it leaves (an odd counter) is one `begin_write` recovers from.
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            // Acquire: pairs with the Release below; a thread only ever
-            // finds its own token here while it is inside `fill` itself.
-            Err(TryLockError::WouldBlock) if self.writing_thread.load(Ordering::Acquire) == me => {
-                // A write from inside `write_with`'s closure: waiting for the
-                // lock would wait for itself.
-                return Err(DbShmError::WriterBusy {
-                    name: self.name.clone(),
-                    pid: std::process::id(),
-                });
-            }
-            // Another thread writing through this handle: take turns.
-            Err(TryLockError::WouldBlock) => {
-                self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-            }
         };
-        if !role.as_ref().is_some_and(WriterLock::held_by_this_process) {
-            let Some(lock) = self.segment.try_lock_writer(&self.name)? else {
-                // Relaxed: shown to people, never used to decide anything.
-                let pid = header.writer_pid.load(Ordering::Relaxed);
-                return Err(DbShmError::WriterBusy {
-                    name: self.name.clone(),
-                    pid,
-                });
-            };
-            *role = Some(lock);
-            // Relaxed: shown to people, never used to decide anything.
-            header.writer_pid.store(
-                rustix::process::getpid().as_raw_nonzero().get() as u32,
-                Ordering::Relaxed,
-            );
-        }
-        self.writing_thread.store(me, Ordering::Release);
-        let _done = ClearOnDrop(&self.writing_thread);
+        let _turn = writer.take(&self.segment, &self.name)?;
+        let header = self.segment.header();
         let ticket = protocol::begin_write(header);
         // SAFETY: the offset of either buffer lies inside the mapping (checked
         // by `Geometry::parse` or computed by `Geometry::new`).
@@ -433,13 +407,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         S: DataMut<Elem = T>,
         D: Dimension,
     {
-        if out.shape() != self.shape() {
-            return Err(DbShmError::ShapeMismatch {
-                name: self.name.clone(),
-                expected: self.shape().to_vec(),
-                found: out.shape().to_vec(),
-            });
-        }
+        self.check_shape(out.shape())?;
         if let Some(slice) = out.as_slice_mut() {
             return self.read_into(slice);
         }
@@ -609,7 +577,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
 impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
     fn drop(&mut self) {
         if self.unlink_on_drop {
-            let _ = segment::unlink(&self.name);
+            // Only the object this handle opened: the name may have been
+            // unlinked and given to a new segment meanwhile.
+            let _ = self.segment.unlink(&self.name);
         }
     }
 }
@@ -623,23 +593,6 @@ impl<T: Element> std::fmt::Debug for DoubleBufferedSharedMemory<T> {
             .field("latest_seq", &self.latest_seq())
             .field("read_only", &self.is_read_only())
             .finish()
-    }
-}
-
-/// A number unique to the calling thread among live threads, never 0: the
-/// address of a thread-local.
-fn thread_token() -> usize {
-    thread_local!(static TOKEN: u8 = const { 0 });
-    TOKEN.with(|t| t as *const u8 as usize)
-}
-
-/// Resets a thread token to 0 when a write ends, by return or by panic.
-struct ClearOnDrop<'a>(&'a AtomicUsize);
-
-impl Drop for ClearOnDrop<'_> {
-    fn drop(&mut self) {
-        // Release: pairs with the Acquire load in `write_raw`.
-        self.0.store(0, Ordering::Release);
     }
 }
 

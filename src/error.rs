@@ -14,7 +14,8 @@ use crate::Dtype;
 #[non_exhaustive]
 #[allow(missing_docs)] // the fields, described once above
 pub enum DbShmError {
-    /// The name is empty, holds a '/' or a NUL byte, or is too long.
+    /// The name is empty, too long, holds a '/' or a control character, or
+    /// starts with `.dbshm-` (dbshm's own files).
     #[error("invalid segment name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
 
@@ -42,18 +43,50 @@ pub enum DbShmError {
         found: Dtype,
     },
 
-    /// The segment has another shape, or a caller's buffer has the wrong size.
-    #[error("segment {name:?}: shape mismatch: expected {expected:?}, found {found:?}")]
+    /// The segment's shape (`expected`) is not the caller's (`found`).
+    #[error("segment {name:?} has shape {expected:?}, not {found:?}")]
     ShapeMismatch {
         name: String,
         expected: Vec<usize>,
         found: Vec<usize>,
     },
 
+    /// A caller's buffer does not hold one frame: `expected` elements (the
+    /// segment's), `found` given.
+    #[error("segment {name:?}: a frame is {expected} elements, the buffer given holds {found}")]
+    LengthMismatch {
+        name: String,
+        expected: usize,
+        found: usize,
+    },
+
     /// The object under that name is not a segment this version can use:
     /// foreign, truncated, corrupt, or never finished by its creator.
     #[error("segment {name:?} is incompatible or corrupt: {reason}")]
     Incompatible { name: String, reason: String },
+
+    /// A mode a segment cannot be created with.
+    #[error("segment {name:?}: invalid mode {mode:04o}: {reason}")]
+    InvalidMode {
+        name: String,
+        mode: u32,
+        reason: &'static str,
+    },
+
+    /// The caller asked for a mode ([`Options::mode`](crate::Options::mode)),
+    /// and the existing segment lets in more users than that mode would.
+    #[error(
+        "segment {name:?} is open to more users than mode {requested:04o} allows ({reason}): \
+         mode {mode:04o}, owner uid {uid}, group gid {gid}"
+    )]
+    ModeTooOpen {
+        name: String,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        requested: u32,
+        reason: &'static str,
+    },
 
     /// The OS refused access to the segment.
     #[error("segment {name:?}: permission denied to {operation}")]
@@ -62,8 +95,9 @@ pub enum DbShmError {
         operation: &'static str,
     },
 
-    /// Another handle, in this process or another, holds the writer role
-    /// (or a write was started from inside `write_with`'s closure).
+    /// Another handle, in this process or another, holds the writer role,
+    /// or another write through this handle is in progress (from another
+    /// thread, or from inside `write_with`'s closure).
     #[error("segment {name:?}: the writer role is taken (last taken by pid {pid})")]
     WriterBusy { name: String, pid: u32 },
 

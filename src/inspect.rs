@@ -1,11 +1,17 @@
-//! Looking at segments without using them: what `dbshm list` and `dbshm info`
-//! show. Opens read-only, never waits for a creator, never removes anything.
+//! Looking at segments without using them: what `dbshm list`, `dbshm info`
+//! and `dbshm rm` see. Observers read the header with `pread`, never through
+//! a mapping, so that no object of anyone's can crash them with a SIGBUS;
+//! they take no lock, so they never get in a writer's way; and they never
+//! remove anything unless asked.
 
-use std::sync::atomic::Ordering;
+use std::mem::offset_of;
+use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{LAYOUT_VERSION, NBUFFERS};
-use crate::segment::{self, Segment};
+use crate::layout::{Header, Slot, LAYOUT_VERSION, NBUFFERS};
+use crate::segment::name::{self, FileId, Kind};
+use crate::segment::open::{self, Identity, Object};
+use crate::segment::{liveness, unlink_object};
 use crate::{DbShmError, Dtype, Result};
 
 /// One buffer's publication state.
@@ -48,8 +54,12 @@ pub struct SegmentInfo {
     pub latest_age_ns: Option<u64>,
     /// Pid of the last process that took the writer role; 0 if none has.
     pub writer_pid: u32,
-    /// Whether a process holds the writer role now (the kernel's lock says so).
+    /// Whether a process holds the writer role now (its mark on the segment,
+    /// which the kernel drops when it dies, says so).
     pub writer_alive: bool,
+    /// Whether any process has the segment open: a handle of any kind, or
+    /// its creator. A segment in use is not stale.
+    pub in_use: bool,
     /// Waiters that counted themselves (see the wait protocol).
     pub waiters: u32,
     /// Each buffer's publication state.
@@ -58,8 +68,19 @@ pub struct SegmentInfo {
     pub mode: u32,
     /// Owner of the object.
     pub uid: u32,
+    /// Group of the object.
+    pub gid: u32,
     /// Last change of the object's size or mode, as seconds since the Unix epoch.
     pub modified_unix_s: i64,
+    /// When the segment was created (CLOCK_REALTIME, ns since the Unix epoch).
+    pub created_unix_ns: u64,
+    /// The segment's lock file, beside it in /dev/shm.
+    pub lock_file: String,
+    /// The object this was read from, so that `unlink` removes no other.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    identity: Identity,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    lock_id: FileId,
 }
 
 impl SegmentInfo {
@@ -72,32 +93,52 @@ impl SegmentInfo {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default();
-                now.saturating_sub(Duration::from_secs(self.modified_unix_s.max(0) as u64))
+                now.saturating_sub(Duration::from_nanos(self.created_unix_ns))
             }
         }
     }
+
+    /// Removes this segment: the object this information was read from,
+    /// and its lock file. [`DbShmError::NotFound`] if the name no longer
+    /// names that object (it was removed, or replaced by a new segment).
+    pub fn unlink(&self) -> Result<()> {
+        unlink_object(&self.name, self.identity, self.uid, self.lock_id)
+    }
 }
 
-/// Reads a segment's header, read-only. [`DbShmError::Incompatible`] for an
-/// object that is not a (finished) dbshm segment.
+/// Reads a segment's header. [`DbShmError::Incompatible`] for an object that
+/// is not a dbshm segment of this version.
 pub fn inspect(name: &str) -> Result<SegmentInfo> {
-    let (seg, geometry) = Segment::open_as_is(name)?;
-    let h = seg.header();
-    let stat = seg.stat(name)?;
-    // Relaxed throughout: a snapshot for people to read, not a frame to
-    // trust; each value is whole, their mutual consistency is not needed.
-    let slots = [0, 1].map(|i| SlotInfo {
-        seq: h.slots[i].seq.load(Ordering::Relaxed),
-        frame: h.slots[i].frame.load(Ordering::Relaxed),
-        timestamp_ns: h.slots[i].timestamp_ns.load(Ordering::Relaxed),
+    name::check(name)?;
+    peek(&open::dir(name)?, name)
+}
+
+/// [`inspect`] of a name found in the directory, which may be any bytes.
+fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
+    let object = Object::open(dir, name, name, false)?;
+    let (geometry, page) = object.header(name)?;
+    // A snapshot for people to read, not a frame to trust: each value is
+    // whole (read by one aligned copy), their mutual consistency is not needed.
+    let u64_at = |off: usize| u64::from_ne_bytes(page[off..off + 8].try_into().unwrap());
+    let u32_at = |off: usize| u32::from_ne_bytes(page[off..off + 4].try_into().unwrap());
+    let slots: [SlotInfo; NBUFFERS] = std::array::from_fn(|i| {
+        let at = offset_of!(Header, slots) + i * std::mem::size_of::<Slot>();
+        SlotInfo {
+            seq: u64_at(at + offset_of!(Slot, seq)),
+            frame: u64_at(at + offset_of!(Slot, frame)),
+            timestamp_ns: u64_at(at + offset_of!(Slot, timestamp_ns)),
+        }
     });
-    let latest_seq = h.latest.load(Ordering::Relaxed);
+    let latest_seq = u64_at(offset_of!(Header, latest));
     let latest = slots[(latest_seq % NBUFFERS as u64) as usize];
     let latest_timestamp_ns = if latest.frame == latest_seq {
         latest.timestamp_ns
     } else {
         0
     };
+    let stat = &object.stat;
+    let asks = |mark| liveness::held(&object.fd, mark).unwrap_or(false);
+    let lock_id = FileId(geometry.lock_id);
     Ok(SegmentInfo {
         name: name.to_owned(),
         dtype: geometry.dtype,
@@ -111,31 +152,96 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
         latest_timestamp_ns,
         latest_age_ns: (latest_seq > 0 && latest_timestamp_ns > 0)
             .then(|| crate::monotonic_ns().saturating_sub(latest_timestamp_ns)),
-        writer_pid: h.writer_pid.load(Ordering::Relaxed),
-        writer_alive: seg.writer_alive(),
-        waiters: h.waiters.load(Ordering::Relaxed),
+        writer_pid: u32_at(offset_of!(Header, writer_pid)),
+        writer_alive: asks(liveness::WRITER_PRESENT),
+        in_use: asks(liveness::PRESENCE),
+        waiters: u32_at(offset_of!(Header, waiters)),
         slots,
         mode: stat.st_mode & 0o7777,
         uid: stat.st_uid,
+        gid: stat.st_gid,
         modified_unix_s: stat.st_mtime,
+        created_unix_ns: geometry.created_unix_ns,
+        lock_file: lock_id.lock_name(),
+        identity: object.identity(),
+        lock_id,
     })
 }
 
-/// Every dbshm segment on the machine that this user may read, found by its
-/// header (not its name), sorted by name. Other shared-memory objects are
-/// skipped.
-pub fn list() -> Result<Vec<SegmentInfo>> {
-    let dir = std::fs::read_dir(segment::SHM_DIR).map_err(|source| DbShmError::Os {
-        name: segment::SHM_DIR.to_owned(),
-        operation: "list the shared-memory objects",
-        source,
-    })?;
-    let mut found: Vec<SegmentInfo> = dir
+/// The names in the directory, as strings (names that are not UTF-8 are
+/// no segment's: dbshm takes names as `&str`).
+fn names(dir: &OwnedFd) -> Result<Vec<String>> {
+    let entries = rustix::fs::Dir::read_from(dir)
+        .map_err(|e| DbShmError::os(open::SHM_DIR, "list /dev/shm", e))?;
+    Ok(entries
         .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .filter_map(|name| inspect(&name).ok())
+        .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_owned))
+        .filter(|name| name != "." && name != "..")
+        .collect())
+}
+
+/// Every dbshm segment on the machine that this user may read, found by its
+/// header (not its name), sorted by name. Other objects are skipped, and so
+/// are dbshm's own files. A name on disk may hold any character, including
+/// ones dbshm would refuse: escape it before printing it.
+pub fn list() -> Result<Vec<SegmentInfo>> {
+    let dir = open::dir(open::SHM_DIR)?;
+    let mut found: Vec<SegmentInfo> = names(&dir)?
+        .into_iter()
+        .filter(|name| name::kind(name) == Kind::Segment)
+        .filter_map(|name| peek(&dir, &name).ok())
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
+}
+
+/// Removes dbshm's own files that nothing uses: lock files (`.dbshm-lock-*`)
+/// that no segment names and no writer or creator holds, and segments
+/// whose creator died building them (`.dbshm-new-*`). Only this user's
+/// files can be removed (root: anyone's). Returns the names removed.
+pub fn remove_leftovers() -> Result<Vec<String>> {
+    let dir = open::dir(open::SHM_DIR)?;
+    let unheld = |file: &str, mark| {
+        Object::open(&dir, file, file, false)
+            .ok()
+            .filter(|object| liveness::held(&object.fd, mark) == Ok(false))
+            .map(|object| (file.to_owned(), object.identity()))
+    };
+    // A creator holds its lock file from before it makes the segment until
+    // the segment has its name. So the candidates are found first, and the
+    // segments that name lock files read after: a segment named after a
+    // candidate was found unheld is named before this reads the directory.
+    let mut candidates = Vec::new();
+    for file in names(&dir)? {
+        match name::kind(&file) {
+            Kind::Lock => candidates.extend(unheld(&file, liveness::ROLE)),
+            Kind::New
+                if unheld(&name::lock_of(&file), liveness::ROLE).is_some()
+                    || !exists(&dir, &name::lock_of(&file)) =>
+            {
+                candidates.extend(unheld(&file, liveness::PRESENCE))
+            }
+            _ => {}
+        }
+    }
+    let named: Vec<String> = names(&dir)?
+        .iter()
+        .filter(|name| name::kind(name) == Kind::Segment)
+        .filter_map(|name| peek(&dir, name).ok())
+        .map(|s| s.lock_file)
+        .collect();
+    let mut removed = Vec::new();
+    for (file, identity) in candidates {
+        if !named.contains(&file)
+            && open::still_names(&dir, &file, identity)
+            && rustix::fs::unlinkat(&dir, file.as_str(), rustix::fs::AtFlags::empty()).is_ok()
+        {
+            removed.push(file);
+        }
+    }
+    Ok(removed)
+}
+
+fn exists(dir: &OwnedFd, file: &str) -> bool {
+    rustix::fs::statat(dir, file, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }

@@ -19,8 +19,10 @@
 //! | 160 | 16 | `buffer_offset` | `u64[2]`, byte offset of each buffer, multiples of [`ALIGN`] |
 //! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
 //! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
-//! | 192 | 4 | `init` | atomic `u32`, [`INIT_READY`] once every other field is set (stored with Release) |
+//! | 192 | 4 | `init` | `u32` [`INIT_READY`]: the creator writes the whole descriptor before the segment gets its name |
 //! | 196 | 4 | `flags` | `u32`: bit 0 [`FLAG_WAKE_ALWAYS`]; other bits 0 |
+//! | 200 | 8 | `created_unix_ns` | `u64`, the creator's CLOCK_REALTIME when it made the segment |
+//! | 208 | 16 | `lock_id` | 16 random bytes naming the segment's lock file, `.dbshm-lock-<32 hex digits>` beside it |
 //! | 256 | 8 | `latest` | atomic `u64`, number of the latest published frame; 0 before the first write |
 //! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
 //! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |
@@ -41,7 +43,7 @@ use crate::Dtype;
 /// First eight bytes of every segment: "DBSHM_V1" read as a big-endian `u64`.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"DBSHM_V1");
 /// Version of this layout; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes of the header: one page, before the first buffer.
 pub const HEADER_SIZE: usize = 4096;
 /// Alignment of each buffer within the object.
@@ -52,6 +54,8 @@ pub const MAX_NDIM: usize = 16;
 pub const INIT_READY: u32 = u32::from_be_bytes(*b"RDY!");
 /// Number of buffers: double buffering.
 pub const NBUFFERS: usize = 2;
+/// Bytes of the random id that names a segment's lock file.
+pub const LOCK_ID_SIZE: usize = 16;
 /// `flags` bit: the writer wakes the futex at every publish, not only when
 /// `waiters` is non-zero. Set at creation when the mode lets a class of users
 /// read the segment but not write it: such readers cannot count themselves.
@@ -87,7 +91,9 @@ pub(crate) struct Header {
     pub(crate) total_size: u64,
     pub(crate) init: AtomicU32,
     pub(crate) flags: u32,
-    _pad0: [u8; 56],
+    pub(crate) created_unix_ns: u64,
+    pub(crate) lock_id: [u8; LOCK_ID_SIZE],
+    _pad0: [u8; 32],
     pub(crate) latest: AtomicU64,
     pub(crate) notify: AtomicU32,
     pub(crate) writer_pid: AtomicU32,
@@ -110,6 +116,8 @@ const _: () = {
     assert!(offset_of!(Header, total_size) == 184);
     assert!(offset_of!(Header, init) == 192);
     assert!(offset_of!(Header, flags) == 196);
+    assert!(offset_of!(Header, created_unix_ns) == 200);
+    assert!(offset_of!(Header, lock_id) == 208);
     assert!(offset_of!(Header, latest) == 256);
     assert!(offset_of!(Header, notify) == 264);
     assert!(offset_of!(Header, writer_pid) == 268);
@@ -144,7 +152,9 @@ impl Header {
             total_size: 0,
             init: AtomicU32::new(0),
             flags: 0,
-            _pad0: [0; 56],
+            created_unix_ns: 0,
+            lock_id: [0; LOCK_ID_SIZE],
+            _pad0: [0; 32],
             latest: AtomicU64::new(0),
             notify: AtomicU32::new(0),
             writer_pid: AtomicU32::new(0),
@@ -198,6 +208,10 @@ pub(crate) struct Geometry {
     pub(crate) total_size: usize,
     /// The header's `flags`.
     pub(crate) flags: u32,
+    /// The header's `created_unix_ns`.
+    pub(crate) created_unix_ns: u64,
+    /// The header's `lock_id`.
+    pub(crate) lock_id: [u8; LOCK_ID_SIZE],
 }
 
 fn round_up(n: usize, align: usize) -> Option<usize> {
@@ -235,11 +249,14 @@ impl Geometry {
             buffer_offset: [HEADER_SIZE, HEADER_SIZE + stride],
             total_size,
             flags: 0,
+            created_unix_ns: 0,
+            lock_id: [0; LOCK_ID_SIZE],
         })
     }
 
-    /// Writes the descriptor fields of a new segment's header (not `init`,
-    /// not the protocol's atomics, which start at zero).
+    /// Writes the descriptor of a new segment's header, `init` included (a
+    /// segment is complete before its name appears), but not the protocol's
+    /// atomics, which start at zero.
     pub(crate) fn write_descriptor(&self, bytes: &mut [u8; DESCRIPTOR_SIZE]) {
         let mut put = |off: usize, v: &[u8]| bytes[off..off + v.len()].copy_from_slice(v);
         put(0, &MAGIC.to_ne_bytes());
@@ -257,7 +274,10 @@ impl Geometry {
         }
         put(176, &(self.frame_bytes as u64).to_ne_bytes());
         put(184, &(self.total_size as u64).to_ne_bytes());
+        put(192, &INIT_READY.to_ne_bytes());
         put(196, &self.flags.to_ne_bytes());
+        put(200, &self.created_unix_ns.to_ne_bytes());
+        put(208, &self.lock_id);
     }
 
     /// Reads and checks a header's descriptor, taken from an object of
@@ -280,6 +300,12 @@ impl Geometry {
             } else {
                 format!("bad magic {magic:#018x}: not a dbshm segment")
             });
+        }
+        let init = u32_at(192);
+        if init != INIT_READY {
+            return Err(format!(
+                "the header is not initialised (init word {init:#010x})"
+            ));
         }
         let version = u32_at(8);
         if version != LAYOUT_VERSION {
@@ -323,6 +349,8 @@ impl Geometry {
             return Err(format!("unknown flags {flags:#x}"));
         }
         expected.flags = flags;
+        expected.created_unix_ns = u64_at(200);
+        expected.lock_id = bytes[208..208 + LOCK_ID_SIZE].try_into().unwrap();
 
         let fields = [
             ("buffer 0 offset", u64_at(160), expected.buffer_offset[0]),
@@ -419,7 +447,7 @@ mod tests {
         // Offsets of each field (and a value that breaks it).
         let cases: &[(usize, &[u8], &str)] = &[
             (0, b"NOTDBSHM", "magic"),
-            (8, &2u32.to_ne_bytes(), "version"),
+            (8, &1u32.to_ne_bytes(), "version"),
             (12, &512u32.to_ne_bytes(), "header size"),
             (16, &99u32.to_ne_bytes(), "dtype"),
             (20, &8u32.to_ne_bytes(), "element size"),
@@ -433,6 +461,7 @@ mod tests {
             (168, &4096u64.to_ne_bytes(), "buffer 1 offset"),
             (176, &(1u64 << 40).to_ne_bytes(), "frame size"),
             (184, &1u64.to_ne_bytes(), "total size"),
+            (192, &0u32.to_ne_bytes(), "not initialised"),
             (196, &2u32.to_ne_bytes(), "flags"),
         ];
         for &(off, bad, what) in cases {

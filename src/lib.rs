@@ -66,6 +66,8 @@ mod protocol;
 #[cfg(not(loom))]
 mod segment;
 mod sync;
+#[cfg(not(loom))]
+mod writer;
 
 pub use ndarray;
 
@@ -75,15 +77,17 @@ pub use element::{Dtype, Element};
 #[cfg(not(loom))]
 pub use error::{DbShmError, Result};
 #[cfg(not(loom))]
-pub use inspect::{inspect, list, SegmentInfo, SlotInfo};
+pub use inspect::{inspect, list, remove_leftovers, SegmentInfo, SlotInfo};
 pub use protocol::FrameInfo;
 #[cfg(not(loom))]
 pub use segment::MAX_NAME_LEN;
 
 #[cfg(not(loom))]
-/// Removes the segment's name. Handles already open keep working; the memory
-/// is freed when the last one is dropped. [`DbShmError::NotFound`] if no
-/// segment has that name.
+/// Removes the segment's name and its lock file. Handles already open keep
+/// working; the memory is freed when the last one is dropped.
+/// [`DbShmError::NotFound`] if nothing has that name, and
+/// [`DbShmError::Incompatible`], removing nothing, if what has it is not a
+/// dbshm segment.
 pub fn unlink(name: &str) -> Result<()> {
     segment::unlink(name)
 }

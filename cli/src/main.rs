@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
   dbshm list                         every dbshm segment on this machine
   dbshm info camera --json           one segment's header, as JSON
   dbshm watch camera                 live frame rate, latency and frame summary
-  dbshm rm camera                    remove a segment whose writer is gone
+  dbshm rm camera                    remove a segment no process has open
   dbshm rm --stale --age 600         remove segments idle for 10 minutes"
 )]
 struct Cli {
@@ -52,12 +52,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove segments. Refuses one whose writer is alive, unless --force.
-    #[command(after_help = "Examples:
-  dbshm rm camera                    refuses while its writer runs
+    /// Remove segments. Refuses one that a live process has open, unless --force.
+    #[command(
+        after_help = "--stale looks at the whole machine: every segment this user may remove,
+whoever made it, that no process has open (writer, reader or creator) and
+that has had no frame (or, never written, has existed) for --age seconds;
+and dbshm's own files (.dbshm-*) that nothing uses.
+
+Examples:
+  dbshm rm camera                    refuses while any process has it open
   dbshm rm --force camera
-  dbshm rm --stale                   every segment with no writer and no frame for 60 s
-  dbshm rm --stale --age 0 a b       a and b, if they have no writer")]
+  dbshm rm --stale                   every unused segment with no frame for 60 s
+  dbshm rm --stale --age 0 a b       a and b, if no process has them open"
+    )]
     Rm(segments::RmArgs),
     /// Show a segment's frame rate, latency and a summary of its frames, live.
     #[command(after_help = "Example:\n  dbshm watch camera\n  dbshm watch camera --count 100")]

@@ -8,7 +8,11 @@ use dbshm::SegmentInfo;
 use crate::stats;
 
 pub fn list(json: bool) -> Result<ExitCode, String> {
-    let segments = dbshm::list().map_err(|e| e.to_string())?;
+    let mut segments = dbshm::list().map_err(|e| e.to_string())?;
+    // Names come from the disk, where anyone may have made any name.
+    for s in &mut segments {
+        s.name = stats::printable(&s.name);
+    }
     if json {
         println!(
             "{}",
@@ -84,6 +88,7 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
 
 pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
     let s = dbshm::inspect(name).map_err(|e| e.to_string())?;
+    let created = stats::age(since_unix_ns(s.created_unix_ns));
     if json {
         println!(
             "{}",
@@ -98,9 +103,11 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
     };
     println!("segment        {}", s.name);
     println!(
-        "object         /dev/shm/{}, mode {:04o}, owner uid {}",
-        s.name, s.mode, s.uid
+        "object         /dev/shm/{}, mode {:04o}, owner uid {}, group gid {}",
+        s.name, s.mode, s.uid, s.gid
     );
+    println!("lock file      /dev/shm/{}", s.lock_file);
+    println!("created        {created}");
     println!("element type   {} ({} bytes)", s.dtype, s.dtype.size());
     println!(
         "shape          {:?} ({} elements)",
@@ -127,6 +134,14 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
         .map_or("never".into(), |ns| stats::age(Duration::from_nanos(ns)));
     println!("latest frame   {} (published {last})", s.latest_seq);
     println!("writer         {}", writer(&s));
+    println!(
+        "in use         {}",
+        if s.in_use {
+            "yes: a process has it open"
+        } else {
+            "no process has it open"
+        }
+    );
     println!("waiters        {}", s.waiters);
     for (i, slot) in s.slots.iter().enumerate() {
         let state = if slot.seq % 2 == 1 {
@@ -142,14 +157,24 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The time since a moment of the realtime clock, in nanoseconds.
+fn since_unix_ns(ns: u64) -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_nanos(ns))
+}
+
 #[derive(clap::Args)]
 pub struct RmArgs {
     /// Segments to remove (with --stale: only these are considered).
     names: Vec<String>,
-    /// Remove even if a writer is alive, or the object is not a dbshm segment.
+    /// Remove even if a process has it open, or the object is not a dbshm segment.
     #[arg(long)]
     force: bool,
-    /// Remove every segment with no live writer and no frame for --age seconds.
+    /// Remove every segment on the machine that no process has open and
+    /// that has had no frame for --age seconds (never forced), and dbshm's
+    /// own files that nothing uses.
     #[arg(long)]
     stale: bool,
     /// With --stale: seconds without a frame (or since creation, if none).
@@ -166,22 +191,8 @@ pub fn rm(args: RmArgs) -> Result<ExitCode, String> {
     }
     let mut failed = false;
     for name in &args.names {
-        let refusal = match dbshm::inspect(name) {
-            Ok(s) if s.writer_alive && !args.force => Some(format!(
-                "{name}: its writer (pid {}) is alive; use --force to remove it anyway",
-                s.writer_pid
-            )),
-            Err(dbshm::DbShmError::Incompatible { reason, .. }) if !args.force => Some(format!(
-                "{name}: not a dbshm segment ({reason}); use --force to remove it anyway"
-            )),
-            _ => None,
-        };
-        let result = match refusal {
-            Some(why) => Err(why),
-            None => dbshm::unlink(name).map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => println!("removed {name}"),
+        match rm_one(name, args.force) {
+            Ok(what) => println!("removed {name}{what}"),
             Err(why) => {
                 eprintln!("dbshm: rm: {why}");
                 failed = true;
@@ -195,6 +206,30 @@ pub fn rm(args: RmArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// Removes one segment, or says why not.
+fn rm_one(name: &str, force: bool) -> Result<&'static str, String> {
+    match dbshm::inspect(name) {
+        Ok(s) if s.in_use && !force => Err(format!(
+            "{name}: in use: {}; use --force to remove it anyway",
+            if s.writer_alive {
+                format!("its writer (pid {}) is alive", s.writer_pid)
+            } else {
+                "a process (reader, or a writer yet to write) has it open".into()
+            }
+        )),
+        Ok(s) => s.unlink().map(|()| "").map_err(|e| e.to_string()),
+        Err(dbshm::DbShmError::Incompatible { reason, .. }) if !force => Err(format!(
+            "{name}: not a dbshm segment ({reason}); use --force to remove it anyway"
+        )),
+        Err(dbshm::DbShmError::Incompatible { .. }) => {
+            std::fs::remove_file(format!("/dev/shm/{name}"))
+                .map(|()| " (not a dbshm segment)")
+                .map_err(|e| format!("{name}: {e}"))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
     let age = Duration::try_from_secs_f64(args.age)
         .map_err(|_| format!("rm: --age must be a number of seconds, not {}", args.age))?;
@@ -204,22 +239,31 @@ fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
         if !args.names.is_empty() && !args.names.contains(&s.name) {
             continue;
         }
-        if s.writer_alive || s.idle() < age {
+        if s.in_use || s.idle() < age {
             continue;
         }
-        match dbshm::unlink(&s.name) {
+        let last = match s.latest_age_ns {
+            Some(ns) => format!("last frame {}", stats::age(Duration::from_nanos(ns))),
+            None => format!(
+                "never written, created {}",
+                stats::age(since_unix_ns(s.created_unix_ns))
+            ),
+        };
+        match s.unlink() {
             Ok(()) => {
-                println!(
-                    "removed {} (no writer, last frame {})",
-                    s.name,
-                    stats::age(s.idle())
-                );
+                println!("removed {} (unused, {last})", stats::printable(&s.name));
                 removed += 1;
             }
             Err(e) => {
                 eprintln!("dbshm: rm: {e}");
                 failed = true;
             }
+        }
+    }
+    if args.names.is_empty() {
+        for file in dbshm::remove_leftovers().map_err(|e| e.to_string())? {
+            println!("removed {file} (dbshm's own file, unused)");
+            removed += 1;
         }
     }
     if removed == 0 && !failed {

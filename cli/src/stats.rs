@@ -67,6 +67,26 @@ pub fn shape(dims: &[usize]) -> String {
         .join("x")
 }
 
+/// A name found on disk, safe to print: control characters (C0, DEL, C1)
+/// and the invisible ones that reorder or hide text are escaped as
+/// `\u{..}`, and backslashes doubled, so that no name can draw a row of its
+/// own, colour the terminal or pass for another.
+pub fn printable(name: &str) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if invisible(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +111,15 @@ mod tests {
         assert_eq!(bytes(6_220_800), "6.2 MB");
         assert_eq!(shape(&[1080, 1920, 3]), "1080x1920x3");
         assert_eq!(age(Duration::from_secs(300)), "5 min ago");
+    }
+
+    #[test]
+    fn names_are_printed_with_their_control_characters_escaped() {
+        assert_eq!(printable("camera"), "camera");
+        assert_eq!(
+            printable("a\x1b[31mb\nc\x7f"),
+            "a\\u{1b}[31mb\\u{a}c\\u{7f}"
+        );
+        assert_eq!(printable("x\u{202e}y\\z"), "x\\u{202e}y\\\\z");
     }
 }

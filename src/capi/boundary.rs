@@ -35,15 +35,19 @@ impl Failure {
             Failure::Invalid(_) => DBSHM_ERR_INVALID_ARGUMENT,
             Failure::Len { .. } => DBSHM_ERR_SHAPE_MISMATCH,
             Failure::Lib(e) => match e {
-                DbShmError::InvalidName { .. } | DbShmError::InvalidShape { .. } => {
-                    DBSHM_ERR_INVALID_ARGUMENT
-                }
+                DbShmError::InvalidName { .. }
+                | DbShmError::InvalidShape { .. }
+                | DbShmError::InvalidMode { .. } => DBSHM_ERR_INVALID_ARGUMENT,
                 DbShmError::NotFound { .. } => DBSHM_ERR_NOT_FOUND,
                 DbShmError::AlreadyExists { .. } => DBSHM_ERR_ALREADY_EXISTS,
                 DbShmError::TypeMismatch { .. } => DBSHM_ERR_TYPE_MISMATCH,
-                DbShmError::ShapeMismatch { .. } => DBSHM_ERR_SHAPE_MISMATCH,
+                DbShmError::ShapeMismatch { .. } | DbShmError::LengthMismatch { .. } => {
+                    DBSHM_ERR_SHAPE_MISMATCH
+                }
                 DbShmError::Incompatible { .. } => DBSHM_ERR_INCOMPATIBLE,
-                DbShmError::PermissionDenied { .. } => DBSHM_ERR_PERMISSION_DENIED,
+                DbShmError::PermissionDenied { .. } | DbShmError::ModeTooOpen { .. } => {
+                    DBSHM_ERR_PERMISSION_DENIED
+                }
                 DbShmError::WriterBusy { .. } => DBSHM_ERR_WRITER_BUSY,
                 DbShmError::ReadOnly { .. } => DBSHM_ERR_READ_ONLY,
                 DbShmError::Timeout { .. } => DBSHM_ERR_TIMEOUT,

@@ -168,6 +168,8 @@ int main(int argc, char **argv) {
     expect_true(fd >= 0 && write(fd, garbage, sizeof garbage) == (ssize_t)sizeof garbage, "make a foreign object");
     close(fd);
     expect(dbshm_u8_open(n_foreign, &h), DBSHM_ERR_INCOMPATIBLE, "open a foreign object");
+    expect(dbshm_unlink(n_foreign), DBSHM_ERR_INCOMPATIBLE, "unlink refuses a foreign object");
+    shm_unlink(path);
 
     /* DBSHM_ERR_PERMISSION_DENIED: a user without access. As root, a child
      * that becomes nobody opens the 0600 segment; otherwise the owner opens

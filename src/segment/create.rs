@@ -1,0 +1,156 @@
+//! Creating a segment: built whole under a private name, then renamed into
+//! place with `RENAME_NOREPLACE`, so that the segment's name only ever
+//! names a complete segment. There is no half-initialised state for an
+//! opener to wait for or to clean up, and nothing under the name is ever
+//! touched: a name already taken is `AlreadyExists`.
+
+use std::os::fd::OwnedFd;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{self, FallocateFlags, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
+use super::mapping::Mapping;
+use super::name::{self, FileId};
+use super::open::{self, Object};
+use super::{liveness, lock_mode, Segment};
+use crate::layout::{Geometry, DESCRIPTOR_SIZE};
+use crate::{DbShmError, Result};
+
+/// The least a mode must grant: the owner reads and writes (the creator
+/// itself is the first writer, and only readable segments can be listed).
+const OWNER_RW: u32 = 0o600;
+
+impl Segment {
+    /// Creates the segment `name` with `mode` (not filtered by the umask).
+    /// Nothing is left behind on failure.
+    pub(crate) fn create(name: &str, geometry: &Geometry, mode: u32) -> Result<Segment> {
+        name::check(name)?;
+        if mode & OWNER_RW != OWNER_RW {
+            return Err(DbShmError::InvalidMode {
+                name: name.to_owned(),
+                mode,
+                reason: "the owner must be able to read and write (0600)",
+            });
+        }
+        let dir = open::dir(name)?;
+        let id = FileId::random(name)?;
+        let mut geometry = geometry.clone();
+        geometry.lock_id = id.0;
+        geometry.created_unix_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+
+        // The lock file first, held until the segment has its name, so that
+        // `remove_leftovers` can tell a creator at work from a dead one.
+        let lock = Own::create(&dir, name, id.lock_name(), lock_mode(mode))?;
+        let _ = liveness::try_take(lock.fd(), liveness::ROLE, true);
+        let new = Own::create(&dir, name, id.new_name(), mode)?;
+        let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
+        build(name, new.fd(), &geometry)?;
+        match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => {
+                return Err(DbShmError::AlreadyExists {
+                    name: name.to_owned(),
+                })
+            }
+            Err(e) => return Err(DbShmError::os(name, "give the new segment its name", e)),
+        }
+        let fd = new.keep();
+        drop(lock.keep()); // lets go of the role: the first write takes it
+        let stat = fs::fstat(&fd).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
+        let map = Mapping::new(name, &fd, geometry.total_size, true)?;
+        Ok(Segment::attach(
+            Object { fd, stat },
+            map,
+            true,
+            None,
+            &geometry,
+        ))
+    }
+}
+
+/// Sizes the object, reserves its memory and writes its header.
+fn build(name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
+    let size = geometry.total_size as u64;
+    fs::ftruncate(fd, size).map_err(|e| DbShmError::os(name, "size the segment", e))?;
+    // Reserve every page now: on a full /dev/shm this fails here with
+    // ENOSPC instead of a SIGBUS on some later write.
+    match fs::fallocate(fd, FallocateFlags::empty(), 0, size) {
+        Ok(()) | Err(Errno::OPNOTSUPP) => {}
+        Err(Errno::NOSPC) => {
+            return Err(DbShmError::Os {
+                name: name.to_owned(),
+                operation: "reserve memory for the segment",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("no space left in /dev/shm for {size} bytes"),
+                ),
+            })
+        }
+        Err(e) => return Err(DbShmError::os(name, "reserve memory for the segment", e)),
+    }
+    let mut descriptor = [0u8; DESCRIPTOR_SIZE];
+    geometry.write_descriptor(&mut descriptor);
+    // The protocol's atomics start as ftruncate's zeroes. Nobody maps the
+    // object before it has its name, so a plain write is enough.
+    let written = rustix::io::pwrite(fd, &descriptor, 0)
+        .map_err(|e| DbShmError::os(name, "write the segment's header", e))?;
+    if written != DESCRIPTOR_SIZE {
+        return Err(DbShmError::Os {
+            name: name.to_owned(),
+            operation: "write the segment's header",
+            source: std::io::ErrorKind::WriteZero.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A file this process created exclusively, unlinked on drop unless kept:
+/// the only files dbshm ever removes without being asked.
+struct Own<'a> {
+    dir: &'a OwnedFd,
+    file: String,
+    /// `None` once kept.
+    fd: Option<OwnedFd>,
+}
+
+impl<'a> Own<'a> {
+    fn create(dir: &'a OwnedFd, name: &str, file: String, mode: u32) -> Result<Own<'a>> {
+        let flags = OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::RDWR
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC;
+        let fd = fs::openat(dir, file.as_str(), flags, Mode::from_raw_mode(mode))
+            .map_err(|e| DbShmError::os(name, "create the segment", e))?;
+        let own = Own {
+            dir,
+            file,
+            fd: Some(fd),
+        };
+        // openat applied the umask; the caller asked for this exact mode.
+        fs::fchmod(own.fd(), Mode::from_raw_mode(mode))
+            .map_err(|e| DbShmError::os(name, "set the segment's mode", e))?;
+        Ok(own)
+    }
+
+    fn fd(&self) -> &OwnedFd {
+        self.fd.as_ref().expect("not kept yet")
+    }
+
+    /// The file stays; its descriptor is the caller's.
+    fn keep(mut self) -> OwnedFd {
+        self.fd.take().expect("kept once")
+    }
+}
+
+impl Drop for Own<'_> {
+    fn drop(&mut self) {
+        if self.fd.is_some() {
+            let _ = fs::unlinkat(self.dir, self.file.as_str(), fs::AtFlags::empty());
+        }
+    }
+}

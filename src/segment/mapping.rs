@@ -1,0 +1,69 @@
+//! A shared mapping of a segment, unmapped on drop.
+
+use std::ffi::c_void;
+use std::os::fd::OwnedFd;
+use std::ptr::NonNull;
+
+use rustix::mm::{self, MapFlags, ProtFlags};
+
+use crate::layout::Header;
+use crate::{DbShmError, Result};
+
+/// The first `size` bytes of a segment, mapped shared.
+pub(crate) struct Mapping {
+    base: NonNull<u8>,
+    size: usize,
+}
+
+// SAFETY: the mapping is owned by this value and lives until drop; all access
+// to the shared bytes goes through atomics or `copy_racy`, which may be used
+// from any thread.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; `&Mapping` hands out only shared references to atomics
+// and raw pointers whose uses are justified where they are dereferenced.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `size` bytes of `fd`, which the caller has checked the object holds.
+    pub(crate) fn new(name: &str, fd: &OwnedFd, size: usize, writable: bool) -> Result<Mapping> {
+        let prot = if writable {
+            ProtFlags::READ | ProtFlags::WRITE
+        } else {
+            ProtFlags::READ
+        };
+        // SAFETY: a fresh shared mapping placed by the kernel aliases no Rust
+        // object; `size` is non-zero and the callers checked the object holds it.
+        let ptr = unsafe { mm::mmap(std::ptr::null_mut(), size, prot, MapFlags::SHARED, fd, 0) }
+            .map_err(|e| DbShmError::os(name, "map the segment", e))?;
+        let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
+        Ok(Mapping { base, size })
+    }
+
+    /// The header at the start of the mapping.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: every mapping holds at least HEADER_SIZE bytes at page
+        // alignment, Header fits in it, and every bit pattern is valid for its
+        // integer and atomic fields; the fields other processes change are atomics.
+        unsafe { &*self.base.as_ptr().cast::<Header>() }
+    }
+
+    /// Start of the mapping.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// Bytes mapped.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base` and `size` are a mapping made by `Mapping::new`, and
+        // no reference into it outlives `self`.
+        unsafe {
+            let _ = mm::munmap(self.base.as_ptr().cast::<c_void>(), self.size);
+        }
+    }
+}

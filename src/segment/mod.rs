@@ -1,0 +1,271 @@
+//! The OS objects of a segment: the segment file in /dev/shm and its lock
+//! file; creating, opening, mapping and removing them; and who is alive.
+//!
+//! Everything that can fail here fails with a [`DbShmError`] naming the
+//! segment; nothing here knows the protocol.
+
+mod create;
+pub(crate) mod liveness;
+mod mapping;
+pub(crate) mod name;
+pub(crate) mod open;
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicU32;
+
+use rustix::fs;
+
+use crate::layout::{Geometry, Header, HEADER_SIZE};
+use crate::{DbShmError, Result};
+use mapping::Mapping;
+use name::FileId;
+use open::{Identity, Object};
+
+pub use name::MAX_NAME_LEN;
+
+/// One open, mapped segment object.
+pub(crate) struct Segment {
+    /// Held, never read: its open file description carries the presence
+    /// mark for the life of the handle.
+    #[allow(dead_code)]
+    fd: OwnedFd,
+    map: Mapping,
+    writable: bool,
+    /// For a read-only handle whose user may write: the header page mapped
+    /// writable, to count itself among the waiters (see `notify`).
+    waiter_map: Option<Mapping>,
+    identity: Identity,
+    /// The object's owner, and its mode when opened.
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    lock_id: FileId,
+}
+
+impl Segment {
+    /// Opens an existing segment and maps it whole. Whatever the name names
+    /// that is not a complete segment of this version is `Incompatible`, and
+    /// left as it is.
+    pub(crate) fn open(name: &str, writable: bool) -> Result<(Segment, Geometry)> {
+        name::check(name)?;
+        let dir = open::dir(name)?;
+        let object = Object::open(&dir, name, name, writable)?;
+        let (geometry, _) = object.header(name)?;
+        let map = Mapping::new(name, &object.fd, geometry.total_size, writable)?;
+        let waiter_map = if writable {
+            None
+        } else {
+            waiter_mapping(&dir, name, object.identity())
+        };
+        let segment = Segment::attach(object, map, writable, waiter_map, &geometry);
+        Ok((segment, geometry))
+    }
+
+    fn attach(
+        object: Object,
+        map: Mapping,
+        writable: bool,
+        waiter_map: Option<Mapping>,
+        geometry: &Geometry,
+    ) -> Segment {
+        // A shared mark never conflicts with another shared one; only a
+        // user who may write could block it (with an exclusive lock), and
+        // would only make `rm` think the segment unused.
+        let _ = liveness::try_take(&object.fd, liveness::PRESENCE, false);
+        Segment {
+            identity: object.identity(),
+            uid: object.stat.st_uid,
+            gid: object.stat.st_gid,
+            mode: object.stat.st_mode & 0o7777,
+            fd: object.fd,
+            map,
+            writable,
+            waiter_map,
+            lock_id: FileId(geometry.lock_id),
+        }
+    }
+
+    /// The mapped header.
+    pub(crate) fn header(&self) -> &Header {
+        self.map.header()
+    }
+
+    /// Start of the mapping.
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.map.base()
+    }
+
+    /// Bytes mapped.
+    pub(crate) fn size(&self) -> usize {
+        self.map.size()
+    }
+
+    /// The waiter count this handle may write, if any.
+    pub(crate) fn waiters(&self) -> Option<&AtomicU32> {
+        if self.writable {
+            Some(&self.header().waiters)
+        } else {
+            self.waiter_map.as_ref().map(|m| &m.header().waiters)
+        }
+    }
+
+    /// Whether the mapping may be written.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Opens the segment's lock file read-write, for the writer role. It
+    /// must be a regular file of the segment's owner whose mode admits no
+    /// class of users that the segment's mode does not let write.
+    pub(crate) fn open_lock_file(&self, name: &str) -> Result<OwnedFd> {
+        let dir = open::dir(name)?;
+        let file = self.lock_id.lock_name();
+        let lock = match Object::open(&dir, name, &file, true) {
+            Err(DbShmError::NotFound { .. }) => {
+                return Err(DbShmError::Incompatible {
+                    name: name.to_owned(),
+                    reason: format!("its lock file {file} is missing (the segment was removed?)"),
+                })
+            }
+            Err(DbShmError::PermissionDenied { .. }) => {
+                return Err(DbShmError::PermissionDenied {
+                    name: name.to_owned(),
+                    operation: "open the segment's lock file (its owner, group or mode differ from the segment's?)",
+                })
+            }
+            other => other?,
+        };
+        let mode = lock.stat.st_mode & 0o7777;
+        let allowed = lock_mode(self.mode);
+        if lock.stat.st_uid != self.uid || mode & !allowed != 0 {
+            return Err(DbShmError::Incompatible {
+                name: name.to_owned(),
+                reason: format!(
+                    "its lock file {file} (owner uid {}, mode {mode:04o}) is not the segment's \
+                     (owner uid {}, so mode {allowed:04o} at most): users who may not write could block the writer",
+                    lock.stat.st_uid, self.uid
+                ),
+            });
+        }
+        Ok(lock.fd)
+    }
+
+    /// A new open file description of this very object, read-only;
+    /// `NotFound` if the name no longer leads to it.
+    pub(crate) fn reopen(&self, name: &str) -> Result<OwnedFd> {
+        let dir = open::dir(name)?;
+        match Object::open(&dir, name, name, false)? {
+            object if object.identity() == self.identity => Ok(object.fd),
+            _ => Err(DbShmError::NotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Refuses the segment if it lets in more users than `requested`, a
+    /// mode the caller asked for: another owner, a permission bit beyond
+    /// `requested`, or group bits for a group other than the caller's.
+    pub(crate) fn check_exposure(&self, name: &str, requested: u32) -> Result<()> {
+        let reason = if self.uid != rustix::process::geteuid().as_raw() {
+            Some("it belongs to another user")
+        } else if self.mode & !requested != 0 {
+            Some("its mode allows more")
+        } else if self.mode & 0o070 != 0 && self.gid != rustix::process::getegid().as_raw() {
+            Some("its group is not this process's")
+        } else {
+            None
+        };
+        match reason {
+            None => Ok(()),
+            Some(reason) => Err(DbShmError::ModeTooOpen {
+                name: name.to_owned(),
+                mode: self.mode,
+                uid: self.uid,
+                gid: self.gid,
+                requested,
+                reason,
+            }),
+        }
+    }
+
+    /// Removes the name if it still names this object, and the lock file.
+    pub(crate) fn unlink(&self, name: &str) -> Result<()> {
+        unlink_object(name, self.identity, self.uid, self.lock_id)
+    }
+}
+
+/// Removes the segment `name`: [`DbShmError::Incompatible`] (and nothing
+/// removed) if the name does not name a dbshm segment.
+pub(crate) fn unlink(name: &str) -> Result<()> {
+    name::check(name)?;
+    let dir = open::dir(name)?;
+    let object = Object::open(&dir, name, name, false)?;
+    let (geometry, _) = object.header(name)?;
+    unlink_object(
+        name,
+        object.identity(),
+        object.stat.st_uid,
+        FileId(geometry.lock_id),
+    )
+}
+
+/// Unlinks `file` if it still names `identity` (checked right before the
+/// unlink: Linux cannot unlink by descriptor; in the sticky /dev/shm only
+/// the owner or root can put another object under the name in between),
+/// then the lock file, if it is the owner's.
+pub(crate) fn unlink_object(
+    file: &str,
+    identity: Identity,
+    uid: u32,
+    lock_id: FileId,
+) -> Result<()> {
+    let dir = open::dir(file)?;
+    if !open::still_names(&dir, file, identity) {
+        return Err(DbShmError::NotFound {
+            name: file.to_owned(),
+        });
+    }
+    fs::unlinkat(&dir, file, fs::AtFlags::empty())
+        .map_err(|e| DbShmError::os(file, "unlink the segment", e))?;
+    let lock = lock_id.lock_name();
+    if let Ok(st) = fs::statat(&dir, lock.as_str(), fs::AtFlags::SYMLINK_NOFOLLOW) {
+        let regular = fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::RegularFile;
+        if regular && st.st_uid == uid {
+            let _ = fs::unlinkat(&dir, lock.as_str(), fs::AtFlags::empty());
+        }
+    }
+    Ok(())
+}
+
+/// The mode of a segment's lock file: read and write for exactly the classes
+/// of users the segment's `mode` lets write.
+pub(crate) fn lock_mode(mode: u32) -> u32 {
+    let write = mode & 0o222;
+    write | write << 1
+}
+
+/// The header page mapped writable through a second descriptor, if the user
+/// may open the segment read-write and it is still the same object.
+fn waiter_mapping(dir: &OwnedFd, name: &str, identity: Identity) -> Option<Mapping> {
+    let rw = Object::open(dir, name, name, true).ok()?;
+    if rw.identity() != identity {
+        return None; // unlinked and recreated in between
+    }
+    Mapping::new(name, &rw.fd, HEADER_SIZE, true).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_file_admits_exactly_the_classes_that_may_write() {
+        assert_eq!(lock_mode(0o600), 0o600);
+        assert_eq!(lock_mode(0o640), 0o600);
+        assert_eq!(lock_mode(0o644), 0o600);
+        assert_eq!(lock_mode(0o660), 0o660);
+        assert_eq!(lock_mode(0o666), 0o666);
+        assert_eq!(lock_mode(0o662), 0o666);
+        assert_eq!(lock_mode(0o642), 0o606);
+    }
+}

@@ -1,0 +1,126 @@
+//! Opening what a name names, by descriptor: relative to a descriptor of the
+//! directory, never following a link, never blocking on a FIFO, then asking
+//! the descriptor itself what it is. A path is never checked and then used.
+
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{self, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::layout::{Geometry, DESCRIPTOR_SIZE, HEADER_SIZE};
+use crate::{DbShmError, Result};
+
+/// Where Linux keeps POSIX shared-memory objects.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+/// The flags of every open: `O_NOFOLLOW` (a link is refused, not followed),
+/// `O_NONBLOCK` (a FIFO opens at once instead of waiting for a writer, and
+/// is then refused by `fstat`), `O_NOCTTY`, `O_CLOEXEC`.
+const SAFE: OFlags = OFlags::NOFOLLOW
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+
+/// A descriptor of the segments' directory.
+pub(crate) fn dir(name: &str) -> Result<OwnedFd> {
+    fs::open(
+        SHM_DIR,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| DbShmError::os(name, "open /dev/shm", e))
+}
+
+/// Which object an open reached: the same (device, inode) is the same object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+impl Identity {
+    pub(crate) fn of(stat: &fs::Stat) -> Identity {
+        Identity {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+        }
+    }
+}
+
+/// A regular file opened by name in the directory, and its `fstat`.
+pub(crate) struct Object {
+    pub(crate) fd: OwnedFd,
+    pub(crate) stat: fs::Stat,
+}
+
+impl Object {
+    /// Opens `file` in `dir` (read-only, or read-write) and checks that it is a
+    /// regular file; `name` is the segment the errors name.
+    pub(crate) fn open(dir: &OwnedFd, name: &str, file: &str, writable: bool) -> Result<Object> {
+        let access = if writable {
+            OFlags::RDWR
+        } else {
+            OFlags::RDONLY
+        };
+        let not_regular = || DbShmError::Incompatible {
+            name: name.to_owned(),
+            reason: format!("{file:?} is not a regular file (a link, FIFO, socket or directory)"),
+        };
+        let fd = match fs::openat(dir, file, access | SAFE, Mode::empty()) {
+            Ok(fd) => fd,
+            // ELOOP: a symbolic link; EISDIR: a directory; ENXIO: a socket,
+            // or a FIFO opened for writing.
+            Err(Errno::LOOP | Errno::ISDIR | Errno::NXIO) => return Err(not_regular()),
+            Err(e) => return Err(DbShmError::os(name, "open the segment", e)),
+        };
+        let stat = fs::fstat(&fd).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
+        if fs::FileType::from_raw_mode(stat.st_mode) != fs::FileType::RegularFile {
+            return Err(not_regular());
+        }
+        Ok(Object { fd, stat })
+    }
+
+    pub(crate) fn identity(&self) -> Identity {
+        Identity::of(&self.stat)
+    }
+
+    /// The header page, read with `pread`: no mapping, so an object that
+    /// shrinks meanwhile gives a short read, never a SIGBUS. Checked to be a
+    /// complete dbshm header describing no more bytes than the object had.
+    pub(crate) fn header(&self, name: &str) -> Result<(Geometry, Box<[u8; HEADER_SIZE]>)> {
+        let incompatible = |reason: String| DbShmError::Incompatible {
+            name: name.to_owned(),
+            reason,
+        };
+        let size = self.stat.st_size as u64;
+        if size < HEADER_SIZE as u64 {
+            return Err(incompatible(format!(
+                "the object is {size} bytes, smaller than a dbshm header ({HEADER_SIZE})"
+            )));
+        }
+        let mut page = Box::new([0u8; HEADER_SIZE]);
+        let mut got = 0;
+        while got < HEADER_SIZE {
+            match rustix::io::pread(&self.fd, &mut page[got..], got as u64) {
+                Ok(0) => {
+                    return Err(incompatible(
+                        "the object shrank while its header was read".into(),
+                    ))
+                }
+                Ok(n) => got += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(DbShmError::os(name, "read the segment's header", e)),
+            }
+        }
+        let descriptor: &[u8; DESCRIPTOR_SIZE] = page[..DESCRIPTOR_SIZE].try_into().unwrap();
+        let geometry = Geometry::parse(descriptor, size).map_err(incompatible)?;
+        Ok((geometry, page))
+    }
+}
+
+/// Whether `file` in `dir` is still the object `identity` names (not
+/// following a link).
+pub(crate) fn still_names(dir: &OwnedFd, file: &str, identity: Identity) -> bool {
+    fs::statat(dir, file, fs::AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| Identity::of(&st) == identity)
+}
