@@ -55,6 +55,7 @@ fn main() {
         a_mode_without_the_owners_read_and_write_is_refused_or_works,
         the_writer_role_does_not_need_proc,
         an_observer_never_costs_a_writer_its_first_write_on_busy_cores,
+        a_stopped_observer_never_costs_a_writer_its_first_write,
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
@@ -1481,5 +1482,49 @@ fn an_observer_never_costs_a_writer_its_first_write_on_busy_cores() -> Result<()
             "{busy} of {writes} first writes were WriterBusy while an observer looked, \
              with both cores busy"
         )
+    })
+}
+
+fn a_stopped_observer_never_costs_a_writer_its_first_write() -> Result<(), Failed> {
+    // The loaded test above at its limit: an observer that is not running
+    // (stopped, as by Ctrl-Z or a debugger, or descheduled for long on a
+    // busy machine) at any point of its loop.
+    let seg = TestSegment::new("observer-stopped");
+    drop(Shm::<u8>::create(seg.name(), [64])?);
+    let mut observer = Watched::spawn(&["observe", seg.name(), "1"]);
+    observer.expect_line("observing", Duration::from_secs(10))?;
+    let pid = observer.pid() as libc::pid_t;
+    let frame = vec![1u8; 64];
+    let (mut busy, mut stops) = (0u32, 0u32);
+    for i in 0..1000u64 {
+        // SAFETY: signals and waits for this test's own child.
+        unsafe {
+            assert_eq!(libc::kill(pid, libc::SIGSTOP), 0);
+            let mut status = 0;
+            assert_eq!(libc::waitpid(pid, &mut status, libc::WUNTRACED), pid);
+            assert!(libc::WIFSTOPPED(status));
+        }
+        stops += 1;
+        let shm = Shm::<u8>::open(seg.name())?;
+        let r = shm.write_slice(&frame);
+        drop(shm);
+        // SAFETY: as above.
+        unsafe { assert_eq!(libc::kill(pid, libc::SIGCONT), 0) };
+        match r {
+            Ok(_) => {}
+            Err(DbShmError::WriterBusy { .. }) => busy += 1,
+            Err(e) => return Err(e.into()),
+        }
+        // Let it run on a little, to stop it elsewhere in its loop next time.
+        thread::sleep(Duration::from_micros(100 + (i * 37) % 200));
+    }
+    observer.stop();
+    let o = observer.finish(Duration::from_secs(5), Duration::from_secs(10))?;
+    eprintln!("stopped observer: {stops} stops, {busy} first writes busy, observer {o:?}");
+    check(num(&o, "observations") >= 1000, || {
+        format!("the observer looked too seldom: {o:?}")
+    })?;
+    check(busy == 0, || {
+        format!("{busy} of {stops} first writes were WriterBusy while the observer was stopped")
     })
 }
