@@ -40,6 +40,23 @@ struct State {
     present: Option<ForkSafeFd>,
 }
 
+impl Drop for State {
+    fn drop(&mut self) {
+        // Closing the descriptors would release the role only once every copy
+        // is closed, and a child another thread is spawning holds copies until
+        // its `exec`: the next writer would find the role taken for that long.
+        // (In a forked child `get` is `None`: the parent's role is not its own.)
+        if self.held {
+            if let Some(fd) = self.lock_file.get() {
+                let _ = liveness::release(fd, liveness::ROLE);
+            }
+            if let Some(fd) = self.present.as_ref().and_then(ForkSafeFd::get) {
+                let _ = liveness::release(fd, liveness::WRITER_PRESENT);
+            }
+        }
+    }
+}
+
 /// One write in progress, with the role held.
 pub(crate) struct Turn<'a>(#[allow(dead_code)] MutexGuard<'a, State>);
 

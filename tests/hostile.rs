@@ -567,6 +567,9 @@ fn child(args: &[String]) {
         // counts what it saw of the marker segment behind the link.
         "race_observer" => {
             let name = arg(1);
+            // The copy outside names the model's lock file; a segment the
+            // opener makes under the name has a lock file of its own.
+            let marker_lock = arg(2);
             let stop = stop_flag();
             start_ticker(&["list", "inspect"]);
             let (mut lists, mut inspects, mut through) = (0u64, 0u64, 0u64);
@@ -575,12 +578,12 @@ fn child(args: &[String]) {
                 if let Ok(all) = dbshm::list() {
                     through += all
                         .iter()
-                        .filter(|s| s.name == name && s.latest_seq == 1)
+                        .filter(|s| s.name == name && s.lock_file == marker_lock)
                         .count() as u64;
                 }
                 lists += 1;
                 DOING.store(1, Ordering::Relaxed);
-                if dbshm::inspect(name).is_ok_and(|s| s.latest_seq == 1) {
+                if dbshm::inspect(name).is_ok_and(|s| s.lock_file == marker_lock) {
                     through += 1;
                 }
                 inspects += 1;
@@ -1069,17 +1072,18 @@ fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Re
     )?;
     // A real segment's bytes, frame 1 all MARKER, outside /dev/shm: it
     // parses as a segment, so following the link would succeed.
-    {
+    let marker_lock = {
         let model = TestSegment::new("race-model");
         let shm = Shm::<u8>::create(model.name(), RACE_SHAPE)?;
         shm.write_with(|mut b| b.fill(MARKER))?;
         std::fs::copy(shm_file(model.name()), &outside)?;
-    }
+        dbshm::inspect(model.name())?.lock_file
+    };
     let before = snapshot(&outside)?;
     let name = RacedName(unique("race"));
     let mut racer = Watched::spawn(&["racer", &name.0, outside.to_str().unwrap()]);
     racer.expect_line("racing", Duration::from_secs(10))?;
-    let mut observer = Watched::spawn(&["race_observer", &name.0]);
+    let mut observer = Watched::spawn(&["race_observer", &name.0, &marker_lock]);
     let opener = Watched::spawn(&["opener", &name.0]);
     let stall = Duration::from_secs(3);
     let mut bad = Vec::new();

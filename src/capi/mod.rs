@@ -10,8 +10,9 @@
 //! - A handle (`dbshm_u8 *`, ...) is made by `_new`, `_create`, `_open` or
 //!   `_open_readonly` through an out-parameter, owned by the caller, and
 //!   released by `_free` (NULL is fine). It may be used from several threads
-//!   at once. Freeing it leaves the segment in place; `dbshm_unlink` removes
-//!   the name.
+//!   at once; a write while another write of the same handle is in progress
+//!   gets `DBSHM_ERR_WRITER_BUSY` at once. Freeing it leaves the segment in
+//!   place; `dbshm_unlink` removes the name.
 //! - Every fallible function returns a `dbshm_status`; on failure it writes
 //!   nothing through its out-parameters and leaves a message for
 //!   `dbshm_last_error()`, valid on the calling thread until its next failed
@@ -51,8 +52,8 @@ const _: () = assert!(DBSHM_MAX_NDIM == crate::layout::MAX_NDIM);
 pub enum dbshm_status {
     /// Success.
     DBSHM_OK = 0,
-    /// A NULL or malformed argument: a bad name (empty, containing '/', too
-    /// long, not UTF-8), a bad shape (NULL, ndim 0 or over 16, a zero
+    /// A NULL or malformed argument: a bad name (empty, too long, not UTF-8,
+    /// containing '/' or a control character, starting with `.dbshm-`), a bad shape (NULL, ndim 0 or over 16, a zero
     /// dimension, a size that overflows), a buffer too small.
     DBSHM_ERR_INVALID_ARGUMENT = 1,
     /// No segment has that name.
@@ -61,14 +62,17 @@ pub enum dbshm_status {
     DBSHM_ERR_ALREADY_EXISTS = 3,
     /// The segment holds another element type.
     DBSHM_ERR_TYPE_MISMATCH = 4,
-    /// The segment has another shape, or `len` differs from its element count.
+    /// The segment has another shape, or `len` differs from its element count
+    /// (the message says which).
     DBSHM_ERR_SHAPE_MISMATCH = 5,
     /// The object under the name is not a usable segment: foreign, truncated,
-    /// corrupt, or never initialised.
+    /// corrupt, of another layout version, or its lock file is missing or
+    /// not its owner's. Nothing is removed or changed.
     DBSHM_ERR_INCOMPATIBLE = 6,
     /// The OS refused access to the segment.
     DBSHM_ERR_PERMISSION_DENIED = 7,
-    /// Another handle, in this process or another, holds the writer role.
+    /// Another handle, in this process or another, holds the writer role; or
+    /// another write through this handle is in progress.
     DBSHM_ERR_WRITER_BUSY = 8,
     /// The handle was opened read-only.
     DBSHM_ERR_READ_ONLY = 9,
@@ -138,10 +142,12 @@ pub extern "C" fn dbshm_version() -> *const c_char {
     types::VERSION.as_ptr()
 }
 
-/// Removes the segment's name. Handles already open keep working.
+/// Removes the segment's name and its lock file. Handles already open keep
+/// working.
 ///
-/// Returns `DBSHM_ERR_NOT_FOUND` if no segment has that name,
-/// `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
+/// Returns `DBSHM_ERR_NOT_FOUND` if nothing has that name,
+/// `DBSHM_ERR_INCOMPATIBLE` (removing nothing) if what has it is not a
+/// segment, `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
 ///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.

@@ -58,7 +58,10 @@ impl Segment {
             Err(e) => return Err(DbShmError::os(name, "give the new segment its name", e)),
         }
         let fd = new.keep();
-        drop(lock.keep()); // lets go of the role: the first write takes it
+        // Let go of the role explicitly: closing alone would keep it held
+        // while a child another thread is forking or spawning has a copy of
+        // the descriptor. The first write takes it.
+        let _ = liveness::release(lock.keep(), liveness::ROLE);
         let stat = fs::fstat(&fd).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
         let map = Mapping::new(name, &fd, geometry.total_size, true)?;
         Ok(Segment::attach(

@@ -75,6 +75,18 @@ pub(crate) fn try_take(fd: impl AsFd, mark: Mark, exclusive: bool) -> Result<boo
     }
 }
 
+/// Lets go of `mark` on `fd`'s open file description at once, even while a
+/// child that is about to `exec` still has a copy of the descriptor.
+pub(crate) fn release(fd: impl AsFd, mark: Mark) -> Result<()> {
+    let l = flock(libc::F_UNLCK as libc::c_short, mark);
+    // SAFETY: as in `try_take`.
+    let r = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_SETLK, &l) };
+    if r != 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    Ok(())
+}
+
 /// Whether an open file description other than `fd`'s holds a lock on any
 /// byte of `mark`. Takes nothing.
 pub(crate) fn held(fd: impl AsFd, mark: Mark) -> Result<bool> {
