@@ -331,3 +331,50 @@ fn demo_stopped_by_sigterm_stops_its_processes_and_removes_its_segment() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+// ------------------------------------------------------------ usage errors
+
+#[test]
+fn usage_errors_are_one_line_on_stderr_naming_the_help_and_exit_1() {
+    for (args, help) in [
+        (vec![], "dbshm --help"),
+        (vec!["frob"], "dbshm --help"),
+        (vec!["watch"], "dbshm watch --help"),
+        (vec!["watch", "x", "--bogus"], "dbshm watch --help"),
+        (vec!["demo", "--fps", "abc"], "dbshm demo --help"),
+        (vec!["rm", "--age"], "dbshm rm --help"),
+        (vec!["info", "a", "b"], "dbshm info --help"),
+    ] {
+        let out = dbshm(&args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}:\n{stderr}");
+        assert!(
+            stderr.starts_with("dbshm: ")
+                && stderr.trim_end().ends_with(&format!("; try '{help}'")),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A list of missing arguments stays on the one line.
+    let (_, stderr) = text(&dbshm(&["info"]));
+    assert!(stderr.contains("<NAME>"), "{stderr}");
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    for args in [
+        vec!["--help"],
+        vec!["watch", "--help"],
+        vec!["help", "watch"],
+        vec!["--version"],
+        vec!["-V"],
+    ] {
+        let out = dbshm(&args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+        assert!(!stdout.is_empty(), "{args:?}");
+    }
+    assert!(text(&dbshm(&["--version"])).0.starts_with("dbshm 0."));
+}
