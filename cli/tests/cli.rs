@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use dbshm::ndarray::Array;
 use dbshm::DoubleBufferedSharedMemory;
@@ -332,6 +333,89 @@ fn demo_stopped_by_sigterm_stops_its_processes_and_removes_its_segment() {
     );
 }
 
+// ------------------------------------------- processes watched as they run
+
+/// A `dbshm` process whose stdout is read line by line as it comes, and
+/// which is killed on drop: a test that fails, or a dbshm that hangs, leaves
+/// no process behind, and every wait on it is bounded.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use std::io::{BufRead, Read};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dbshm"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run dbshm");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr: Some(stderr),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, stdout (all of it) and stderr, if it exits within `limit`.
+    fn exit(
+        mut self,
+        limit: Duration,
+    ) -> Result<(std::process::ExitStatus, String, String), String> {
+        let end = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= end {
+                self.seen.extend(self.lines.try_iter());
+                return Err(format!(
+                    "still running after {limit:?}; it printed:\n{}",
+                    self.seen.join("\n")
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipe closes with the process (its children die with it).
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        Ok((status, self.seen.join("\n"), stderr))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 // ------------------------------------------------------------ usage errors
 
 #[test]
@@ -377,4 +461,117 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         assert!(!stdout.is_empty(), "{args:?}");
     }
     assert!(text(&dbshm(&["--version"])).0.starts_with("dbshm 0."));
+}
+
+// ------------------------------------------------------------------- demo
+
+#[test]
+fn demo_keeps_its_duration_below_one_frame_per_second_and_every_reader_checks_a_frame() {
+    let seg = Name::new("demo-slow");
+    let _children = DemoChildren(&seg);
+    // One frame every 100 s, for 1 s: one frame in all.
+    let demo = Running::start(&[
+        "demo",
+        "--name",
+        &seg.0,
+        "--fps",
+        "0.01",
+        "--duration",
+        "1",
+        "--readers",
+        "2",
+        "--shape",
+        "16",
+        "--no-c-reader",
+    ]);
+    let (status, stdout, stderr) = demo
+        .exit(Duration::from_secs(40))
+        .expect("a 1 s demo ran for 40 s");
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let summary = stdout.split("\nsummary\n").nth(1).unwrap();
+    for row in ["writer", "reader 1 (Rust)", "reader 2 (Rust)"] {
+        let frames = summary
+            .lines()
+            .find_map(|l| l.strip_prefix(row))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {row} row: {summary}"));
+        assert_eq!(frames, "1", "{row}: {summary}");
+    }
+}
+
+/// The processes whose command line holds `needle`, other than `except`.
+fn processes_with(needle: &str, except: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != except)
+        .filter(|pid| {
+            // A zombie's command line is empty: it is gone.
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// Kills, on drop, every process whose command line holds the demo's
+/// segment name (unique to this test): a demo that fails must not leave its
+/// children running.
+struct DemoChildren<'a>(&'a Name);
+
+impl Drop for DemoChildren<'_> {
+    fn drop(&mut self) {
+        for pid in processes_with(&self.0 .0, 0) {
+            // SAFETY: a signal to a process of the demo this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn demo_killed_with_sigkill_takes_its_processes_with_it() {
+    let seg = Name::new("demo-sigkill");
+    let _children = DemoChildren(&seg);
+    // A writer asleep between frames (one every 20 s): a child that prints
+    // to the dead demo's pipe dies of SIGPIPE anyway; one asleep does not.
+    let mut demo = Running::start(&[
+        "demo",
+        "--name",
+        &seg.0,
+        "--fps",
+        "0.05",
+        "--duration",
+        "60",
+        "--readers",
+        "2",
+        "--shape",
+        "16",
+        "--no-c-reader",
+    ]);
+    let end = Instant::now() + Duration::from_secs(20);
+    let children = loop {
+        let found = processes_with(&seg.0, demo.pid());
+        if found.len() >= 3 || Instant::now() >= end {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        children.len(),
+        3,
+        "the writer and two readers: {children:?}"
+    );
+    demo.child.kill().unwrap(); // SIGKILL: no handler of the demo's runs
+    demo.child.wait().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut left = children.clone();
+    while !left.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        let alive = processes_with(&seg.0, 0);
+        left.retain(|pid| alive.contains(pid));
+    }
+    assert!(
+        left.is_empty(),
+        "alive 10 s after the demo died: {left:?} of {children:?}"
+    );
 }
