@@ -18,6 +18,7 @@ use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
 use crate::segments::print_table;
 use crate::stats::{self, Latencies};
+use crate::time;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -31,8 +32,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
     /// Rust reader processes.
-    #[arg(long, default_value_t = 3)]
-    readers: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(..=MAX_READERS))]
+    readers: u16,
     /// The segment's name (default: dbshm-demo-<pid>); it must not exist.
     #[arg(long)]
     name: Option<String>,
@@ -43,6 +44,9 @@ pub struct DemoArgs {
     #[arg(long)]
     no_c_reader: bool,
 }
+
+/// More reader processes than this would only make the demo a fork bomb.
+const MAX_READERS: i64 = 64;
 
 /// A shape on the command line (one value, not a list, for clap).
 #[derive(Clone, Debug, PartialEq)]
@@ -218,11 +222,10 @@ impl ReaderStats {
 // ------------------------------------------------------------ the parent
 
 pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
-    if !(args.fps > 0.0 && args.duration > 0.0)
-        || Duration::try_from_secs_f64(1.0 / args.fps).is_err()
-        || Duration::try_from_secs_f64(args.duration).is_err()
-    {
-        return Err("demo: --fps and --duration must be positive numbers of sensible size".into());
+    // NaN fails both comparisons; an inf or a huge value runs as long as
+    // an `Instant` can count (see time::FOREVER).
+    if !(args.fps > 0.0 && args.duration > 0.0) {
+        return Err("demo: --fps and --duration must be positive numbers".into());
     }
     let name = match &args.name {
         Some(name) => name.clone(),
@@ -600,12 +603,9 @@ pub struct WriterArgs {
 /// Publishes frames at `fps` for `duration` seconds, reporting as it goes.
 pub fn writer(args: WriterArgs) -> Result<ExitCode, String> {
     let shm = DoubleBufferedSharedMemory::<u8>::open(&args.name).map_err(|e| e.to_string())?;
-    let period = Duration::try_from_secs_f64(1.0 / args.fps)
-        .map_err(|e| format!("demo-writer: fps: {e}"))?;
+    let period = time::seconds(1.0 / args.fps, "demo-writer: 1/fps")?;
     let started = Instant::now();
-    let end = started
-        + Duration::try_from_secs_f64(args.duration)
-            .map_err(|e| format!("demo-writer: duration: {e}"))?;
+    let end = started + time::seconds(args.duration, "demo-writer: duration")?;
     let mut row = Row::default();
     let mut write_times = Latencies::default();
     let mut next = started;

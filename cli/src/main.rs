@@ -4,6 +4,7 @@
 mod demo;
 mod segments;
 mod stats;
+mod time;
 mod watch;
 
 use std::process::ExitCode;

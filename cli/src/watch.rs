@@ -9,6 +9,7 @@ use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element};
 use num_traits::ToPrimitive;
 
 use crate::stats::{self, Latencies};
+use crate::time;
 
 #[derive(clap::Args)]
 pub struct WatchArgs {
@@ -64,12 +65,7 @@ fn watch<T: Element + ToPrimitive>(args: &WatchArgs) -> Result<ExitCode, String>
     let mut seq = shm.latest_seq();
     let started = Instant::now();
     let end = match args.duration {
-        Some(s) => Some(
-            started
-                + Duration::try_from_secs_f64(s).map_err(|_| {
-                    format!("watch: --duration must be a number of seconds, not {s}")
-                })?,
-        ),
+        Some(s) => Some(started + time::seconds(s, "watch: --duration")?),
         None => None,
     };
     let (mut frames, mut window_frames) = (0u64, 0u64);

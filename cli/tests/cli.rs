@@ -381,6 +381,28 @@ impl Running {
         self.child.id()
     }
 
+    /// The first line from now on that `wanted` accepts, within `limit`.
+    fn line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return Ok(line);
+                    }
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "no such line within {limit:?} ({e}); it printed:\n{}",
+                        self.seen.join("\n")
+                    ))
+                }
+            }
+        }
+    }
+
     /// Its exit status, stdout (all of it) and stderr, if it exits within `limit`.
     fn exit(
         mut self,
@@ -461,6 +483,111 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         assert!(!stdout.is_empty(), "{args:?}");
     }
     assert!(text(&dbshm(&["--version"])).0.starts_with("dbshm 0."));
+}
+
+// ------------------------------------------------- numbers on command lines
+
+/// Runs dbshm with `args` and returns its exit code; with `stop`, a demo
+/// that runs until stopped, stops it with SIGTERM after its first rows.
+/// Fails on a panic anywhere (its own, or a demo child's shown in a row)
+/// and on anything but a one-line error.
+fn runs_without_panic(args: &[&str], stop: bool) -> Option<i32> {
+    let mut run = Running::start(args);
+    if stop {
+        // The first rows come after a second; by then a writer that
+        // panicked at its start is marked FAILED in them.
+        if run
+            .line(Duration::from_secs(20), |l| l.starts_with('['))
+            .is_ok()
+        {
+            // SAFETY: sends a signal to the demo this test started.
+            unsafe { libc::kill(run.pid() as i32, libc::SIGTERM) };
+        }
+    }
+    let (status, stdout, stderr) = run.exit(Duration::from_secs(30)).unwrap();
+    let all = format!("{args:?}: {status}\n{stdout}\n{stderr}");
+    assert!(
+        !all.contains("panicked") && !all.contains("FAILED"),
+        "{all}"
+    );
+    assert_ne!(status.code(), Some(101), "{all}");
+    assert!(stderr.lines().count() <= 1, "{all}");
+    status.code()
+}
+
+#[test]
+fn no_number_on_any_command_line_panics() {
+    let seg = Name::new("numbers");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(&seg.0, [16]).unwrap();
+    shm.write(&Array::from_elem(16, 1u8)).unwrap();
+    let s = seg.0.as_str();
+    let missing = Name::new("numbers-missing");
+    let m = missing.0.as_str();
+    let demo = Name::new("numbers-demo");
+    let d = demo.0.as_str();
+    let demo_with = |more: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["demo", "--name", d, "--shape", "16", "--no-c-reader"];
+        args.extend(more);
+        args
+    };
+    let (ok, error, stopped) = (Some(0), Some(1), Some(130));
+    let mut cases: Vec<(Vec<&str>, Option<i32>)> = vec![
+        // Spans longer than a clock can count are "no end".
+        (vec!["watch", s, "--duration", "1e19", "--count", "0"], ok),
+        (vec!["watch", s, "--duration", "1e300", "--count", "0"], ok),
+        (vec!["watch", s, "--duration", "inf", "--count", "0"], ok),
+        (vec!["watch", s, "--duration=-1"], error),
+        (vec!["watch", s, "--duration=-inf"], error),
+        (vec!["watch", s, "--duration", "NaN"], error),
+        (
+            vec![
+                "watch",
+                s,
+                "--count",
+                "18446744073709551615",
+                "--duration",
+                "0",
+            ],
+            ok,
+        ),
+        (vec!["watch", s, "--count", "18446744073709551616"], error),
+        (vec!["watch", s, "--count=-1"], error),
+        (vec!["watch", s, "--count", "inf"], error),
+        // --stale limited to a name that does not exist: nothing is removed.
+        (vec!["rm", "--stale", "--age", "1e19", m], ok),
+        (vec!["rm", "--stale", "--age", "1e300", m], ok),
+        (vec!["rm", "--stale", "--age", "inf", m], ok),
+        (vec!["rm", "--stale", "--age=-1", m], error),
+        (vec!["rm", "--stale", "--age", "NaN", m], error),
+    ];
+    for (more, expected) in [
+        // Runs until stopped.
+        (&["--duration", "1e19"][..], stopped),
+        (&["--duration", "inf"], stopped),
+        // A period of 0 (as fast as it can), and one longer than the run.
+        (&["--fps", "inf", "--duration", "0.5"], ok),
+        (&["--fps", "1e300", "--duration", "0.5"], ok),
+        (&["--fps", "1e-300", "--duration", "0.5"], ok),
+        (&["--fps", "0"], error),
+        (&["--fps=-1"], error),
+        (&["--fps", "NaN"], error),
+        (&["--duration", "0"], error),
+        (&["--duration=-1"], error),
+        (&["--duration", "NaN"], error),
+        // More readers than the cap (64) would fork a process each: a
+        // small excess, so that a demo without the cap stays harmless.
+        (&["--readers", "65", "--duration", "0.1"], error),
+        (&["--readers", "18446744073709551616"], error),
+        (&["--readers=-1"], error),
+        (&["--shape", "99999999999x99999999999x3"], error),
+        (&["--shape", "18446744073709551616"], error),
+    ] {
+        cases.push((demo_with(more), expected));
+    }
+    for (args, expected) in cases {
+        let stop = expected == stopped;
+        assert_eq!(runs_without_panic(&args, stop), expected, "{args:?}");
+    }
 }
 
 // ------------------------------------------------------------------- demo
