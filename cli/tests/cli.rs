@@ -590,6 +590,87 @@ fn no_number_on_any_command_line_panics() {
     }
 }
 
+// ------------------------------------------------------------------ watch
+
+/// A `dbshm watch` of `seg` (holding frames 1 to 3) that has shown its first line.
+fn watching(seg: &Name) -> (Running, String) {
+    let mut watch = Running::start(&["watch", &seg.0]);
+    let first = watch
+        .line(Duration::from_secs(20), |l| !l.starts_with("watching"))
+        .unwrap();
+    (watch, first)
+}
+
+fn segment_with_three_frames(seg: &Name) -> DoubleBufferedSharedMemory<i16> {
+    let shm = DoubleBufferedSharedMemory::<i16>::create(&seg.0, (4, 4)).unwrap();
+    for n in 1..=3 {
+        shm.write(&Array::from_elem((4, 4), n)).unwrap();
+    }
+    shm
+}
+
+#[test]
+fn watch_opens_with_the_latest_frame_of_a_segment_that_has_frames() {
+    let seg = Name::new("watch-first");
+    let _shm = segment_with_three_frames(&seg);
+    let (_watch, first) = watching(&seg);
+    let words: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(words[..2], ["frame", "3"], "{first}");
+    assert!(first.contains("min 3.000 max 3.000 mean 3.000"), "{first}");
+    let writer = format!("writer alive (pid {})", std::process::id());
+    assert!(first.contains(&writer), "{first}");
+}
+
+#[test]
+fn watch_says_when_the_writer_is_gone() {
+    let seg = Name::new("watch-writer-gone");
+    let shm = segment_with_three_frames(&seg);
+    let (mut watch, _) = watching(&seg);
+    drop(shm); // the writer role goes with the handle; the segment stays
+    let gone = format!("writer (pid {}) gone", std::process::id());
+    let line = watch.line(Duration::from_secs(20), |l| l.contains(&gone));
+    let line = line.unwrap();
+    assert!(
+        line.starts_with("frame        3  no new frame for"),
+        "{line}"
+    );
+}
+
+#[test]
+fn watch_ends_when_the_segment_is_removed() {
+    let seg = Name::new("watch-removed");
+    let _shm = segment_with_three_frames(&seg); // its writer alive throughout
+    let (watch, _) = watching(&seg);
+    dbshm::unlink(&seg.0).unwrap();
+    let (status, stdout, stderr) = watch.exit(Duration::from_secs(20)).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("dbshm: watch: {} was removed", seg.0),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("0 frames in"), "{stdout}");
+}
+
+#[test]
+fn watch_ends_when_the_name_names_another_segment() {
+    let seg = Name::new("watch-replaced");
+    let _old = segment_with_three_frames(&seg); // its writer alive throughout
+    let (watch, _) = watching(&seg);
+    dbshm::unlink(&seg.0).unwrap();
+    // Under the same name, a segment with a live writer and frames: only
+    // the object itself tells it from the one watched.
+    let _new = segment_with_three_frames(&seg);
+    let (status, stdout, stderr) = watch.exit(Duration::from_secs(20)).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    // The watch may have looked in the microseconds between the two.
+    assert!(
+        stderr.contains("now names another segment") || stderr.contains("was removed"),
+        "{stderr}"
+    );
+}
+
 // ------------------------------------------------------------------- demo
 
 #[test]
