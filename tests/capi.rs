@@ -72,6 +72,7 @@ fn main() {
         every_status_is_produced_from_c_with_a_message,
         c_examples_run_clean_under_valgrind,
         c_writer_at_one_frame_per_second_spaces_its_frames,
+        examples_makefile_builds_into_cargo_target_dir,
         frame_helpers_agree_with_the_formula,
         stress_rust_and_c_readers_verify_every_read,
         stress_1080p_frames,
@@ -575,6 +576,43 @@ fn c_writer_at_one_frame_per_second_spaces_its_frames() -> Result<(), Failed> {
         })?;
     }
     Ok(())
+}
+
+fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
+    let t = tools();
+    // A target directory of its own, holding the library as cargo leaves it.
+    let target = t.bin.parent().unwrap().join("make-target");
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::create_dir_all(target.join("release"))?;
+    std::fs::copy(
+        t.lib
+            .join(format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))),
+        target.join("release/libdbshm.so"),
+    )?;
+    let out = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(t.root.join("examples-c"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()?;
+    check(out.status.success(), || {
+        format!("make: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    for program in ["writer", "reader", "reader_cpp"] {
+        let built = target.join("examples-c").join(program);
+        check(built.is_file(), || format!("{} not built", built.display()))?;
+    }
+    // Linked against that directory's library, through its rpath.
+    let ldd = Command::new("ldd")
+        .arg(target.join("examples-c/reader"))
+        .env_remove("LD_LIBRARY_PATH")
+        .output()?;
+    let deps = String::from_utf8_lossy(&ldd.stdout);
+    let expected = target
+        .join("examples-c/libdbshm.so.0.")
+        .display()
+        .to_string();
+    check(deps.contains(&expected), || format!("ldd: {deps}"))
 }
 
 // ------------------------------------------------- reliability (RELIABILITY.md)
