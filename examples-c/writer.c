@@ -41,7 +41,10 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    struct timespec period = {0, fps > 0 ? 1000000000L / fps : 0};
+    /* nanosleep refuses tv_nsec of 1e9 or more (EINVAL, without sleeping):
+     * whole seconds go in tv_sec. */
+    long period_ns = fps > 0 ? 1000000000L / fps : 0;
+    struct timespec period = {period_ns / 1000000000L, period_ns % 1000000000L};
     int status = 0;
     for (long n = 0; frames < 0 || n < frames; n++) {
         /* A diagonal gradient that moves one pixel per frame. */

@@ -71,6 +71,9 @@ step "the C libraries (target/release/libdbshm.so, libdbshm.a) and examples (tar
 cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
 make -s -C examples-c
 
+step "the README's steps to link a program against the cargo-built library"
+scripts/readme-link.sh
+
 step "cargo test --features capi"
 cargo test --features capi
 

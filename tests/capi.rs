@@ -10,10 +10,11 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::Failed;
 use common::{check, count, Proc, TestSegment, CHILD_ENV};
@@ -70,6 +71,8 @@ fn main() {
         cpp_wrapper_and_rust_share_frames_both_ways,
         every_status_is_produced_from_c_with_a_message,
         c_examples_run_clean_under_valgrind,
+        c_writer_at_one_frame_per_second_spaces_its_frames,
+        examples_makefile_builds_into_cargo_target_dir,
         frame_helpers_agree_with_the_formula,
         stress_rust_and_c_readers_verify_every_read,
         stress_1080p_frames,
@@ -518,6 +521,98 @@ fn c_examples_run_clean_under_valgrind() -> Result<(), Failed> {
         })?;
     }
     Ok(())
+}
+
+fn c_writer_at_one_frame_per_second_spaces_its_frames() -> Result<(), Failed> {
+    let seg = TestSegment::new("c-writer-rate");
+    // Made here (the writer's shape), so that the reader waits before frame 1.
+    DoubleBufferedSharedMemory::<u8>::create(seg.name(), (480, 640, 3))?;
+    let reader = DoubleBufferedSharedMemory::<u8>::open_readonly(seg.name())?;
+    let frames = 4;
+    let writer = Proc::spawn_command(
+        &tools().program("writer"),
+        &[seg.name().into(), frames.to_string(), "1".into()],
+    );
+    // Frame number -> the writer's clock at its publish, as the reader sees it.
+    let mut published = BTreeMap::new();
+    let mut frame = vec![0u8; reader.len()];
+    let watchdog = Instant::now() + Duration::from_secs(60);
+    let mut seq = 0;
+    while seq < frames && Instant::now() < watchdog {
+        match reader.wait_into(seq, Duration::from_millis(200), &mut frame) {
+            Ok(info) => {
+                published.insert(info.seq, info.timestamp_ns);
+                seq = info.seq;
+            }
+            Err(dbshm::DbShmError::Timeout { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Dropped (killed) on this early return: a writer that hangs fails the test.
+    check(seq == frames, || {
+        format!("frame {frames} not published in 60 s: {published:?}")
+    })?;
+    let out = writer.finish()?;
+    check(out.status.success(), || {
+        format!("writer: {} {}", out.status, out.text)
+    })?;
+    // Frames the reader skipped (a loaded machine) leave no gap in the
+    // check: the two buffers hold the last two frames and their times.
+    for slot in dbshm::inspect(seg.name())?.slots {
+        if slot.frame > 0 {
+            published.insert(slot.frame, slot.timestamp_ns);
+        }
+    }
+    // At 1 fps, frames a and b are at least b - a seconds apart; 0.8 s per
+    // frame allows for clocks, and a loaded machine only makes gaps longer.
+    let times: Vec<(u64, u64)> = published.into_iter().collect();
+    for pair in times.windows(2) {
+        let ((a, ta), (b, tb)) = (pair[0], pair[1]);
+        check(tb.saturating_sub(ta) >= (b - a) * 800_000_000, || {
+            format!(
+                "frames {a} and {b} published {} ms apart: {times:?}",
+                (tb - ta) / 1_000_000
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
+    let t = tools();
+    // A target directory of its own, holding the library as cargo leaves it.
+    let target = t.bin.parent().unwrap().join("make-target");
+    let _ = std::fs::remove_dir_all(&target);
+    std::fs::create_dir_all(target.join("release"))?;
+    std::fs::copy(
+        t.lib
+            .join(format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))),
+        target.join("release/libdbshm.so"),
+    )?;
+    let out = Command::new("make")
+        .arg("-s")
+        .arg("-C")
+        .arg(t.root.join("examples-c"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()?;
+    check(out.status.success(), || {
+        format!("make: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    for program in ["writer", "reader", "reader_cpp"] {
+        let built = target.join("examples-c").join(program);
+        check(built.is_file(), || format!("{} not built", built.display()))?;
+    }
+    // Linked against that directory's library, through its rpath.
+    let ldd = Command::new("ldd")
+        .arg(target.join("examples-c/reader"))
+        .env_remove("LD_LIBRARY_PATH")
+        .output()?;
+    let deps = String::from_utf8_lossy(&ldd.stdout);
+    let expected = target
+        .join("examples-c/libdbshm.so.0.")
+        .display()
+        .to_string();
+    check(deps.contains(&expected), || format!("ldd: {deps}"))
 }
 
 // ------------------------------------------------- reliability (RELIABILITY.md)

@@ -7,6 +7,7 @@
 //! is `value(seq, i)`, so a reader verifies each frame whole.
 
 use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,7 @@ use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
 use crate::segments::print_table;
 use crate::stats::{self, Latencies};
+use crate::time;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -30,8 +32,11 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
     /// Rust reader processes.
-    #[arg(long, default_value_t = 3)]
-    readers: usize,
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(..=MAX_READERS))]
+    readers: u16,
+    /// The segment's name (default: dbshm-demo-<pid>); it must not exist.
+    #[arg(long)]
+    name: Option<String>,
     /// The C reader to run too (default: target/examples-c/reader, if built).
     #[arg(long)]
     c_reader: Option<PathBuf>,
@@ -39,6 +44,9 @@ pub struct DemoArgs {
     #[arg(long)]
     no_c_reader: bool,
 }
+
+/// More reader processes than this would only make the demo a fork bomb.
+const MAX_READERS: i64 = 64;
 
 /// A shape on the command line (one value, not a list, for clap).
 #[derive(Clone, Debug, PartialEq)]
@@ -177,7 +185,9 @@ impl ReaderStats {
         }
     }
 
-    fn frame(&mut self, seq: u64, latency_ns: u64, whole: bool) {
+    /// Counts a frame; `latency_ns` is `None` for one published before the
+    /// reader began waiting.
+    fn frame(&mut self, seq: u64, latency_ns: Option<u64>, whole: bool) {
         let now = Instant::now();
         self.span = Some((self.span.map_or(now, |(first, _)| first), now));
         let row = &mut self.row;
@@ -188,7 +198,9 @@ impl ReaderStats {
             row.skipped += seq - self.last_seq - 1;
         }
         self.last_seq = self.last_seq.max(seq);
-        self.latencies.push(latency_ns);
+        if let Some(ns) = latency_ns {
+            self.latencies.push(ns);
+        }
     }
 
     fn snapshot(&mut self) -> &Row {
@@ -210,16 +222,21 @@ impl ReaderStats {
 // ------------------------------------------------------------ the parent
 
 pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
-    if !(args.fps > 0.0 && args.duration > 0.0)
-        || Duration::try_from_secs_f64(1.0 / args.fps).is_err()
-        || Duration::try_from_secs_f64(args.duration).is_err()
-    {
-        return Err("demo: --fps and --duration must be positive numbers of sensible size".into());
+    // NaN fails both comparisons; an inf or a huge value runs as long as
+    // an `Instant` can count (see time::FOREVER).
+    if !(args.fps > 0.0 && args.duration > 0.0) {
+        return Err("demo: --fps and --duration must be positive numbers".into());
     }
-    let name = format!("dbshm-demo-{}", std::process::id());
-    // A demo killed outright (SIGKILL) leaves its segment; the next one with
-    // the same pid clears it.
-    let _ = dbshm::unlink(&name);
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => {
+            let name = format!("dbshm-demo-{}", std::process::id());
+            // A demo killed outright (SIGKILL) leaves its segment; the next
+            // one with the same pid clears it. A name given is never removed.
+            let _ = dbshm::unlink(&name);
+            name
+        }
+    };
     // The parent owns the segment; it goes when the demo ends.
     let shm: DoubleBufferedSharedMemory<u8> = Options::new()
         .unlink_on_drop(true)
@@ -427,6 +444,10 @@ impl Fleet {
         command: &mut Command,
         c_reader: Option<Option<u64>>,
     ) -> Result<(), String> {
+        let demo = std::process::id();
+        // SAFETY: `die_with_the_demo` makes only async-signal-safe system
+        // calls and allocates nothing, as the child of a fork must.
+        unsafe { command.pre_exec(move || die_with_the_demo(demo)) };
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -453,7 +474,7 @@ impl Fleet {
                     // "frame 12: 85.3 us old, checksum 793152000"
                     if let Some((seq, us, sum)) = parse_c_line(&line) {
                         let whole = expected.is_none_or(|e| e == sum);
-                        c_stats.frame(seq, (us * 1000.0) as u64, whole);
+                        c_stats.frame(seq, Some((us * 1000.0) as u64), whole);
                         let label = row.label.clone();
                         *row = Row {
                             label,
@@ -531,6 +552,25 @@ impl Drop for Fleet {
     }
 }
 
+/// Run in each child between fork and exec: the kernel kills the child when
+/// the demo dies, also by SIGKILL, which no handler of the demo sees (the
+/// signal survives the exec of a program that is not set-user-ID). Its
+/// trigger is the death of the thread that forked: the demo's main thread.
+fn die_with_the_demo(demo: u32) -> std::io::Result<()> {
+    // SAFETY: sets an attribute of this process; no memory is involved.
+    let set = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) };
+    if set != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // A demo that died before the prctl sent no signal; the child has been
+    // handed to another parent by then, so it ends here.
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } as u32 != demo {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    Ok(())
+}
+
 /// The checksum (byte sum) the C reader prints for every whole frame of
 /// `len` bytes: for a whole number of 256-byte blocks, each block holds every
 /// byte value once, whatever the frame (7 is odd), so the sum is the same for
@@ -563,12 +603,9 @@ pub struct WriterArgs {
 /// Publishes frames at `fps` for `duration` seconds, reporting as it goes.
 pub fn writer(args: WriterArgs) -> Result<ExitCode, String> {
     let shm = DoubleBufferedSharedMemory::<u8>::open(&args.name).map_err(|e| e.to_string())?;
-    let period = Duration::try_from_secs_f64(1.0 / args.fps)
-        .map_err(|e| format!("demo-writer: fps: {e}"))?;
+    let period = time::seconds(1.0 / args.fps, "demo-writer: 1/fps")?;
     let started = Instant::now();
-    let end = started
-        + Duration::try_from_secs_f64(args.duration)
-            .map_err(|e| format!("demo-writer: duration: {e}"))?;
+    let end = started + time::seconds(args.duration, "demo-writer: duration")?;
     let mut row = Row::default();
     let mut write_times = Latencies::default();
     let mut next = started;
@@ -587,7 +624,8 @@ pub fn writer(args: WriterArgs) -> Result<ExitCode, String> {
             report("status", &mut row, &write_times, started);
         }
         next += period;
-        match next.checked_duration_since(Instant::now()) {
+        // Never past the end: at 0.2 fps for 1 s, the run lasts 1 s, not 5.
+        match next.min(end).checked_duration_since(Instant::now()) {
             Some(wait) => std::thread::sleep(wait),
             None => next = Instant::now(), // late: do not try to catch up in a burst
         }
@@ -616,12 +654,18 @@ pub fn reader(args: ReaderArgs) -> Result<ExitCode, String> {
         DoubleBufferedSharedMemory::<u8>::open_readonly(&args.name).map_err(|e| e.to_string())?;
     let mut frame = vec![0u8; shm.len()];
     let mut stats = ReaderStats::new();
-    let mut seq = shm.latest_seq();
+    let started_ns = dbshm::monotonic_ns();
+    // From frame 0: the frame published before this reader started is the
+    // first it checks, so that a run shorter than one frame interval (one
+    // frame in all) gives every reader a frame too.
+    let mut seq = 0;
     let mut last_report = Instant::now();
     loop {
         match shm.wait_into(seq, Duration::from_millis(500), &mut frame) {
             Ok(info) => {
-                let latency = dbshm::monotonic_ns().saturating_sub(info.timestamp_ns);
+                // Its latency would be this reader's start-up time, not the wait's.
+                let latency = (info.timestamp_ns >= started_ns)
+                    .then(|| dbshm::monotonic_ns().saturating_sub(info.timestamp_ns));
                 stats.frame(info.seq, latency, is_frame(info.seq, &frame));
                 seq = info.seq;
             }

@@ -4,11 +4,13 @@
 mod demo;
 mod segments;
 mod stats;
+mod time;
 mod watch;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -82,7 +84,10 @@ fn main() -> ExitCode {
     // head`), as command-line tools do, instead of panicking on EPIPE.
     // SAFETY: restoring the default disposition of a signal is always sound.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::List { json } => segments::list(json),
@@ -98,5 +103,43 @@ fn main() -> ExitCode {
             eprintln!("dbshm: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// clap's verdict as the README promises it: help and version on stdout
+/// with status 0; a usage error as one line on stderr, with status 1 like
+/// every other error, naming the help to read.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let what = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print(); // to stdout, for these kinds
+            return ExitCode::SUCCESS;
+        }
+        // `dbshm` alone: clap would print the whole help, to stderr.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => "no command given".to_owned(),
+        // clap's message is its first paragraph ("error: ..."), which may
+        // span lines (a list of missing arguments); tips and usage follow.
+        _ => {
+            let text = e.render().to_string();
+            let first = text.split("\n\n").next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            first.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    eprintln!("dbshm: {what}; try '{}'", help_for_this_command());
+    ExitCode::FAILURE
+}
+
+/// `dbshm watch --help` when the command line names a command, else `dbshm --help`.
+fn help_for_this_command() -> String {
+    let cli = Cli::command();
+    // args_os: `args` panics on an argument that is not UTF-8.
+    let named = std::env::args_os()
+        .nth(1)
+        .and_then(|arg| arg.into_string().ok())
+        .filter(|arg| cli.find_subcommand(arg).is_some());
+    match named {
+        Some(command) => format!("dbshm {command} --help"),
+        None => "dbshm --help".to_owned(),
     }
 }

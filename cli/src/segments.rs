@@ -6,6 +6,7 @@ use std::time::Duration;
 use dbshm::SegmentInfo;
 
 use crate::stats;
+use crate::time;
 
 pub fn list(json: bool) -> Result<ExitCode, String> {
     let mut segments = dbshm::list().map_err(|e| e.to_string())?;
@@ -231,8 +232,7 @@ fn rm_one(name: &str, force: bool) -> Result<&'static str, String> {
 }
 
 fn rm_stale(args: &RmArgs) -> Result<ExitCode, String> {
-    let age = Duration::try_from_secs_f64(args.age)
-        .map_err(|_| format!("rm: --age must be a number of seconds, not {}", args.age))?;
+    let age = time::seconds(args.age, "rm: --age")?;
     let candidates = dbshm::list().map_err(|e| e.to_string())?;
     let (mut removed, mut failed) = (0, false);
     for s in candidates {

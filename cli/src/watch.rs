@@ -1,20 +1,24 @@
 //! `dbshm watch NAME`: frame rate, publish-to-read latency and a summary of
-//! the latest frame (min, max, mean), refreshed until interrupted.
+//! the latest frame (min, max, mean), refreshed until interrupted, and what
+//! became of the writer. Ends when the name no longer leads to the segment
+//! watched.
 
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element, FrameInfo};
 use num_traits::ToPrimitive;
 
 use crate::stats::{self, Latencies};
+use crate::time;
 
 #[derive(clap::Args)]
 pub struct WatchArgs {
     /// The segment's name.
     name: String,
-    /// Stop after this many frames (default: until interrupted).
+    /// Stop after this many new frames (default: until interrupted).
     #[arg(long)]
     count: Option<u64>,
     /// Stop after this many seconds (default: until interrupted).
@@ -22,19 +26,26 @@ pub struct WatchArgs {
     duration: Option<f64>,
 }
 
+/// How often the line is refreshed, and the segment's fate looked at.
+const REFRESH: Duration = Duration::from_millis(500);
+
 pub fn run(args: WatchArgs) -> Result<ExitCode, String> {
+    let duration = match args.duration {
+        Some(s) => Some(time::seconds(s, "watch: --duration")?),
+        None => None,
+    };
     let dtype = dbshm::inspect(&args.name).map_err(|e| e.to_string())?.dtype;
     match dtype {
-        Dtype::U8 => watch::<u8>(&args),
-        Dtype::I8 => watch::<i8>(&args),
-        Dtype::U16 => watch::<u16>(&args),
-        Dtype::I16 => watch::<i16>(&args),
-        Dtype::U32 => watch::<u32>(&args),
-        Dtype::I32 => watch::<i32>(&args),
-        Dtype::U64 => watch::<u64>(&args),
-        Dtype::I64 => watch::<i64>(&args),
-        Dtype::F32 => watch::<f32>(&args),
-        Dtype::F64 => watch::<f64>(&args),
+        Dtype::U8 => watch::<u8>(&args, duration),
+        Dtype::I8 => watch::<i8>(&args, duration),
+        Dtype::U16 => watch::<u16>(&args, duration),
+        Dtype::I16 => watch::<i16>(&args, duration),
+        Dtype::U32 => watch::<u32>(&args, duration),
+        Dtype::I32 => watch::<i32>(&args, duration),
+        Dtype::U64 => watch::<u64>(&args, duration),
+        Dtype::I64 => watch::<i64>(&args, duration),
+        Dtype::F32 => watch::<f32>(&args, duration),
+        Dtype::F64 => watch::<f64>(&args, duration),
     }
 }
 
@@ -49,77 +60,113 @@ fn summary<T: ToPrimitive + Copy>(frame: &[T]) -> (f64, f64, f64) {
     (min, max, sum / frame.len().max(1) as f64)
 }
 
-fn watch<T: Element + ToPrimitive>(args: &WatchArgs) -> Result<ExitCode, String> {
-    let shm =
-        DoubleBufferedSharedMemory::<T>::open_readonly(&args.name).map_err(|e| e.to_string())?;
+/// The object a name leads to now, by device and inode; `None` if none.
+///
+/// Once a name leads away from an object it never leads back to it: an
+/// unlinked object cannot be linked again, and tmpfs numbers inodes from a
+/// counter. So a name that leads to the same object before and after a
+/// look at it led there during the look.
+fn object_of(name: &str) -> Option<(u64, u64)> {
+    // Where Linux keeps POSIX shared-memory objects, as the library does.
+    let meta = std::fs::symlink_metadata(format!("/dev/shm/{name}")).ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// What became of the segment a handle opened.
+enum Fate {
+    /// Its name still leads to it; what its writer is doing, in words.
+    Named(String),
+    /// Its name was removed.
+    Removed,
+    /// Its name leads to another object now.
+    Replaced,
+}
+
+fn fate(name: &str, watched: (u64, u64)) -> Fate {
+    let info = dbshm::inspect(name);
+    // Looked at after `inspect`: a name that still leads to the watched
+    // object now did when `inspect` read it, so its writer is ours.
+    match object_of(name) {
+        None => Fate::Removed,
+        Some(id) if id != watched => Fate::Replaced,
+        Some(_) => Fate::Named(match info {
+            Ok(s) if s.writer_alive => format!("writer alive (pid {})", s.writer_pid),
+            Ok(s) if s.writer_pid == 0 => "no writer yet".into(),
+            Ok(s) => format!("writer (pid {}) gone", s.writer_pid),
+            Err(e) => format!("writer unknown: {e}"),
+        }),
+    }
+}
+
+fn watch<T: Element + ToPrimitive>(
+    args: &WatchArgs,
+    duration: Option<Duration>,
+) -> Result<ExitCode, String> {
+    let name = &args.name;
+    let before = object_of(name);
+    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).map_err(|e| e.to_string())?;
+    let watched = match (before, object_of(name)) {
+        (Some(a), Some(b)) if a == b => a,
+        _ => return Err(format!("watch: {name} was replaced as it was opened")),
+    };
     let terminal = std::io::stdout().is_terminal();
     println!(
-        "watching {}: {} {} ({}); Ctrl-C to stop",
-        args.name,
+        "watching {name}: {} {} ({}); Ctrl-C to stop",
         shm.dtype(),
         stats::shape(shm.shape()),
         stats::bytes(shm.len() * shm.dtype().size())
     );
-    let mut frame = vec![T::zero(); shm.len()];
-    let mut seq = shm.latest_seq();
-    let started = Instant::now();
-    let end = match args.duration {
-        Some(s) => Some(
-            started
-                + Duration::try_from_secs_f64(s).map_err(|_| {
-                    format!("watch: --duration must be a number of seconds, not {s}")
-                })?,
-        ),
-        None => None,
+    let show = |line: String| {
+        if terminal {
+            // Cut to 79 columns: a wrapped line would not be redrawn in place.
+            let line: String = line.chars().take(79).collect();
+            print!("\r\x1b[2K{line}");
+            let _ = std::io::stdout().flush();
+        } else {
+            println!("{line}");
+        }
     };
-    let (mut frames, mut window_frames) = (0u64, 0u64);
-    let mut window = Latencies::default();
-    let mut window_start = Instant::now();
-    let mut last: Option<dbshm::FrameInfo> = None;
-    loop {
-        if end.is_some_and(|e| Instant::now() >= e) || args.count.is_some_and(|c| frames >= c) {
-            break;
+    let mut frame = vec![T::zero(); shm.len()];
+    // The frame the segment holds already, so that the first line is about
+    // it; only newer frames count towards --count and the rate.
+    let mut last =
+        Some(shm.read_into(&mut frame).map_err(|e| e.to_string())?).filter(|info| info.seq > 0);
+    let mut seq = last.map_or(0, |info| info.seq);
+    let started = Instant::now();
+    let end = duration.map(|d| started + d);
+    let mut frames = 0u64;
+    let mut window = Window::new();
+    let mut next_line = started; // the first line at once
+    let ended = loop {
+        let finishing = args.count.is_some_and(|c| frames >= c);
+        if Instant::now() >= next_line || finishing {
+            let writer = match fate(name, watched) {
+                Fate::Named(writer) => writer,
+                // Said on stderr, after the count.
+                Fate::Removed => break Some(format!("watch: {name} was removed")),
+                Fate::Replaced => break Some(format!("watch: {name} now names another segment")),
+            };
+            show(window.line(last, &frame, &writer));
+            window = Window::new();
+            next_line = window.started + REFRESH;
+        }
+        if end.is_some_and(|e| Instant::now() >= e) || finishing {
+            break None;
         }
         match shm.wait_into(seq, Duration::from_millis(250), &mut frame) {
             Ok(info) => {
-                window.push(dbshm::monotonic_ns().saturating_sub(info.timestamp_ns));
+                window
+                    .latencies
+                    .push(dbshm::monotonic_ns().saturating_sub(info.timestamp_ns));
                 seq = info.seq;
                 frames += 1;
-                window_frames += 1;
+                window.frames += 1;
                 last = Some(info);
             }
             Err(DbShmError::Timeout { .. }) => {}
             Err(e) => return Err(e.to_string()),
         }
-        let elapsed = window_start.elapsed();
-        let finishing = args.count.is_some_and(|c| frames >= c);
-        if elapsed >= Duration::from_millis(500) || finishing {
-            let line = match last {
-                Some(info) => {
-                    let (min, max, mean) = summary(&frame);
-                    format!(
-                        "frame {:>8}  {:>7.1} fps  latency p50 {:>8} p99 {:>8}  min {min:.3} max {max:.3} mean {mean:.3}",
-                        info.seq,
-                        window_frames as f64 / elapsed.as_secs_f64(),
-                        stats::duration(window.percentile(50.0)),
-                        stats::duration(window.percentile(99.0)),
-                    )
-                }
-                None => format!("no frame yet (latest {})", shm.latest_seq()),
-            };
-            if terminal {
-                // Cut to 79 columns: a wrapped line would not be redrawn in place.
-                let line: String = line.chars().take(79).collect();
-                print!("\r\x1b[2K{line}");
-                let _ = std::io::stdout().flush();
-            } else {
-                println!("{line}");
-            }
-            window = Latencies::default();
-            window_frames = 0;
-            window_start = Instant::now();
-        }
-    }
+    };
     if terminal {
         println!();
     }
@@ -127,5 +174,55 @@ fn watch<T: Element + ToPrimitive>(args: &WatchArgs) -> Result<ExitCode, String>
         "{frames} frames in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(ExitCode::SUCCESS)
+    match ended {
+        Some(why) => Err(why),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The frames since the line was last shown.
+struct Window {
+    started: Instant,
+    frames: u64,
+    latencies: Latencies,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            started: Instant::now(),
+            frames: 0,
+            latencies: Latencies::default(),
+        }
+    }
+
+    /// The line for this window: the rate and latency of its frames, or how
+    /// long since the last one and what the writer is doing; then the
+    /// summary of the latest frame.
+    fn line<T: ToPrimitive + Copy>(
+        &self,
+        last: Option<FrameInfo>,
+        frame: &[T],
+        writer: &str,
+    ) -> String {
+        let Some(info) = last else {
+            return format!("no frame yet; {writer}");
+        };
+        let (min, max, mean) = summary(frame);
+        let what = if self.frames > 0 {
+            format!(
+                "{:>7.1} fps  latency p50 {:>8} p99 {:>8}",
+                self.frames as f64 / self.started.elapsed().as_secs_f64(),
+                stats::duration(self.latencies.percentile(50.0)),
+                stats::duration(self.latencies.percentile(99.0)),
+            )
+        } else {
+            let age = dbshm::monotonic_ns().saturating_sub(info.timestamp_ns);
+            format!("no new frame for {}; {writer}", stats::duration(Some(age)))
+        };
+        format!(
+            "frame {:>8}  {what}  min {min:.3} max {max:.3} mean {mean:.3}",
+            info.seq
+        )
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use dbshm::ndarray::Array;
 use dbshm::DoubleBufferedSharedMemory;
@@ -333,5 +334,456 @@ fn demo_stopped_by_sigterm_stops_its_processes_and_removes_its_segment() {
         left.stdout.is_empty(),
         "processes left: {}",
         String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+// ------------------------------------------- processes watched as they run
+
+/// A `dbshm` process whose stdout is read line by line as it comes, and
+/// which is killed on drop: a test that fails, or a dbshm that hangs, leaves
+/// no process behind, and every wait on it is bounded.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use std::io::{BufRead, Read};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dbshm"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run dbshm");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr: Some(stderr),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The first line from now on that `wanted` accepts, within `limit`.
+    fn line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return Ok(line);
+                    }
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "no such line within {limit:?} ({e}); it printed:\n{}",
+                        self.seen.join("\n")
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Its exit status, stdout (all of it) and stderr, if it exits within `limit`.
+    fn exit(
+        mut self,
+        limit: Duration,
+    ) -> Result<(std::process::ExitStatus, String, String), String> {
+        let end = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= end {
+                self.seen.extend(self.lines.try_iter());
+                return Err(format!(
+                    "still running after {limit:?}; it printed:\n{}",
+                    self.seen.join("\n")
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipe closes with the process (its children die with it).
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            self.seen.push(line);
+        }
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        Ok((status, self.seen.join("\n"), stderr))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------ usage errors
+
+#[test]
+fn usage_errors_are_one_line_on_stderr_naming_the_help_and_exit_1() {
+    for (args, help) in [
+        (vec![], "dbshm --help"),
+        (vec!["frob"], "dbshm --help"),
+        (vec!["watch"], "dbshm watch --help"),
+        (vec!["watch", "x", "--bogus"], "dbshm watch --help"),
+        (vec!["demo", "--fps", "abc"], "dbshm demo --help"),
+        (vec!["rm", "--age"], "dbshm rm --help"),
+        (vec!["info", "a", "b"], "dbshm info --help"),
+    ] {
+        let out = dbshm(&args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}:\n{stderr}");
+        assert!(
+            stderr.starts_with("dbshm: ")
+                && stderr.trim_end().ends_with(&format!("; try '{help}'")),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A list of missing arguments stays on the one line.
+    let (_, stderr) = text(&dbshm(&["info"]));
+    assert!(stderr.contains("<NAME>"), "{stderr}");
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    for args in [
+        vec!["--help"],
+        vec!["watch", "--help"],
+        vec!["help", "watch"],
+        vec!["--version"],
+        vec!["-V"],
+    ] {
+        let out = dbshm(&args);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+        assert!(!stdout.is_empty(), "{args:?}");
+    }
+    assert!(text(&dbshm(&["--version"])).0.starts_with("dbshm 0."));
+}
+
+// ------------------------------------------------- numbers on command lines
+
+/// Runs dbshm with `args` and returns its exit code; with `stop`, a demo
+/// that runs until stopped, stops it with SIGTERM after its first rows.
+/// Fails on a panic anywhere (its own, or a demo child's shown in a row)
+/// and on anything but a one-line error.
+fn runs_without_panic(args: &[&str], stop: bool) -> Option<i32> {
+    let mut run = Running::start(args);
+    if stop {
+        // The first rows come after a second; by then a writer that
+        // panicked at its start is marked FAILED in them.
+        if run
+            .line(Duration::from_secs(20), |l| l.starts_with('['))
+            .is_ok()
+        {
+            // SAFETY: sends a signal to the demo this test started.
+            unsafe { libc::kill(run.pid() as i32, libc::SIGTERM) };
+        }
+    }
+    let (status, stdout, stderr) = run.exit(Duration::from_secs(30)).unwrap();
+    let all = format!("{args:?}: {status}\n{stdout}\n{stderr}");
+    assert!(
+        !all.contains("panicked") && !all.contains("FAILED"),
+        "{all}"
+    );
+    assert_ne!(status.code(), Some(101), "{all}");
+    assert!(stderr.lines().count() <= 1, "{all}");
+    status.code()
+}
+
+#[test]
+fn no_number_on_any_command_line_panics() {
+    let seg = Name::new("numbers");
+    let shm = DoubleBufferedSharedMemory::<u8>::create(&seg.0, [16]).unwrap();
+    shm.write(&Array::from_elem(16, 1u8)).unwrap();
+    let s = seg.0.as_str();
+    let missing = Name::new("numbers-missing");
+    let m = missing.0.as_str();
+    let demo = Name::new("numbers-demo");
+    let d = demo.0.as_str();
+    let demo_with = |more: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["demo", "--name", d, "--shape", "16", "--no-c-reader"];
+        args.extend(more);
+        args
+    };
+    let (ok, error, stopped) = (Some(0), Some(1), Some(130));
+    let mut cases: Vec<(Vec<&str>, Option<i32>)> = vec![
+        // Spans longer than a clock can count are "no end".
+        (vec!["watch", s, "--duration", "1e19", "--count", "0"], ok),
+        (vec!["watch", s, "--duration", "1e300", "--count", "0"], ok),
+        (vec!["watch", s, "--duration", "inf", "--count", "0"], ok),
+        (vec!["watch", s, "--duration=-1"], error),
+        (vec!["watch", s, "--duration=-inf"], error),
+        (vec!["watch", s, "--duration", "NaN"], error),
+        (
+            vec![
+                "watch",
+                s,
+                "--count",
+                "18446744073709551615",
+                "--duration",
+                "0",
+            ],
+            ok,
+        ),
+        (vec!["watch", s, "--count", "18446744073709551616"], error),
+        (vec!["watch", s, "--count=-1"], error),
+        (vec!["watch", s, "--count", "inf"], error),
+        // --stale limited to a name that does not exist: nothing is removed.
+        (vec!["rm", "--stale", "--age", "1e19", m], ok),
+        (vec!["rm", "--stale", "--age", "1e300", m], ok),
+        (vec!["rm", "--stale", "--age", "inf", m], ok),
+        (vec!["rm", "--stale", "--age=-1", m], error),
+        (vec!["rm", "--stale", "--age", "NaN", m], error),
+    ];
+    for (more, expected) in [
+        // Runs until stopped.
+        (&["--duration", "1e19"][..], stopped),
+        (&["--duration", "inf"], stopped),
+        // A period of 0 (as fast as it can), and one longer than the run.
+        (&["--fps", "inf", "--duration", "0.5"], ok),
+        (&["--fps", "1e300", "--duration", "0.5"], ok),
+        (&["--fps", "1e-300", "--duration", "0.5"], ok),
+        (&["--fps", "0"], error),
+        (&["--fps=-1"], error),
+        (&["--fps", "NaN"], error),
+        (&["--duration", "0"], error),
+        (&["--duration=-1"], error),
+        (&["--duration", "NaN"], error),
+        // More readers than the cap (64) would fork a process each: a
+        // small excess, so that a demo without the cap stays harmless.
+        (&["--readers", "65", "--duration", "0.1"], error),
+        (&["--readers", "18446744073709551616"], error),
+        (&["--readers=-1"], error),
+        (&["--shape", "99999999999x99999999999x3"], error),
+        (&["--shape", "18446744073709551616"], error),
+    ] {
+        cases.push((demo_with(more), expected));
+    }
+    for (args, expected) in cases {
+        let stop = expected == stopped;
+        assert_eq!(runs_without_panic(&args, stop), expected, "{args:?}");
+    }
+}
+
+// ------------------------------------------------------------------ watch
+
+/// A `dbshm watch` of `seg` (holding frames 1 to 3) that has shown its first line.
+fn watching(seg: &Name) -> (Running, String) {
+    let mut watch = Running::start(&["watch", &seg.0]);
+    let first = watch
+        .line(Duration::from_secs(20), |l| !l.starts_with("watching"))
+        .unwrap();
+    (watch, first)
+}
+
+fn segment_with_three_frames(seg: &Name) -> DoubleBufferedSharedMemory<i16> {
+    let shm = DoubleBufferedSharedMemory::<i16>::create(&seg.0, (4, 4)).unwrap();
+    for n in 1..=3 {
+        shm.write(&Array::from_elem((4, 4), n)).unwrap();
+    }
+    shm
+}
+
+#[test]
+fn watch_opens_with_the_latest_frame_of_a_segment_that_has_frames() {
+    let seg = Name::new("watch-first");
+    let _shm = segment_with_three_frames(&seg);
+    let (_watch, first) = watching(&seg);
+    let words: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(words[..2], ["frame", "3"], "{first}");
+    assert!(first.contains("min 3.000 max 3.000 mean 3.000"), "{first}");
+    let writer = format!("writer alive (pid {})", std::process::id());
+    assert!(first.contains(&writer), "{first}");
+}
+
+#[test]
+fn watch_says_when_the_writer_is_gone() {
+    let seg = Name::new("watch-writer-gone");
+    let shm = segment_with_three_frames(&seg);
+    let (mut watch, _) = watching(&seg);
+    drop(shm); // the writer role goes with the handle; the segment stays
+    let gone = format!("writer (pid {}) gone", std::process::id());
+    let line = watch.line(Duration::from_secs(20), |l| l.contains(&gone));
+    let line = line.unwrap();
+    assert!(
+        line.starts_with("frame        3  no new frame for"),
+        "{line}"
+    );
+}
+
+#[test]
+fn watch_ends_when_the_segment_is_removed() {
+    let seg = Name::new("watch-removed");
+    let _shm = segment_with_three_frames(&seg); // its writer alive throughout
+    let (watch, _) = watching(&seg);
+    dbshm::unlink(&seg.0).unwrap();
+    let (status, stdout, stderr) = watch.exit(Duration::from_secs(20)).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("dbshm: watch: {} was removed", seg.0),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.starts_with("0 frames in"), "{stdout}");
+}
+
+#[test]
+fn watch_ends_when_the_name_names_another_segment() {
+    let seg = Name::new("watch-replaced");
+    let _old = segment_with_three_frames(&seg); // its writer alive throughout
+    let (watch, _) = watching(&seg);
+    dbshm::unlink(&seg.0).unwrap();
+    // Under the same name, a segment with a live writer and frames: only
+    // the object itself tells it from the one watched.
+    let _new = segment_with_three_frames(&seg);
+    let (status, stdout, stderr) = watch.exit(Duration::from_secs(20)).unwrap();
+    assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
+    // The watch may have looked in the microseconds between the two.
+    assert!(
+        stderr.contains("now names another segment") || stderr.contains("was removed"),
+        "{stderr}"
+    );
+}
+
+// ------------------------------------------------------------------- demo
+
+#[test]
+fn demo_keeps_its_duration_below_one_frame_per_second_and_every_reader_checks_a_frame() {
+    let seg = Name::new("demo-slow");
+    let _children = DemoChildren(&seg);
+    // One frame every 100 s, for 1 s: one frame in all.
+    let demo = Running::start(&[
+        "demo",
+        "--name",
+        &seg.0,
+        "--fps",
+        "0.01",
+        "--duration",
+        "1",
+        "--readers",
+        "2",
+        "--shape",
+        "16",
+        "--no-c-reader",
+    ]);
+    let (status, stdout, stderr) = demo
+        .exit(Duration::from_secs(40))
+        .expect("a 1 s demo ran for 40 s");
+    assert!(status.success(), "{stdout}\n{stderr}");
+    let summary = stdout.split("\nsummary\n").nth(1).unwrap();
+    for row in ["writer", "reader 1 (Rust)", "reader 2 (Rust)"] {
+        let frames = summary
+            .lines()
+            .find_map(|l| l.strip_prefix(row))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {row} row: {summary}"));
+        assert_eq!(frames, "1", "{row}: {summary}");
+    }
+}
+
+/// The processes whose command line holds `needle`, other than `except`.
+fn processes_with(needle: &str, except: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != except)
+        .filter(|pid| {
+            // A zombie's command line is empty: it is gone.
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// Kills, on drop, every process whose command line holds the demo's
+/// segment name (unique to this test): a demo that fails must not leave its
+/// children running.
+struct DemoChildren<'a>(&'a Name);
+
+impl Drop for DemoChildren<'_> {
+    fn drop(&mut self) {
+        for pid in processes_with(&self.0 .0, 0) {
+            // SAFETY: a signal to a process of the demo this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn demo_killed_with_sigkill_takes_its_processes_with_it() {
+    let seg = Name::new("demo-sigkill");
+    let _children = DemoChildren(&seg);
+    // A writer asleep between frames (one every 20 s): a child that prints
+    // to the dead demo's pipe dies of SIGPIPE anyway; one asleep does not.
+    let mut demo = Running::start(&[
+        "demo",
+        "--name",
+        &seg.0,
+        "--fps",
+        "0.05",
+        "--duration",
+        "60",
+        "--readers",
+        "2",
+        "--shape",
+        "16",
+        "--no-c-reader",
+    ]);
+    let end = Instant::now() + Duration::from_secs(20);
+    let children = loop {
+        let found = processes_with(&seg.0, demo.pid());
+        if found.len() >= 3 || Instant::now() >= end {
+            break found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        children.len(),
+        3,
+        "the writer and two readers: {children:?}"
+    );
+    demo.child.kill().unwrap(); // SIGKILL: no handler of the demo's runs
+    demo.child.wait().unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut left = children.clone();
+    while !left.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        let alive = processes_with(&seg.0, 0);
+        left.retain(|pid| alive.contains(pid));
+    }
+    assert!(
+        left.is_empty(),
+        "alive 10 s after the demo died: {left:?} of {children:?}"
     );
 }
