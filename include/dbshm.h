@@ -8,8 +8,12 @@
  *    <type> in u8 i8 u16 i16 u32 i32 u64 i64 f32 f64 (uint8_t ... double).
  *  - dbshm_<type>_new/_create/_open/_open_readonly store a new handle through
  *    their last argument; the caller owns it and releases it with
- *    dbshm_<type>_free (NULL is fine). A handle may be shared by threads.
- *    Freeing it leaves the segment; dbshm_unlink removes the name.
+ *    dbshm_<type>_free (NULL is fine). Freeing it leaves the segment;
+ *    dbshm_unlink removes the name.
+ *  - A handle may be shared by threads. Writes through one handle never wait
+ *    for each other: a write while another write of the same handle is in
+ *    progress gets DBSHM_ERR_WRITER_BUSY at once. Reads and waits run
+ *    concurrently with anything.
  *  - Fallible functions return a dbshm_status. On failure they write nothing
  *    through their out-parameters, and dbshm_last_error() returns a message
  *    naming the segment, valid on the calling thread until its next failure.
@@ -58,8 +62,8 @@ typedef enum dbshm_status {
    */
   DBSHM_OK = 0,
   /**
-   * A NULL or malformed argument: a bad name (empty, containing '/', too
-   * long, not UTF-8), a bad shape (NULL, ndim 0 or over 16, a zero
+   * A NULL or malformed argument: a bad name (empty, too long, not UTF-8,
+   * containing '/' or a control character, starting with `.dbshm-`), a bad shape (NULL, ndim 0 or over 16, a zero
    * dimension, a size that overflows), a buffer too small.
    */
   DBSHM_ERR_INVALID_ARGUMENT = 1,
@@ -76,12 +80,14 @@ typedef enum dbshm_status {
    */
   DBSHM_ERR_TYPE_MISMATCH = 4,
   /**
-   * The segment has another shape, or `len` differs from its element count.
+   * The segment has another shape, or `len` differs from its element count
+   * (the message says which).
    */
   DBSHM_ERR_SHAPE_MISMATCH = 5,
   /**
    * The object under the name is not a usable segment: foreign, truncated,
-   * corrupt, or never initialised.
+   * corrupt, of another layout version, or its lock file is missing or
+   * not its owner's. Nothing is removed or changed.
    */
   DBSHM_ERR_INCOMPATIBLE = 6,
   /**
@@ -89,7 +95,8 @@ typedef enum dbshm_status {
    */
   DBSHM_ERR_PERMISSION_DENIED = 7,
   /**
-   * Another handle, in this process or another, holds the writer role.
+   * Another handle, in this process or another, holds the writer role; or
+   * another write through this handle is in progress.
    */
   DBSHM_ERR_WRITER_BUSY = 8,
   /**
@@ -208,10 +215,12 @@ const char *dbshm_status_str(int status);
 const char *dbshm_version(void);
 
 /**
- * Removes the segment's name. Handles already open keep working.
+ * Removes the segment's name and its lock file. Handles already open keep
+ * working.
  *
- * Returns `DBSHM_ERR_NOT_FOUND` if no segment has that name,
- * `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
+ * Returns `DBSHM_ERR_NOT_FOUND` if nothing has that name,
+ * `DBSHM_ERR_INCOMPATIBLE` (removing nothing) if what has it is not a
+ * segment, `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
  *
  * # Safety
  * `name` is NULL or points to a NUL-terminated string.
