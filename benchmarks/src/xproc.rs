@@ -89,7 +89,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The writer's end of one transport.
 enum Sender {
-    Dbshm(DoubleBufferedSharedMemory<u8>),
+    // Boxed: the handle is a few hundred bytes, the other senders a word.
+    Dbshm(Box<DoubleBufferedSharedMemory<u8>>),
     #[cfg(feature = "iceoryx2")]
     Iceoryx2(crate::ice::IcePub<u8>),
     Stream(File),
@@ -191,12 +192,12 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     let name = unique_name("xproc");
     let mut stdin = Stdio::null();
     let mut sender = match transport {
-        Transport::DbshmWait | Transport::DbshmPoll => Sender::Dbshm(
+        Transport::DbshmWait | Transport::DbshmPoll => Sender::Dbshm(Box::new(
             Options::new()
                 .unlink_on_drop(true)
                 .create::<u8>(&name, [bytes])
                 .expect("create the dbshm segment"),
-        ),
+        )),
         #[cfg(feature = "iceoryx2")]
         Transport::Iceoryx2 => {
             Sender::Iceoryx2(crate::ice::IcePub::create(&name, bytes, 1).expect("iceoryx2 service"))
