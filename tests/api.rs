@@ -519,59 +519,6 @@ fn a_corrupted_header_is_incompatible() {
     expect_incompatible(seg.name(), "buffer 1 offset");
 }
 
-/// The identity and bytes of a file, to show that nothing touched it.
-fn fingerprint(name: &str) -> (u64, Vec<u8>) {
-    use std::os::unix::fs::MetadataExt;
-    let path = format!("/dev/shm/{name}");
-    (
-        std::fs::metadata(&path).unwrap().ino(),
-        std::fs::read(&path).unwrap(),
-    )
-}
-
-#[test]
-fn objects_that_are_not_segments_are_incompatible_and_never_removed() {
-    // An empty object, and a zero-filled one with data past its first page
-    // (a `multiprocessing.shared_memory` block, say): not dbshm's to delete,
-    // however long nobody claims them.
-    let empty = TestSegment::new("foreign-empty");
-    raw_object(empty.name(), 0, &[]);
-    let zeroed = TestSegment::new("foreign-zero");
-    let fd = raw_object(zeroed.name(), 3 * 4096, &[]);
-    rustix::io::pwrite(&fd, b"user data", 8192).unwrap();
-    let before = [fingerprint(empty.name()), fingerprint(zeroed.name())];
-    for round in 0..2 {
-        for name in [empty.name(), zeroed.name()] {
-            for result in [
-                Shm::<u8>::open(name).map(drop),
-                Shm::<u8>::open_readonly(name).map(drop),
-                Shm::<u8>::new(name, [4]).map(drop),
-                Shm::<u8>::create(name, [4]).map(drop),
-                dbshm::unlink(name),
-            ] {
-                assert!(
-                    matches!(
-                        result,
-                        Err(DbShmError::Incompatible { .. } | DbShmError::AlreadyExists { .. })
-                    ),
-                    "{name}: {result:?}"
-                );
-            }
-        }
-        if round == 0 {
-            std::thread::sleep(Duration::from_millis(1200)); // past any wait for a creator
-        }
-    }
-    assert_eq!(
-        [fingerprint(empty.name()), fingerprint(zeroed.name())],
-        before,
-        "a foreign object was changed"
-    );
-    for seg in [empty, zeroed] {
-        std::fs::remove_file(format!("/dev/shm/{}", seg.name())).unwrap();
-    }
-}
-
 #[test]
 fn an_opener_never_sees_a_segment_half_built() {
     // A creator builds the segment under a private name and renames it into

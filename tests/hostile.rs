@@ -1181,7 +1181,12 @@ fn read_only_user_blocks_no_writer(test: &str, mode: &str) -> Result<(), Failed>
     }
     let seg = TestSegment::new(&format!("ro-lock-{mode}"));
     drop(Options::new().mode(0o640).create::<u8>(seg.name(), [64])?);
+    // Shared with the attacker's group, the segment and its lock file alike
+    // (as the README says to do): the lock file's mode alone must keep out
+    // a member who may only read.
     std::os::unix::fs::chown(shm_file(seg.name()), None, Some(OTHER))?;
+    let lock_file = dbshm::inspect(seg.name())?.lock_file;
+    std::os::unix::fs::chown(shm_file(&lock_file), None, Some(OTHER))?;
     let mut attacker = Watched::spawn(&["lock_all", seg.name(), mode]);
     let ready = words(&attacker.expect_line("ready", Duration::from_secs(10))?);
     eprintln!("{test}: attacker {ready:?}");
