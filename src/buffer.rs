@@ -89,7 +89,7 @@ impl Options {
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let geometry = self.geometry::<T>(name, shape.into_dimension().slice())?;
         let segment = Segment::create(name, &geometry, self.create_mode())?;
-        DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
+        DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
     }
 
     /// Opens an existing segment read-write; its shape comes from the segment.
@@ -124,7 +124,7 @@ impl Options {
             }
             match Segment::create(name, &geometry, self.create_mode()) {
                 Ok(segment) => {
-                    return DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
+                    return DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
                 }
                 Err(e @ DbShmError::AlreadyExists { .. }) => last = Some(e),
                 Err(e) => return Err(e),
@@ -171,7 +171,7 @@ impl Options {
                 found: geometry.dtype,
             });
         }
-        DoubleBufferedSharedMemory::from_parts(name, segment, geometry, self)
+        DoubleBufferedSharedMemory::from_opened(name, segment, geometry, self)
     }
 }
 
@@ -234,7 +234,30 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         segment::unlink(name)
     }
 
-    fn from_parts(
+    /// [`from_parts`](Self::from_parts) for a segment this process just
+    /// created: if the handle cannot be made, the segment is removed again.
+    fn from_created(
+        name: &str,
+        segment: Segment,
+        geometry: Geometry,
+        options: &Options,
+    ) -> Result<Self> {
+        match WriterRole::new(&segment, name) {
+            Ok(writer) => Ok(Self::from_parts(
+                name,
+                segment,
+                geometry,
+                options,
+                Some(writer),
+            )),
+            Err(e) => {
+                let _ = segment.unlink(name);
+                Err(e)
+            }
+        }
+    }
+
+    fn from_opened(
         name: &str,
         segment: Segment,
         geometry: Geometry,
@@ -245,7 +268,17 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         } else {
             None
         };
-        Ok(DoubleBufferedSharedMemory {
+        Ok(Self::from_parts(name, segment, geometry, options, writer))
+    }
+
+    fn from_parts(
+        name: &str,
+        segment: Segment,
+        geometry: Geometry,
+        options: &Options,
+        writer: Option<WriterRole>,
+    ) -> Self {
+        DoubleBufferedSharedMemory {
             name: name.to_owned(),
             segment,
             geometry,
@@ -253,7 +286,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             retries: AtomicU64::new(0),
             unlink_on_drop: options.unlink_on_drop,
             _element: PhantomData,
-        })
+        }
     }
 
     /// `ShapeMismatch` unless `shape`, the caller's, is the segment's.

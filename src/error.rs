@@ -98,7 +98,7 @@ pub enum DbShmError {
     /// Another handle, in this process or another, holds the writer role,
     /// or another write through this handle is in progress (from another
     /// thread, or from inside `write_with`'s closure).
-    #[error("segment {name:?}: the writer role is taken (last taken by pid {pid})")]
+    #[error("segment {name:?}: the writer role is taken (pid {pid} took it last; 0: none has written yet)")]
     WriterBusy { name: String, pid: u32 },
 
     /// The handle was opened read-only.

@@ -195,53 +195,61 @@ pub fn list() -> Result<Vec<SegmentInfo>> {
     Ok(found)
 }
 
-/// Removes dbshm's own files that nothing uses: lock files (`.dbshm-lock-*`)
-/// that no segment names and no writer or creator holds, and segments
-/// whose creator died building them (`.dbshm-new-*`). Only this user's
-/// files can be removed (root: anyone's). Returns the names removed.
+/// Removes dbshm's own files that nothing uses: lock files
+/// (`.dbshm-lock-*`) that no segment names and no creator holds, with the
+/// segment their creator died building (`.dbshm-new-*`). (A writer of a
+/// segment whose name is gone keeps its role: it holds the lock file open.) Only
+/// this user's files can be removed (root: anyone's). Returns the names
+/// removed.
 pub fn remove_leftovers() -> Result<Vec<String>> {
     let dir = open::dir(open::SHM_DIR)?;
-    let unheld = |file: &str, mark| {
-        Object::open(&dir, file, file, false)
-            .ok()
-            .filter(|object| liveness::held(&object.fd, mark) == Ok(false))
-            .map(|object| (file.to_owned(), object.identity()))
+    let named = || -> Result<Vec<String>> {
+        Ok(names(&dir)?
+            .iter()
+            .filter(|name| name::kind(name) == Kind::Segment)
+            .filter_map(|name| Object::open(&dir, name, name, false).ok()?.lock_id())
+            .map(|id| FileId(id).lock_name())
+            .collect())
     };
-    // A creator holds its lock file from before it makes the segment until
-    // the segment has its name. So the candidates are found first, and the
-    // segments that name lock files read after: a segment named after a
-    // candidate was found unheld is named before this reads the directory.
-    let mut candidates = Vec::new();
+    // Mark `CREATING` every lock file no segment names. A creator holds
+    // that mark from its lock file's creation (and makes sure the file
+    // still has a name once it holds it) until its segment has its name; so
+    // while this holds it, no creator is midway with that lock file. The
+    // writer role is another byte: taking this blocks no writer.
+    let before = named()?;
+    let mut held = Vec::new();
     for file in names(&dir)? {
-        match name::kind(&file) {
-            Kind::Lock => candidates.extend(unheld(&file, liveness::ROLE)),
-            Kind::New
-                if unheld(&name::lock_of(&file), liveness::ROLE).is_some()
-                    || !exists(&dir, &name::lock_of(&file)) =>
-            {
-                candidates.extend(unheld(&file, liveness::PRESENCE))
-            }
-            _ => {}
+        if name::kind(&file) != Kind::Lock || before.contains(&file) {
+            continue;
+        }
+        // Read-write, for an exclusive lock: only the owner or root.
+        let Ok(lock) = Object::open(&dir, &file, &file, true) else {
+            continue;
+        };
+        if liveness::try_take(&lock.fd, liveness::CREATING, true) == Ok(true) {
+            held.push((file, lock));
         }
     }
-    let named: Vec<String> = names(&dir)?
-        .iter()
-        .filter(|name| name::kind(name) == Kind::Segment)
-        .filter_map(|name| peek(&dir, name).ok())
-        .map(|s| s.lock_file)
-        .collect();
+    // Read again after taking them: a segment named meanwhile is seen.
+    let named = named()?;
     let mut removed = Vec::new();
-    for (file, identity) in candidates {
-        if !named.contains(&file)
-            && open::still_names(&dir, &file, identity)
-            && rustix::fs::unlinkat(&dir, file.as_str(), rustix::fs::AtFlags::empty()).is_ok()
-        {
+    for (file, lock) in held {
+        if named.contains(&file) {
+            continue;
+        }
+        let building = name::new_of(&file);
+        let unlink = |f: &str, identity| {
+            open::still_names(&dir, f, identity)
+                && rustix::fs::unlinkat(&dir, f, rustix::fs::AtFlags::empty()).is_ok()
+        };
+        if let Ok(new) = Object::open(&dir, &building, &building, false) {
+            if unlink(&building, new.identity()) {
+                removed.push(building);
+            }
+        }
+        if unlink(&file, lock.identity()) {
             removed.push(file);
         }
     }
     Ok(removed)
-}
-
-fn exists(dir: &OwnedFd, file: &str) -> bool {
-    rustix::fs::statat(dir, file, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }

@@ -22,7 +22,7 @@
 //! | 192 | 4 | `init` | `u32` [`INIT_READY`]: the creator writes the whole descriptor before the segment gets its name |
 //! | 196 | 4 | `flags` | `u32`: bit 0 [`FLAG_WAKE_ALWAYS`]; other bits 0 |
 //! | 200 | 8 | `created_unix_ns` | `u64`, the creator's CLOCK_REALTIME when it made the segment |
-//! | 208 | 16 | `lock_id` | 16 random bytes naming the segment's lock file, `.dbshm-lock-<32 hex digits>` beside it |
+//! | 208 | 16 | `lock_id` | 16 random bytes naming the segment's lock file, `.dbshm-lock-<32 hex digits>` beside it; at this offset in every later version too |
 //! | 256 | 8 | `latest` | atomic `u64`, number of the latest published frame; 0 before the first write |
 //! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
 //! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |

@@ -13,7 +13,10 @@
 //! beside its parent. So every descriptor of the role is a [`ForkSafeFd`]:
 //! a `pthread_atfork` child handler closes them all in the child, which then
 //! reopens the lock file (and competes for the role like anyone else) if it
-//! writes. Raw `clone` without the atfork handlers is not covered.
+//! writes. Raw `clone` without the atfork handlers is not covered, nor a
+//! child forked while another thread was inside a write through a handle:
+//! in the child that handle stays busy (the thread holding its turn does not
+//! exist there); a new handle works.
 
 use std::cell::UnsafeCell;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
@@ -203,14 +206,27 @@ impl Registry {
                 Some(after_fork_child),
             );
         });
-        struct Unlock<'a>(&'a Registry);
+        // Signals are blocked while the lock is held: a handler that forks
+        // would otherwise spin in `before_fork` on a lock its own thread holds.
+        struct Unlock<'a>(&'a Registry, libc::sigset_t);
         impl Drop for Unlock<'_> {
             fn drop(&mut self) {
                 self.0.unlock();
+                // SAFETY: restores the mask saved below; a valid sigset_t.
+                unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.1, std::ptr::null_mut()) };
             }
         }
+        // SAFETY: sigset_t is plain data that sigfillset and pthread_sigmask
+        // initialise before it is read.
+        let saved = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut saved: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut saved);
+            saved
+        };
         self.lock();
-        let _unlock = Unlock(self);
+        let _unlock = Unlock(self, saved);
         // SAFETY: the lock is held until `_unlock` drops.
         f(unsafe { &mut *self.fds.get() })
     }
@@ -237,4 +253,26 @@ extern "C" fn after_fork_child() {
         }
     }
     REGISTRY.unlock();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_blocked_while_the_registry_is_locked() {
+        // A signal handler that forks on a thread holding the lock would
+        // spin in `before_fork` for ever: no handler may run meanwhile.
+        let blocked = |signal| {
+            // SAFETY: queries this thread's mask into a sigset_t it owns.
+            unsafe {
+                let mut now: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+                libc::sigismember(&now, signal) == 1
+            }
+        };
+        assert!(!blocked(libc::SIGALRM));
+        assert!(REGISTRY.with(|_| blocked(libc::SIGALRM) && blocked(libc::SIGUSR1)));
+        assert!(!blocked(libc::SIGALRM), "the mask was not restored");
+    }
 }

@@ -56,6 +56,10 @@ fn main() {
         the_writer_role_does_not_need_proc,
         an_observer_never_costs_a_writer_its_first_write_on_busy_cores,
         a_stopped_observer_never_costs_a_writer_its_first_write,
+        a_header_pointed_at_another_segments_lock_file_gains_nothing,
+        a_lock_file_of_another_group_is_refused,
+        leftovers_are_removed_and_nothing_live_is,
+        a_cleaner_racing_creators_never_breaks_a_segment,
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
@@ -738,6 +742,33 @@ fn child(args: &[String]) {
         // no_proc NAME: in a mount namespace of its own without /proc,
         // creates NAME, writes, reads back, and tries a second handle.
         "no_proc" => no_proc(arg(1)),
+        // patch_lock_id NAME LOCKFILE: as uid/gid 4242, who may write NAME,
+        // points NAME's header at LOCKFILE (another segment's).
+        "patch_lock_id" => {
+            become_user(OTHER, OTHER);
+            let hex = arg(2).strip_prefix(".dbshm-lock-").unwrap();
+            let id: Vec<u8> = (0..16)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            let file = OpenOptions::new()
+                .write(true)
+                .open(shm_file(arg(1)))
+                .unwrap();
+            file.write_all_at(&id, 208).unwrap();
+            println!("patched=1");
+        }
+        // clean_loop: dbshm::remove_leftovers() until stdin closes.
+        "clean_loop" => {
+            let stop = stop_flag();
+            start_ticker(&["remove_leftovers"]);
+            let mut passes = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                dbshm::remove_leftovers().unwrap();
+                passes += 1;
+                DONE.store(passes, Ordering::Relaxed);
+            }
+            println!("passes={passes}");
+        }
         role => panic!("unknown child role {role}"),
     }
 }
@@ -1536,4 +1567,169 @@ fn a_stopped_observer_never_costs_a_writer_its_first_write() -> Result<(), Faile
     check(busy == 0, || {
         format!("{busy} of {stops} first writes were WriterBusy while the observer was stopped")
     })
+}
+
+fn a_header_pointed_at_another_segments_lock_file_gains_nothing() -> Result<(), Failed> {
+    // A user who may write a public segment rewrites its header to name the
+    // lock file of a private segment of the same owner (lock ids are no
+    // secret: anyone can list /dev/shm). The lock file says which segment
+    // it belongs to, so neither the public segment's writer nor its removal
+    // may touch the private one's.
+    if !root_or_skip("a_header_pointed_at_another_segments_lock_file_gains_nothing") {
+        return Ok(());
+    }
+    let private = TestSegment::new("lock-id-private");
+    let public = TestSegment::new("lock-id-public");
+    drop(Shm::<u8>::create(private.name(), [16])?);
+    drop(
+        Options::new()
+            .mode(0o666)
+            .create::<u8>(public.name(), [16])?,
+    );
+    let private_lock = dbshm::inspect(private.name())?.lock_file;
+    let public_lock = dbshm::inspect(public.name())?.lock_file;
+    let r = Watched::spawn(&["patch_lock_id", public.name(), &private_lock])
+        .finish(Duration::from_secs(5), Duration::from_secs(10))?;
+    check(get(&r, "patched") == "1", || format!("{r:?}"))?;
+    check(
+        dbshm::inspect(public.name())?.lock_file == private_lock,
+        || "the header was not patched".into(),
+    )?;
+    // The public segment's would-be writer is refused, naming the cause...
+    let opened = Shm::<u8>::open(public.name());
+    check(
+        matches!(&opened, Err(e @ DbShmError::Incompatible { .. }) if e.to_string().contains("another segment")),
+        || format!("open of the forged segment: {opened:?}"),
+    )?;
+    // ...and the private segment's writer is untouched.
+    let shm = Shm::<u8>::open(private.name())?;
+    let wrote = shm.write_with(|mut b| b.fill(1));
+    check(wrote.is_ok(), || {
+        format!("the private segment's write: {wrote:?}")
+    })?;
+    drop(shm);
+    // Removing the forged segment removes neither lock file but its own...
+    // which its header no longer names, so that one is left to `rm --stale`.
+    dbshm::unlink(public.name())?;
+    check(shm_file(&private_lock).exists(), || {
+        "removing the forged segment removed the private segment's lock file".into()
+    })?;
+    let _ = std::fs::remove_file(shm_file(&public_lock));
+    let shm = Shm::<u8>::open(private.name())?;
+    let wrote = shm.write_with(|mut b| b.fill(2));
+    check(wrote.is_ok(), || {
+        format!("the private segment after: {wrote:?}")
+    })
+}
+
+fn a_lock_file_of_another_group_is_refused() -> Result<(), Failed> {
+    // A 0660 segment shared with a group, then given to another group while
+    // its lock file stays with the first: members of the first group, who
+    // may no longer write, could take the role. Writers refuse it instead.
+    if !root_or_skip("a_lock_file_of_another_group_is_refused") {
+        return Ok(());
+    }
+    let seg = TestSegment::new("lock-group");
+    drop(Options::new().mode(0o660).create::<u8>(seg.name(), [16])?);
+    let lock = dbshm::inspect(seg.name())?.lock_file;
+    std::os::unix::fs::chown(shm_file(seg.name()), None, Some(OTHER + 1))?;
+    std::os::unix::fs::chown(shm_file(&lock), None, Some(OTHER))?;
+    let opened = Shm::<u8>::open(seg.name());
+    check(
+        matches!(&opened, Err(e @ DbShmError::Incompatible { .. })
+            if e.to_string().contains(seg.name()) && e.to_string().contains("group")),
+        || format!("{opened:?}"),
+    )?;
+    // Given the segment's group too, it works again.
+    std::os::unix::fs::chown(shm_file(&lock), None, Some(OTHER + 1))?;
+    let shm = Shm::<u8>::open(seg.name())?;
+    let wrote = shm.write_with(|mut b| b.fill(1));
+    check(wrote.is_ok(), || format!("{wrote:?}"))
+}
+
+/// Makes a file in /dev/shm as dbshm names its own, empty.
+fn own_file(name: &str) -> Result<(), Failed> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(shm_file(name))?;
+    Ok(())
+}
+
+fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
+    // What a creator killed midway leaves (its lock file, with or without
+    // the segment it was building), beside a live segment never written
+    // (its lock file held by nobody) and one with a live writer.
+    let id = |n: u8| format!("{:02x}{:030x}", n, std::process::id());
+    let (dead_a, dead_b) = (id(0xa1), id(0xb2));
+    own_file(&format!(".dbshm-lock-{dead_a}"))?;
+    own_file(&format!(".dbshm-lock-{dead_b}"))?;
+    own_file(&format!(".dbshm-new-{dead_b}"))?;
+    let idle = TestSegment::new("leftovers-idle");
+    drop(Shm::<u8>::create(idle.name(), [16])?);
+    let written = TestSegment::new("leftovers-written");
+    let writer = Shm::<u8>::create(written.name(), [16])?;
+    writer.write_with(|mut b| b.fill(1))?;
+    let removed = dbshm::remove_leftovers()?;
+    let mine: Vec<&String> = removed
+        .iter()
+        .filter(|f| f.contains(&dead_a) || f.contains(&dead_b))
+        .collect();
+    check(mine.len() == 3, || format!("removed {removed:?}"))?;
+    for file in [
+        format!(".dbshm-lock-{dead_a}"),
+        format!(".dbshm-lock-{dead_b}"),
+        format!(".dbshm-new-{dead_b}"),
+    ] {
+        check(!shm_file(&file).exists(), || {
+            format!("{file} is still there")
+        })?;
+    }
+    // The live segments keep their lock files, and their writers.
+    for seg in [&idle, &written] {
+        let lock = dbshm::inspect(seg.name())?.lock_file;
+        check(shm_file(&lock).exists(), || {
+            format!("{lock} of {} was removed", seg.name())
+        })?;
+    }
+    writer.write_with(|mut b| b.fill(2))?;
+    let first = Shm::<u8>::open(idle.name())?.write_with(|mut b| b.fill(3));
+    check(first.is_ok(), || {
+        format!("the idle segment's first write: {first:?}")
+    })
+}
+
+fn a_cleaner_racing_creators_never_breaks_a_segment() -> Result<(), Failed> {
+    // `rm --stale` in a loop in another process while segments are created,
+    // written and removed: every create gives a segment whose first write
+    // works, and no segment is left that cannot be written.
+    let mut cleaner = Watched::spawn(&["clean_loop"]);
+    let seg = TestSegment::new("cleaner-race");
+    let start = Instant::now();
+    let mut created = 0u32;
+    let mut bad = Vec::new();
+    while start.elapsed() < Duration::from_secs(2) || created < 300 {
+        match Shm::<u8>::create(seg.name(), [64]) {
+            Ok(shm) => {
+                created += 1;
+                if let Err(e) = shm.write_with(|mut b| b.fill(1)) {
+                    bad.push(format!("first write: {e}"));
+                }
+                drop(shm);
+                dbshm::unlink(seg.name())?;
+            }
+            Err(e) => bad.push(format!("create: {e}")),
+        }
+        if bad.len() > 5 || start.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+    }
+    cleaner.stop();
+    let r = cleaner.finish(Duration::from_secs(3), Duration::from_secs(10))?;
+    eprintln!("cleaner race: {created} segments created, cleaner {r:?}");
+    check(num(&r, "passes") >= 20, || {
+        format!("the cleaner ran too seldom: {r:?}")
+    })?;
+    check(bad.is_empty(), || bad.join("\n"))
 }

@@ -67,15 +67,19 @@ pub fn shape(dims: &[usize]) -> String {
         .join("x")
 }
 
-/// A name found on disk, safe to print: control characters (C0, DEL, C1)
-/// and the invisible ones that reorder or hide text are escaped as
-/// `\u{..}`, and backslashes doubled, so that no name can draw a row of its
-/// own, colour the terminal or pass for another.
+/// A name found on disk, safe to print: in a name with control characters
+/// (C0, DEL, C1) or invisible ones that reorder or hide text, those are
+/// escaped as `\u{..}` and backslashes doubled, so that no name can draw a
+/// row of its own, colour the terminal or pass for another. Other names,
+/// which include every name dbshm accepts but these, print as they are.
 pub fn printable(name: &str) -> String {
     let invisible = |c: char| {
         c.is_control()
             || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
     };
+    if !name.chars().any(invisible) {
+        return name.to_owned();
+    }
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         match c {
@@ -121,5 +125,6 @@ mod tests {
             "a\\u{1b}[31mb\\u{a}c\\u{7f}"
         );
         assert_eq!(printable("x\u{202e}y\\z"), "x\\u{202e}y\\\\z");
+        assert_eq!(printable("back\\slash"), "back\\slash");
     }
 }

@@ -410,3 +410,36 @@ fn list_escapes_control_characters_in_names() {
         }
     }
 }
+
+#[test]
+fn rm_stale_removes_what_a_dead_creator_left() {
+    // A creator killed after making its lock file, and one killed while
+    // building its segment: their files have private names, no segment
+    // names them and no creator holds them.
+    let id = |n: u8| format!("{n:02x}{:030x}", std::process::id());
+    let files = [
+        format!(".dbshm-lock-{}", id(0xc1)),
+        format!(".dbshm-lock-{}", id(0xd2)),
+        format!(".dbshm-new-{}", id(0xd2)),
+    ];
+    for file in &files {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(Path::new("/dev/shm").join(file))
+            .unwrap();
+    }
+    // The age spares every segment: only dbshm's own files go.
+    let out = dbshm(&["rm", "--stale", "--age", "1e9"]);
+    let (stdout, stderr) = text(&out);
+    for file in &files {
+        let gone = !Path::new("/dev/shm").join(file).exists();
+        if !gone {
+            let _ = std::fs::remove_file(Path::new("/dev/shm").join(file));
+        }
+        assert!(gone, "{file} is still there: {stdout}{stderr}");
+        assert!(stdout.contains(&format!("removed {file}")), "{stdout}");
+    }
+    assert!(out.status.success(), "{stderr}");
+}

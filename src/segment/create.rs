@@ -12,7 +12,7 @@ use rustix::io::Errno;
 
 use super::mapping::Mapping;
 use super::name::{self, FileId};
-use super::open::{self, Object};
+use super::open::{self, Identity, Object};
 use super::{liveness, lock_mode, Segment};
 use crate::layout::{Geometry, DESCRIPTOR_SIZE};
 use crate::{DbShmError, Result};
@@ -34,44 +34,70 @@ impl Segment {
             });
         }
         let dir = open::dir(name)?;
-        let id = FileId::random(name)?;
-        let mut geometry = geometry.clone();
-        geometry.lock_id = id.0;
-        geometry.created_unix_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-
-        // The lock file first, held until the segment has its name, so that
-        // `remove_leftovers` can tell a creator at work from a dead one.
-        let lock = Own::create(&dir, name, id.lock_name(), lock_mode(mode))?;
-        let _ = liveness::try_take(lock.fd(), liveness::ROLE, true);
-        let new = Own::create(&dir, name, id.new_name(), mode)?;
-        let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
-        build(name, new.fd(), &geometry)?;
-        match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
-            Ok(()) => {}
-            Err(Errno::EXIST) => {
-                return Err(DbShmError::AlreadyExists {
-                    name: name.to_owned(),
-                })
+        // A fresh id again if `remove_leftovers` took the lock file between
+        // its creation and its locking: only a cleaner racing this very
+        // instant gets there, so three in a row is not a race.
+        for _ in 0..3 {
+            let id = FileId::random(name)?;
+            let Some(lock) = Own::lock_file(&dir, name, id, lock_mode(mode))? else {
+                continue;
+            };
+            let mut geometry = geometry.clone();
+            geometry.lock_id = id.0;
+            geometry.created_unix_ns = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let new = Own::create(&dir, name, id.new_name(), mode)?;
+            let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
+            build(name, new.fd(), &geometry)?;
+            let stat =
+                fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
+            bind(name, lock.fd(), Identity::of(&stat))?;
+            let map = Mapping::new(name, new.fd(), geometry.total_size, true)?;
+            match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
+                Ok(()) => {}
+                Err(Errno::EXIST) => {
+                    return Err(DbShmError::AlreadyExists {
+                        name: name.to_owned(),
+                    })
+                }
+                Err(e) => return Err(DbShmError::os(name, "give the new segment its name", e)),
             }
-            Err(e) => return Err(DbShmError::os(name, "give the new segment its name", e)),
+            let fd = new.keep();
+            // Let go explicitly: closing alone would keep the mark while a
+            // child another thread is forking or spawning has a copy of the
+            // descriptor.
+            let _ = liveness::release(lock.keep(), liveness::CREATING);
+            return Ok(Segment::attach(
+                Object { fd, stat },
+                map,
+                true,
+                None,
+                &geometry,
+            ));
         }
-        let fd = new.keep();
-        // Let go of the role explicitly: closing alone would keep it held
-        // while a child another thread is forking or spawning has a copy of
-        // the descriptor. The first write takes it.
-        let _ = liveness::release(lock.keep(), liveness::ROLE);
-        let stat = fs::fstat(&fd).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
-        let map = Mapping::new(name, &fd, geometry.total_size, true)?;
-        Ok(Segment::attach(
-            Object { fd, stat },
-            map,
-            true,
-            None,
-            &geometry,
-        ))
+        Err(DbShmError::Os {
+            name: name.to_owned(),
+            operation: "create the segment's lock file",
+            source: std::io::Error::other("a concurrent `rm --stale` took it three times in a row"),
+        })
     }
+}
+
+/// Writes into the lock file which segment it belongs to: a user who may
+/// write one segment can point its header at another's lock file, but not
+/// change what that lock file says.
+fn bind(name: &str, lock: &OwnedFd, segment: Identity) -> Result<()> {
+    let written = rustix::io::pwrite(lock, &segment.to_bytes(), 0)
+        .map_err(|e| DbShmError::os(name, "write the segment's lock file", e))?;
+    if written != super::LOCK_CONTENT_SIZE {
+        return Err(DbShmError::Os {
+            name: name.to_owned(),
+            operation: "write the segment's lock file",
+            source: std::io::ErrorKind::WriteZero.into(),
+        });
+    }
+    Ok(())
 }
 
 /// Sizes the object, reserves its memory and writes its header.
@@ -138,6 +164,17 @@ impl<'a> Own<'a> {
         fs::fchmod(own.fd(), Mode::from_raw_mode(mode))
             .map_err(|e| DbShmError::os(name, "set the segment's mode", e))?;
         Ok(own)
+    }
+
+    /// The lock file of a new segment, created and marked `CREATING`: `None`
+    /// if `remove_leftovers` took it between the two (it then removes it).
+    fn lock_file(dir: &'a OwnedFd, name: &str, id: FileId, mode: u32) -> Result<Option<Own<'a>>> {
+        let lock = Own::create(dir, name, id.lock_name(), mode)?;
+        let taken = liveness::try_take(lock.fd(), liveness::CREATING, true)
+            .map_err(|e| DbShmError::os(name, "lock the new segment's lock file", e))?;
+        // Taken after a cleaner unlinked it: held, but by no name.
+        let linked = fs::fstat(lock.fd()).is_ok_and(|st| st.st_nlink > 0);
+        Ok((taken && linked).then_some(lock))
     }
 
     fn fd(&self) -> &OwnedFd {

@@ -2,13 +2,14 @@
 //! kernel drops when the last descriptor of the description closes, so
 //! also when the process holding them dies, however it dies.
 //!
-//! Three marks, each a lock on one byte range:
+//! Four marks, each a lock on one byte:
 //!
-//! | mark | object | kind | taken by | asked by |
+//! | mark | object | kind | taken by | asked or taken by |
 //! |---|---|---|---|---|
+//! | [`ROLE`] | the lock file | exclusive | the writer; this one decides | writers |
+//! | [`CREATING`] | the lock file | exclusive | the creator, until the segment has its name | `remove_leftovers` |
 //! | [`PRESENCE`] | the segment | shared | every handle, for its life | `rm`, `rm --stale` |
 //! | [`WRITER_PRESENT`] | the segment | shared | the writer, while it holds the role | `list`, `info` |
-//! | [`ROLE`] | the lock file | exclusive | the writer; this one decides | writers |
 //!
 //! Anyone who can open a file read-only can take shared locks on any range
 //! of it, and a shared lock blocks an exclusive one. So the role cannot be
@@ -28,8 +29,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use rustix::io::{Errno, Result};
 
-/// A byte range to lock: `start`, and `len` bytes (0: to the end of the file
-/// and beyond).
+/// A byte range to lock: `start`, and `len` bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Mark {
     start: i64,
@@ -41,7 +41,10 @@ pub(crate) const PRESENCE: Mark = Mark { start: 0, len: 1 };
 /// A writer holds the role (information for observers).
 pub(crate) const WRITER_PRESENT: Mark = Mark { start: 1, len: 1 };
 /// The writer role, on the lock file.
-pub(crate) const ROLE: Mark = Mark { start: 0, len: 0 };
+pub(crate) const ROLE: Mark = Mark { start: 0, len: 1 };
+/// A creator at work, on the lock file: apart from the role, so that a
+/// cleaner checking for dead creators never blocks a writer.
+pub(crate) const CREATING: Mark = Mark { start: 1, len: 1 };
 
 fn flock(kind: libc::c_short, mark: Mark) -> libc::flock {
     // SAFETY: `flock` is plain integers, for which zero is valid; the

@@ -23,6 +23,9 @@ use open::{Identity, Object};
 
 pub use name::MAX_NAME_LEN;
 
+/// Bytes of a lock file: the (device, inode) of its segment.
+const LOCK_CONTENT_SIZE: usize = 16;
+
 /// One open, mapped segment object.
 pub(crate) struct Segment {
     /// Held, never read: its open file description carries the presence
@@ -137,13 +140,31 @@ impl Segment {
         };
         let mode = lock.stat.st_mode & 0o7777;
         let allowed = lock_mode(self.mode);
-        if lock.stat.st_uid != self.uid || mode & !allowed != 0 {
+        let problem = if lock.stat.st_uid != self.uid {
+            Some(format!(
+                "belongs to uid {}, the segment to uid {}",
+                lock.stat.st_uid, self.uid
+            ))
+        } else if mode & !allowed != 0 {
+            Some(format!(
+                "has mode {mode:04o}, but the segment's mode {:04o} lets only {allowed:04o} write",
+                self.mode
+            ))
+        } else if mode & 0o070 != 0 && lock.stat.st_gid != self.gid {
+            Some(format!(
+                "is open to group {}, the segment to group {}",
+                lock.stat.st_gid, self.gid
+            ))
+        } else if Identity::read(&lock.fd) != Some(self.identity) {
+            Some("belongs to another segment".into())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
             return Err(DbShmError::Incompatible {
                 name: name.to_owned(),
                 reason: format!(
-                    "its lock file {file} (owner uid {}, mode {mode:04o}) is not the segment's \
-                     (owner uid {}, so mode {allowed:04o} at most): users who may not write could block the writer",
-                    lock.stat.st_uid, self.uid
+                    "its lock file {file} {problem}: users who may not write could take or block the writer role"
                 ),
             });
         }
@@ -227,10 +248,14 @@ pub(crate) fn unlink_object(
     }
     fs::unlinkat(&dir, file, fs::AtFlags::empty())
         .map_err(|e| DbShmError::os(file, "unlink the segment", e))?;
+    // The lock file, if it is the one this segment made: the header may
+    // name another segment's (anyone who may write the header can).
     let lock = lock_id.lock_name();
-    if let Ok(st) = fs::statat(&dir, lock.as_str(), fs::AtFlags::SYMLINK_NOFOLLOW) {
-        let regular = fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::RegularFile;
-        if regular && st.st_uid == uid {
+    if let Ok(object) = Object::open(&dir, file, &lock, false) {
+        if object.stat.st_uid == uid
+            && Identity::read(&object.fd) == Some(identity)
+            && open::still_names(&dir, &lock, object.identity())
+        {
             let _ = fs::unlinkat(&dir, lock.as_str(), fs::AtFlags::empty());
         }
     }

@@ -80,10 +80,10 @@ impl FileId {
     }
 }
 
-/// The lock file of a segment built under `new_name`.
-pub(crate) fn lock_of(new_name: &str) -> String {
-    let id = new_name.strip_prefix(NEW_PREFIX).unwrap_or(new_name);
-    format!("{LOCK_PREFIX}{id}")
+/// The name a segment is built under, given its lock file's name.
+pub(crate) fn new_of(lock_name: &str) -> String {
+    let id = lock_name.strip_prefix(LOCK_PREFIX).unwrap_or(lock_name);
+    format!("{NEW_PREFIX}{id}")
 }
 
 /// What a file name in the directory is to dbshm.
@@ -143,7 +143,7 @@ mod tests {
         let id = FileId([0xab; LOCK_ID_SIZE]);
         assert_eq!(kind(&id.lock_name()), Kind::Lock);
         assert_eq!(kind(&id.new_name()), Kind::New);
-        assert_eq!(lock_of(&id.new_name()), id.lock_name());
+        assert_eq!(new_of(&id.lock_name()), id.new_name());
         assert_eq!(kind(".dbshm-lock-zz"), Kind::Other);
         assert_eq!(kind("camera"), Kind::Segment);
         assert_ne!(FileId::random("t").unwrap(), FileId::random("t").unwrap());

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::layout::{Geometry, DESCRIPTOR_SIZE, HEADER_SIZE};
+use crate::layout::{Geometry, Header, DESCRIPTOR_SIZE, HEADER_SIZE, LOCK_ID_SIZE, MAGIC};
 use crate::{DbShmError, Result};
 
 /// Where Linux keeps POSIX shared-memory objects.
@@ -43,6 +43,26 @@ impl Identity {
         Identity {
             dev: stat.st_dev,
             ino: stat.st_ino,
+        }
+    }
+
+    /// As a lock file holds it: `dev` then `ino`, native-endian.
+    pub(crate) fn to_bytes(self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.dev.to_ne_bytes());
+        b[8..].copy_from_slice(&self.ino.to_ne_bytes());
+        b
+    }
+
+    /// What the lock file `fd` says it belongs to, if it says anything.
+    pub(crate) fn read(fd: &OwnedFd) -> Option<Identity> {
+        let mut b = [0u8; 16];
+        match rustix::io::pread(fd, &mut b, 0) {
+            Ok(16) => Some(Identity {
+                dev: u64::from_ne_bytes(b[..8].try_into().unwrap()),
+                ino: u64::from_ne_bytes(b[8..].try_into().unwrap()),
+            }),
+            _ => None,
         }
     }
 }
@@ -115,6 +135,22 @@ impl Object {
         let descriptor: &[u8; DESCRIPTOR_SIZE] = page[..DESCRIPTOR_SIZE].try_into().unwrap();
         let geometry = Geometry::parse(descriptor, size).map_err(incompatible)?;
         Ok((geometry, page))
+    }
+}
+
+impl Object {
+    /// The lock id in the header of any dbshm segment, of this layout
+    /// version or another (`lock_id` keeps its offset in every version), so
+    /// that a cleaner never takes a newer version's lock file for an orphan.
+    pub(crate) fn lock_id(&self) -> Option<[u8; LOCK_ID_SIZE]> {
+        let at = std::mem::offset_of!(Header, lock_id);
+        let mut head = [0u8; DESCRIPTOR_SIZE];
+        match rustix::io::pread(&self.fd, &mut head, 0) {
+            Ok(n) if n >= at + LOCK_ID_SIZE && head[..8] == MAGIC.to_ne_bytes() => {
+                Some(head[at..at + LOCK_ID_SIZE].try_into().unwrap())
+            }
+            _ => None,
+        }
     }
 }
 
