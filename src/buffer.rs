@@ -205,7 +205,8 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
 
 impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// Opens the segment `name` if it exists (its element type and shape must
-    /// match), otherwise creates it with mode 0600.
+    /// match), otherwise creates it with mode 0600. The name rules are at
+    /// [`MAX_NAME_LEN`](crate::MAX_NAME_LEN).
     ///
     /// `shape` is anything ndarray takes: `(100, 100, 3)`, `[480, 640]`,
     /// `&[usize]`, `vec![..]` or `IxDyn(..)`.

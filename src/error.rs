@@ -98,7 +98,7 @@ pub enum DbShmError {
     /// Another handle, in this process or another, holds the writer role,
     /// or another write through this handle is in progress (from another
     /// thread, or from inside `write_with`'s closure).
-    #[error("segment {name:?}: the writer role is taken (pid {pid} took it last; 0: none has written yet)")]
+    #[error("segment {name:?}: the writer role is taken ({})", taken_by(*pid))]
     WriterBusy { name: String, pid: u32 },
 
     /// The handle was opened read-only.
@@ -140,6 +140,14 @@ impl DbShmError {
                 source: err.into(),
             },
         }
+    }
+}
+
+/// Who holds the writer role, as far as the header knows.
+fn taken_by(pid: u32) -> String {
+    match pid {
+        0 => "by a process that has not written yet".into(),
+        pid => format!("last taken by pid {pid}"),
     }
 }
 

@@ -12,6 +12,11 @@ use crate::{DbShmError, Result};
 
 /// Longest name, in bytes: a file name is at most NAME_MAX (255) bytes, and
 /// `shm_open` users name the segment `/NAME`.
+///
+/// A segment name is 1 to `MAX_NAME_LEN` bytes without '/', NUL, other C0
+/// control characters or DEL, is not `.` or `..`, and does not start with
+/// `.dbshm-` (dbshm's own files); anything else is
+/// [`DbShmError::InvalidName`](crate::DbShmError::InvalidName).
 pub const MAX_NAME_LEN: usize = 254;
 
 /// Start of the names of dbshm's own files, which no segment may have.
