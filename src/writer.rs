@@ -13,7 +13,8 @@
 //! beside its parent. So every descriptor of the role is a [`ForkSafeFd`]:
 //! a `pthread_atfork` child handler closes them all in the child, which then
 //! reopens the lock file (and competes for the role like anyone else) if it
-//! writes. Raw `clone` without the atfork handlers is not covered, nor a
+//! writes. (Until the child runs its handler, it shares them: a writer that
+//! dies in that instant keeps the role until then.) Raw `clone` without the atfork handlers is not covered, nor a
 //! child forked while another thread was inside a write through a handle:
 //! in the child that handle stays busy (the thread holding its turn does not
 //! exist there); a new handle works.

@@ -23,7 +23,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{check, words, Failed, TestSegment, CHILD_ENV};
+use common::{check, root_or_skip, words, Failed, TestSegment, CHILD_ENV};
 use dbshm::ndarray::Array;
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 use libtest_mimic::{Arguments, Trial};
@@ -75,18 +75,6 @@ fn unique(tag: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("dbshm-test-hostile-{tag}-{}-{n}", std::process::id())
-}
-
-/// Tests that act as another user run as root, or report why they skip.
-fn root_or_skip(test: &str) -> bool {
-    let root = rustix::process::geteuid().is_root();
-    if !root {
-        eprintln!(
-            "{test}: skipped: acting as another user needs root, and this runs as uid {}",
-            rustix::process::geteuid().as_raw()
-        );
-    }
-    root
 }
 
 /// Becomes `uid` with `gid` as its only group (a child's first step).
@@ -643,10 +631,18 @@ fn child(args: &[String]) {
             let shm = Shm::<u8>::open(arg(1)).unwrap();
             shm.write_with(|mut b| b.fill(1)).unwrap();
             let test_pid: libc::pid_t = arg(2).parse().unwrap();
+            // The child says when it runs: dbshm's atfork handler has closed
+            // its copies of the role by then (before that, for an instant
+            // after any fork, the child shares them).
+            let mut ready = [0 as libc::c_int; 2];
+            // SAFETY: `ready` has room for the two descriptors.
+            assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0);
             // SAFETY: this process is single-threaded, so the forked copy may
             // run Rust code; it leaves with _exit, running no destructors.
             match unsafe { libc::fork() } {
                 0 => {
+                    // SAFETY: writes one byte to the pipe made above.
+                    unsafe { libc::write(ready[1], [1u8].as_ptr().cast(), 1) };
                     // Let go of the parent's pipes, so that they close when
                     // the writer dies; then sleep while the test lives.
                     // SAFETY: plain system calls on this process's own descriptors.
@@ -668,6 +664,12 @@ fn child(args: &[String]) {
                 }
                 -1 => panic!("fork failed"),
                 pid => {
+                    let mut byte = [0u8];
+                    // SAFETY: reads one byte from the pipe made above.
+                    assert_eq!(
+                        unsafe { libc::read(ready[0], byte.as_mut_ptr().cast(), 1) },
+                        1
+                    );
                     println!("forked child={pid}");
                     hold_until_stdin_closes();
                 }

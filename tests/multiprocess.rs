@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
-use common::{check, count, fill, is_frame, words, Proc, TestSegment, CHILD_ENV};
+use common::{check, count, fill, is_frame, root_or_skip, words, Proc, TestSegment, CHILD_ENV};
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
 use libtest_mimic::{Arguments, Trial};
@@ -510,18 +510,6 @@ fn wait_is_woken_by_another_process_and_times_out() -> Result<(), Failed> {
     check(waited >= Duration::from_millis(200), || {
         format!("timed out after only {waited:?}")
     })
-}
-
-/// Tests that act as another user run as root, or report why they skip.
-fn root_or_skip(test: &str) -> bool {
-    let root = rustix::process::geteuid().is_root();
-    if !root {
-        eprintln!(
-            "{test}: skipped: acting as another user needs root, and this runs as uid {}",
-            rustix::process::geteuid().as_raw()
-        );
-    }
-    root
 }
 
 fn another_user_cannot_open_a_default_segment() -> Result<(), Failed> {

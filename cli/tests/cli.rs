@@ -1,5 +1,9 @@
 //! The `dbshm` command, run as a program.
 
+mod common;
+
+use common::{dbshm, text};
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -29,20 +33,6 @@ impl Drop for Name {
             let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
         }
     }
-}
-
-fn dbshm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dbshm"))
-        .args(args)
-        .output()
-        .expect("run dbshm")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

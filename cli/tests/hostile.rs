@@ -5,6 +5,10 @@
 //! Processes that hold a segment open are this test binary again, running
 //! only `holder_process` (which does nothing in an ordinary run).
 
+mod common;
+
+use common::{dbshm, text};
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
@@ -49,20 +53,6 @@ fn shm_file(name: &str) -> PathBuf {
 
 fn exists(name: &str) -> bool {
     std::fs::symlink_metadata(shm_file(name)).is_ok()
-}
-
-fn dbshm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dbshm"))
-        .args(args)
-        .output()
-        .expect("run dbshm")
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A file put in /dev/shm by hand (here: a copy of a segment's bytes).

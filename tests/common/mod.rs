@@ -213,6 +213,18 @@ pub fn count(report: &HashMap<String, String>, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number {key} in {report:?}"))
 }
 
+/// Tests that act as another user run as root, or report why they skip.
+pub fn root_or_skip(test: &str) -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!(
+            "{test}: skipped: acting as another user needs root, and this runs as uid {}",
+            rustix::process::geteuid().as_raw()
+        );
+    }
+    root
+}
+
 /// `Err(what())` unless `ok`.
 pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
     if ok {
