@@ -1673,12 +1673,9 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
     let written = TestSegment::new("leftovers-written");
     let writer = Shm::<u8>::create(written.name(), [16])?;
     writer.write_with(|mut b| b.fill(1))?;
+    // (The cleaner of a concurrent test may get there first: what counts
+    // is that they are gone.)
     let removed = dbshm::remove_leftovers()?;
-    let mine: Vec<&String> = removed
-        .iter()
-        .filter(|f| f.contains(&dead_a) || f.contains(&dead_b))
-        .collect();
-    check(mine.len() == 3, || format!("removed {removed:?}"))?;
     for file in [
         format!(".dbshm-lock-{dead_a}"),
         format!(".dbshm-lock-{dead_b}"),
