@@ -13,11 +13,13 @@
 //! beside its parent. So every descriptor of the role is a [`ForkSafeFd`]:
 //! a `pthread_atfork` child handler closes them all in the child, which then
 //! reopens the lock file (and competes for the role like anyone else) if it
-//! writes. (Until the child runs its handler, it shares them: a writer that
-//! dies in that instant keeps the role until then.) Raw `clone` without the atfork handlers is not covered, nor a
-//! child forked while another thread was inside a write through a handle:
-//! in the child that handle stays busy (the thread holding its turn does not
-//! exist there); a new handle works.
+//! writes. Until the child runs its handler, it shares them: a writer that
+//! dies in that instant keeps the role until then.
+//!
+//! Not covered: raw `clone` without the atfork handlers, and a child forked
+//! while another thread was inside a write through a handle: in the child
+//! that handle stays busy (the thread holding its turn does not exist
+//! there); a new handle works.
 
 use std::cell::UnsafeCell;
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
@@ -61,8 +63,11 @@ impl Drop for State {
     }
 }
 
-/// One write in progress, with the role held.
-pub(crate) struct Turn<'a>(#[allow(dead_code)] MutexGuard<'a, State>);
+/// One write in progress, with the role held; the handle's next write can
+/// start when it drops.
+pub(crate) struct Turn<'a> {
+    _state: MutexGuard<'a, State>,
+}
 
 impl WriterRole {
     /// Opens the segment's lock file, without taking the role.
@@ -119,7 +124,7 @@ impl WriterRole {
                 .writer_pid
                 .store(std::process::id(), Ordering::Relaxed);
         }
-        Ok(Turn(state))
+        Ok(Turn { _state: state })
     }
 }
 
