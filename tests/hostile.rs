@@ -1682,7 +1682,7 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
         format!(".dbshm-new-{dead_b}"),
     ] {
         check(!shm_file(&file).exists(), || {
-            format!("{file} is still there")
+            format!("{file} is still there; this call removed {removed:?}")
         })?;
     }
     // The live segments keep their lock files, and their writers.
