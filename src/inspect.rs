@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::layout::{Header, Slot, LAYOUT_VERSION, NBUFFERS};
 use crate::segment::name::{self, FileId, Kind};
-use crate::segment::open::{self, Identity, Object};
+use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
 use crate::{DbShmError, Dtype, Result};
 
@@ -81,6 +81,8 @@ pub struct SegmentInfo {
     identity: Identity,
     #[cfg_attr(feature = "serde", serde(skip))]
     lock_id: FileId,
+    #[cfg_attr(feature = "serde", serde(skip))]
+    birth: Option<Birth>,
 }
 
 impl SegmentInfo {
@@ -102,7 +104,13 @@ impl SegmentInfo {
     /// and its lock file. [`DbShmError::NotFound`] if the name no longer
     /// names that object (it was removed, or replaced by a new segment).
     pub fn unlink(&self) -> Result<()> {
-        unlink_object(&self.name, self.identity, self.uid, self.lock_id)
+        unlink_object(
+            &self.name,
+            self.identity,
+            self.uid,
+            self.lock_id,
+            self.birth,
+        )
     }
 }
 
@@ -165,19 +173,23 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         lock_file: lock_id.lock_name(),
         identity: object.identity(),
         lock_id,
+        birth: Birth::of(&object.fd),
     })
 }
 
 /// The names in the directory, as strings (names that are not UTF-8 are
 /// no segment's: dbshm takes names as `&str`).
 fn names(dir: &OwnedFd) -> Result<Vec<String>> {
-    let entries = rustix::fs::Dir::read_from(dir)
-        .map_err(|e| DbShmError::os(open::SHM_DIR, "list /dev/shm", e))?;
-    Ok(entries
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_owned))
-        .filter(|name| name != "." && name != "..")
-        .collect())
+    let fail = |e| DbShmError::os(open::SHM_DIR, "list /dev/shm", e);
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir).map_err(fail)? {
+        if let Ok(name) = entry.map_err(fail)?.file_name().to_str() {
+            if name != "." && name != ".." {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Every dbshm segment on the machine that this user may read, found by its
@@ -196,25 +208,38 @@ pub fn list() -> Result<Vec<SegmentInfo>> {
 }
 
 /// Removes dbshm's own files that nothing uses: lock files
-/// (`.dbshm-lock-*`) that no segment names and no creator holds, with the
-/// segment their creator died building (`.dbshm-new-*`). (A writer of a
-/// segment whose name is gone keeps its role: it holds the lock file open.) Only
-/// this user's files can be removed (root: anyone's). Returns the names
-/// removed.
+/// (`.dbshm-lock-*`) that no segment names and no creator holds, and the
+/// segments creators died building (`.dbshm-new-*`). (A writer of a
+/// segment whose name is gone keeps its role: it holds the lock file open.)
+/// Only this user's files can be removed (root: anyone's). Returns the
+/// names removed. Any doubt (a directory or a header it cannot read for a
+/// reason other than permission) removes nothing.
 pub fn remove_leftovers() -> Result<Vec<String>> {
     let dir = open::dir(open::SHM_DIR)?;
+    // The lock files that segments name, read from any file with dbshm's
+    // magic (of any layout version); `None` for names it may not read.
     let named = || -> Result<Vec<String>> {
-        Ok(names(&dir)?
-            .iter()
-            .filter(|name| name::kind(name) == Kind::Segment)
-            .filter_map(|name| Object::open(&dir, name, name, false).ok()?.lock_id())
-            .map(|id| FileId(id).lock_name())
-            .collect())
+        let mut named = Vec::new();
+        for name in names(&dir)? {
+            if name::kind(&name) != Kind::Segment {
+                continue;
+            }
+            match Object::open(&dir, &name, &name, false) {
+                Ok(object) => named.extend(object.lock_id().map(|id| FileId(id).lock_name())),
+                Err(
+                    DbShmError::NotFound { .. }
+                    | DbShmError::PermissionDenied { .. }
+                    | DbShmError::Incompatible { .. },
+                ) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(named)
     };
     // Mark `CREATING` every lock file no segment names. A creator holds
     // that mark from its lock file's creation (and makes sure the file
-    // still has a name once it holds it) until its segment has its name; so
-    // while this holds it, no creator is midway with that lock file. The
+    // still has its name once it holds it) until its segment has its name;
+    // so while this holds it, no creator is midway with that lock file. The
     // writer role is another byte: taking this blocks no writer.
     let before = named()?;
     let mut held = Vec::new();
@@ -232,24 +257,48 @@ pub fn remove_leftovers() -> Result<Vec<String>> {
     }
     // Read again after taking them: a segment named meanwhile is seen.
     let named = named()?;
+    held.retain(|(file, _)| !named.contains(file));
+    let orphan = |lock: &str| held.iter().any(|(file, _)| file == lock);
+    let unlink = |file: &str, identity| {
+        open::still_names(&dir, file, identity)
+            && rustix::fs::unlinkat(&dir, file, rustix::fs::AtFlags::empty()).is_ok()
+    };
     let mut removed = Vec::new();
-    for (file, lock) in held {
-        if named.contains(&file) {
+    // A segment being built names its lock file in its header once written:
+    // it goes with that lock file, held above. Without a header yet, its
+    // creator died or is at its first steps; it holds the presence mark
+    // from right after creating it, so a file without it that is older
+    // than a creator's first steps could ever take is a dead creator's.
+    for file in names(&dir)? {
+        if name::kind(&file) != Kind::New {
             continue;
         }
-        let building = name::new_of(&file);
-        let unlink = |f: &str, identity| {
-            open::still_names(&dir, f, identity)
-                && rustix::fs::unlinkat(&dir, f, rustix::fs::AtFlags::empty()).is_ok()
+        let Ok(new) = Object::open(&dir, &file, &file, false) else {
+            continue;
         };
-        if let Ok(new) = Object::open(&dir, &building, &building, false) {
-            if unlink(&building, new.identity()) {
-                removed.push(building);
+        let dead = match new.lock_id() {
+            Some(id) => orphan(&FileId(id).lock_name()),
+            None => {
+                let age = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .saturating_sub(Duration::from_secs(new.stat.st_mtime.max(0) as u64));
+                age > HEADERLESS_AGE && liveness::held(&new.fd, liveness::PRESENCE) == Ok(false)
             }
-        }
-        if unlink(&file, lock.identity()) {
+        };
+        if dead && unlink(&file, new.identity()) {
             removed.push(file);
+        }
+    }
+    for (file, lock) in &held {
+        if unlink(file, lock.identity()) {
+            removed.push(file.clone());
         }
     }
     Ok(removed)
 }
+
+/// How old a segment under construction without a header must be before
+/// it counts as a dead creator's: far beyond the few system calls between
+/// its creation and its header.
+const HEADERLESS_AGE: Duration = Duration::from_secs(60);

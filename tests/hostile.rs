@@ -60,6 +60,7 @@ fn main() {
         a_lock_file_of_another_group_is_refused,
         leftovers_are_removed_and_nothing_live_is,
         a_cleaner_racing_creators_never_breaks_a_segment,
+        a_squatter_on_the_names_a_creator_will_use_stops_no_creation,
     ];
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }
@@ -758,6 +759,57 @@ fn child(args: &[String]) {
                 .unwrap();
             file.write_all_at(&id, 208).unwrap();
             println!("patched=1");
+        }
+        // squat: as uid/gid 4242, watches /dev/shm (inotify) and, for each
+        // new `.dbshm-lock-<id>`, creates `.dbshm-new-<id>` and every other
+        // name it could guess from it, until stdin closes.
+        "squat" => {
+            become_user(OTHER, OTHER);
+            let stop = stop_flag();
+            // SAFETY: inotify calls with valid arguments; the buffer is ours.
+            let inotify = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+            assert!(inotify >= 0);
+            // SAFETY: as above; a NUL-terminated path.
+            assert!(
+                unsafe { libc::inotify_add_watch(inotify, c"/dev/shm".as_ptr(), libc::IN_CREATE) }
+                    >= 0
+            );
+            println!("watching");
+            let (mut seen, mut squatted) = (0u64, 0u64);
+            let mut buf = [0u8; 65536];
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: reads into `buf`, which is large enough for events.
+                let n = unsafe { libc::read(inotify, buf.as_mut_ptr().cast(), buf.len()) };
+                if n <= 0 {
+                    thread::sleep(Duration::from_micros(50));
+                    continue;
+                }
+                let mut at = 0usize;
+                while at < n as usize {
+                    let len =
+                        u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap()) as usize;
+                    let raw = &buf[at + 16..at + 16 + len];
+                    let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap());
+                    if let Some(id) = name.strip_prefix(".dbshm-lock-") {
+                        seen += 1;
+                        for guess in [format!(".dbshm-new-{id}"), format!("{id}")] {
+                            if OpenOptions::new()
+                                .write(true)
+                                .create_new(true)
+                                .mode(0o644)
+                                .open(shm_file(&guess))
+                                .is_ok()
+                            {
+                                squatted += 1;
+                                // Gone when the test ends: `squat_cleanup` below.
+                                println!("squatted {guess}");
+                            }
+                        }
+                    }
+                    at += 16 + len;
+                }
+            }
+            println!("seen={seen} squatted={squatted}");
         }
         // clean_loop: dbshm::remove_leftovers() until stdin closes.
         "clean_loop" => {
@@ -1667,7 +1719,18 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
     let (dead_a, dead_b) = (id(0xa1), id(0xb2));
     own_file(&format!(".dbshm-lock-{dead_a}"))?;
     own_file(&format!(".dbshm-lock-{dead_b}"))?;
-    own_file(&format!(".dbshm-new-{dead_b}"))?;
+    // Killed while building: its header (magic, and lock id at 208) written.
+    let building = format!(".dbshm-new-{}", id(0xe3));
+    own_file(&building)?;
+    let mut header = vec![0u8; 256];
+    header[..8].copy_from_slice(&u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes());
+    for i in 0..16 {
+        header[208 + i] = u8::from_str_radix(&dead_b[2 * i..2 * i + 2], 16).unwrap();
+    }
+    OpenOptions::new()
+        .write(true)
+        .open(shm_file(&building))?
+        .write_all_at(&header, 0)?;
     let idle = TestSegment::new("leftovers-idle");
     drop(Shm::<u8>::create(idle.name(), [16])?);
     let written = TestSegment::new("leftovers-written");
@@ -1679,7 +1742,7 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
     for file in [
         format!(".dbshm-lock-{dead_a}"),
         format!(".dbshm-lock-{dead_b}"),
-        format!(".dbshm-new-{dead_b}"),
+        building.clone(),
     ] {
         check(!shm_file(&file).exists(), || {
             format!("{file} is still there; this call removed {removed:?}")
@@ -1731,4 +1794,61 @@ fn a_cleaner_racing_creators_never_breaks_a_segment() -> Result<(), Failed> {
         format!("the cleaner ran too seldom: {r:?}")
     })?;
     check(bad.is_empty(), || bad.join("\n"))
+}
+
+fn a_squatter_on_the_names_a_creator_will_use_stops_no_creation() -> Result<(), Failed> {
+    // Another user sees every lock file appear (inotify on /dev/shm) and at
+    // once creates the names it could derive from it. A creator builds its
+    // segment under a name no one can derive, so every creation succeeds.
+    if !root_or_skip("a_squatter_on_the_names_a_creator_will_use_stops_no_creation") {
+        return Ok(());
+    }
+    let mut squatter = Watched::spawn(&["squat"]);
+    squatter.expect_line("watching", Duration::from_secs(10))?;
+    let seg = TestSegment::new("squatted");
+    let mut failed = Vec::new();
+    for _ in 0..500 {
+        match Shm::<u8>::new(seg.name(), [16]) {
+            Ok(shm) => {
+                if let Err(e) = shm.write_with(|mut b| b.fill(1)) {
+                    failed.push(e.to_string());
+                }
+                drop(shm);
+                dbshm::unlink(seg.name())?;
+            }
+            Err(e) => failed.push(e.to_string()),
+        }
+    }
+    thread::sleep(Duration::from_millis(100));
+    squatter.stop();
+    let r = squatter.finish(Duration::from_secs(5), Duration::from_secs(10));
+    let squatted: Vec<String> = squatter_files();
+    for file in &squatted {
+        let _ = std::fs::remove_file(shm_file(file));
+    }
+    let r = r?;
+    eprintln!("squatter: {r:?}, {} of 500 creations failed", failed.len());
+    check(num(&r, "seen") >= 250, || {
+        format!("the squatter saw too few lock files: {r:?}")
+    })?;
+    check(failed.is_empty(), || {
+        format!(
+            "{} of 500 creations failed: {:?}",
+            failed.len(),
+            &failed[..failed.len().min(3)]
+        )
+    })
+}
+
+/// What the squatter made: its files are owned by uid 4242.
+fn squatter_files() -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .filter(|e| e.metadata().is_ok_and(|m| m.uid() == OTHER && m.len() == 0))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(".dbshm-new-") || n.len() == 32)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -410,7 +410,7 @@ fn rm_stale_removes_what_a_dead_creator_left() {
     let files = [
         format!(".dbshm-lock-{}", id(0xc1)),
         format!(".dbshm-lock-{}", id(0xd2)),
-        format!(".dbshm-new-{}", id(0xd2)),
+        format!(".dbshm-new-{}", id(0xe3)),
     ];
     for file in &files {
         std::fs::OpenOptions::new()
@@ -420,6 +420,18 @@ fn rm_stale_removes_what_a_dead_creator_left() {
             .open(Path::new("/dev/shm").join(file))
             .unwrap();
     }
+    // The one being built has its header: magic, and its lock id at 208.
+    let mut header = vec![0u8; 256];
+    header[..8].copy_from_slice(&u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes());
+    for i in 0..16 {
+        header[208 + i] = u8::from_str_radix(&id(0xd2)[2 * i..2 * i + 2], 16).unwrap();
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(Path::new("/dev/shm").join(&files[2]))
+        .unwrap()
+        .write_all_at(&header, 0)
+        .unwrap();
     // The age spares every segment: only dbshm's own files go.
     let out = dbshm(&["rm", "--stale", "--age", "1e9"]);
     let (stdout, stderr) = text(&out);

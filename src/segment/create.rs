@@ -12,7 +12,7 @@ use rustix::io::Errno;
 
 use super::mapping::Mapping;
 use super::name::{self, FileId};
-use super::open::{self, Identity, Object};
+use super::open::{self, Birth, Identity, Object, BIRTH_SIZE};
 use super::{liveness, lock_mode, Segment};
 use crate::layout::{Geometry, DESCRIPTOR_SIZE};
 use crate::{DbShmError, Result};
@@ -34,10 +34,10 @@ impl Segment {
             });
         }
         let dir = open::dir(name)?;
-        // A fresh id again if `remove_leftovers` took the lock file between
-        // its creation and its locking: only a cleaner racing this very
-        // instant gets there, so three in a row is not a race.
-        for _ in 0..3 {
+        // Fresh ids again if `remove_leftovers` took the lock file between
+        // its creation and its marking: only a cleaner racing this very
+        // instant gets there.
+        for _ in 0..ATTEMPTS {
             let id = FileId::random(name)?;
             let Some(lock) = Own::lock_file(&dir, name, id, lock_mode(mode))? else {
                 continue;
@@ -47,12 +47,14 @@ impl Segment {
             geometry.created_unix_ns = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            let new = Own::create(&dir, name, id.new_name(), mode)?;
+            // A name of its own, not derived from the lock file's (which anyone
+            // can see appear): nobody can take it first.
+            let new = Own::create(&dir, name, FileId::random(name)?.new_name(), mode)?;
             let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
             build(name, new.fd(), &geometry)?;
+            bind(name, lock.fd(), new.fd())?;
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
-            bind(name, lock.fd(), Identity::of(&stat))?;
             let map = Mapping::new(name, new.fd(), geometry.total_size, true)?;
             match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
                 Ok(()) => {}
@@ -79,18 +81,29 @@ impl Segment {
         Err(DbShmError::Os {
             name: name.to_owned(),
             operation: "create the segment's lock file",
-            source: std::io::Error::other("a concurrent `rm --stale` took it three times in a row"),
+            source: std::io::Error::other(format!(
+                "a concurrent `rm --stale` took it {ATTEMPTS} times in a row"
+            )),
         })
     }
 }
 
-/// Writes into the lock file which segment it belongs to: a user who may
-/// write one segment can point its header at another's lock file, but not
-/// change what that lock file says.
-fn bind(name: &str, lock: &OwnedFd, segment: Identity) -> Result<()> {
-    let written = rustix::io::pwrite(lock, &segment.to_bytes(), 0)
+/// Tries at a lock file before giving up: each is lost only to a cleaner
+/// that takes it in the instant between its creation and its marking.
+const ATTEMPTS: usize = 8;
+
+/// Writes into the lock file which segment it belongs to (see [`Birth`]): a
+/// user who may write one segment can point its header at another's lock
+/// file, but not change what that lock file says.
+fn bind(name: &str, lock: &OwnedFd, segment: &OwnedFd) -> Result<()> {
+    let birth = Birth::of(segment).ok_or_else(|| DbShmError::Os {
+        name: name.to_owned(),
+        operation: "stat the new segment",
+        source: std::io::Error::last_os_error(),
+    })?;
+    let written = rustix::io::pwrite(lock, &birth.0, 0)
         .map_err(|e| DbShmError::os(name, "write the segment's lock file", e))?;
-    if written != super::LOCK_CONTENT_SIZE {
+    if written != BIRTH_SIZE {
         return Err(DbShmError::Os {
             name: name.to_owned(),
             operation: "write the segment's lock file",
@@ -153,8 +166,11 @@ impl<'a> Own<'a> {
             | OFlags::NOFOLLOW
             | OFlags::NONBLOCK
             | OFlags::CLOEXEC;
-        let fd = fs::openat(dir, file.as_str(), flags, Mode::from_raw_mode(mode))
-            .map_err(|e| DbShmError::os(name, "create the segment", e))?;
+        // EEXIST here is not the segment's name taken: these names are random.
+        let fd = fs::openat(dir, file.as_str(), flags, Mode::from_raw_mode(mode)).map_err(|e| {
+            let e = if e == Errno::EXIST { Errno::IO } else { e };
+            DbShmError::os(name, "create the segment's files", e)
+        })?;
         let own = Own {
             dir,
             file,
@@ -172,9 +188,10 @@ impl<'a> Own<'a> {
         let lock = Own::create(dir, name, id.lock_name(), mode)?;
         let taken = liveness::try_take(lock.fd(), liveness::CREATING, true)
             .map_err(|e| DbShmError::os(name, "lock the new segment's lock file", e))?;
-        // Taken after a cleaner unlinked it: held, but by no name.
-        let linked = fs::fstat(lock.fd()).is_ok_and(|st| st.st_nlink > 0);
-        Ok((taken && linked).then_some(lock))
+        // Taken after a cleaner unlinked it: marked, but not under its name.
+        let identity = fs::fstat(lock.fd()).map(|st| Identity::of(&st));
+        let named = identity.is_ok_and(|i| open::still_names(dir, &lock.file, i));
+        Ok((taken && named).then_some(lock))
     }
 
     fn fd(&self) -> &OwnedFd {

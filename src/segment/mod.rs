@@ -19,12 +19,9 @@ use crate::layout::{Geometry, Header, HEADER_SIZE};
 use crate::{DbShmError, Result};
 use mapping::Mapping;
 use name::FileId;
-use open::{Identity, Object};
+use open::{Birth, Identity, Object};
 
 pub use name::MAX_NAME_LEN;
-
-/// Bytes of a lock file: the (device, inode) of its segment.
-const LOCK_CONTENT_SIZE: usize = 16;
 
 /// One open, mapped segment object.
 pub(crate) struct Segment {
@@ -155,7 +152,7 @@ impl Segment {
                 "is open to group {}, the segment to group {}",
                 lock.stat.st_gid, self.gid
             ))
-        } else if Identity::read(&lock.fd) != Some(self.identity) {
+        } else if !Birth::read(&lock.fd).is_some_and(|says| Some(says) == Birth::of(&self.fd)) {
             Some("belongs to another segment".into())
         } else {
             None
@@ -211,7 +208,13 @@ impl Segment {
 
     /// Removes the name if it still names this object, and the lock file.
     pub(crate) fn unlink(&self, name: &str) -> Result<()> {
-        unlink_object(name, self.identity, self.uid, self.lock_id)
+        unlink_object(
+            name,
+            self.identity,
+            self.uid,
+            self.lock_id,
+            Birth::of(&self.fd),
+        )
     }
 }
 
@@ -227,6 +230,7 @@ pub(crate) fn unlink(name: &str) -> Result<()> {
         object.identity(),
         object.stat.st_uid,
         FileId(geometry.lock_id),
+        Birth::of(&object.fd),
     )
 }
 
@@ -239,6 +243,7 @@ pub(crate) fn unlink_object(
     identity: Identity,
     uid: u32,
     lock_id: FileId,
+    birth: Option<Birth>,
 ) -> Result<()> {
     let dir = open::dir(file)?;
     if !open::still_names(&dir, file, identity) {
@@ -253,7 +258,8 @@ pub(crate) fn unlink_object(
     let lock = lock_id.lock_name();
     if let Ok(object) = Object::open(&dir, file, &lock, false) {
         if object.stat.st_uid == uid
-            && Identity::read(&object.fd) == Some(identity)
+            && birth.is_some()
+            && Birth::read(&object.fd) == birth
             && open::still_names(&dir, &lock, object.identity())
         {
             let _ = fs::unlinkat(&dir, lock.as_str(), fs::AtFlags::empty());

@@ -3,8 +3,9 @@
 //! A segment `NAME` is the file `/dev/shm/NAME`. Beside it dbshm keeps one
 //! file of its own per segment, named by a random id in the segment's header:
 //! its lock file, `.dbshm-lock-<id>`, which guards the writer role (see
-//! `writer`). A segment is built under the private name `.dbshm-new-<id>`
-//! and renamed into place once complete. Names starting with `.dbshm-` are
+//! `writer`). A segment is built under a private name, `.dbshm-new-` and
+//! another random id (not the lock file's, which anyone sees appear), and
+//! renamed into place once complete. Names starting with `.dbshm-` are
 //! therefore not segment names.
 
 use crate::layout::LOCK_ID_SIZE;
@@ -85,12 +86,6 @@ impl FileId {
     }
 }
 
-/// The name a segment is built under, given its lock file's name.
-pub(crate) fn new_of(lock_name: &str) -> String {
-    let id = lock_name.strip_prefix(LOCK_PREFIX).unwrap_or(lock_name);
-    format!("{NEW_PREFIX}{id}")
-}
-
 /// What a file name in the directory is to dbshm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -148,7 +143,6 @@ mod tests {
         let id = FileId([0xab; LOCK_ID_SIZE]);
         assert_eq!(kind(&id.lock_name()), Kind::Lock);
         assert_eq!(kind(&id.new_name()), Kind::New);
-        assert_eq!(new_of(&id.lock_name()), id.new_name());
         assert_eq!(kind(".dbshm-lock-zz"), Kind::Other);
         assert_eq!(kind("camera"), Kind::Segment);
         assert_ne!(FileId::random("t").unwrap(), FileId::random("t").unwrap());

@@ -45,23 +45,50 @@ impl Identity {
             ino: stat.st_ino,
         }
     }
+}
 
-    /// As a lock file holds it: `dev` then `ino`, native-endian.
-    pub(crate) fn to_bytes(self) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.dev.to_ne_bytes());
-        b[8..].copy_from_slice(&self.ino.to_ne_bytes());
-        b
+/// What a lock file says of its segment, to tell it from any other: its
+/// device, inode and birth time (native-endian u64s, and the nanoseconds as
+/// a u32). The inode number alone is not enough: tmpfs without `inode64`
+/// hands out 32-bit numbers that wrap, so a file made later may get the
+/// number of a live one, but not also its birth time. Where the filesystem
+/// keeps no birth time, those bytes are 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Birth(pub(crate) [u8; BIRTH_SIZE]);
+
+/// Bytes of a [`Birth`], the contents of a lock file.
+pub(crate) const BIRTH_SIZE: usize = 28;
+
+impl Birth {
+    /// The birth of the file `fd` is open on.
+    pub(crate) fn of(fd: &OwnedFd) -> Option<Birth> {
+        let st = fs::statx(
+            fd,
+            "",
+            fs::AtFlags::EMPTY_PATH,
+            fs::StatxFlags::INO | fs::StatxFlags::BTIME,
+        )
+        .ok()?;
+        let dev = (u64::from(st.stx_dev_major) << 32) | u64::from(st.stx_dev_minor);
+        let born = st.stx_mask & fs::StatxFlags::BTIME.bits() != 0;
+        let (sec, nsec) = if born {
+            (st.stx_btime.tv_sec as u64, st.stx_btime.tv_nsec)
+        } else {
+            (0, 0)
+        };
+        let mut b = [0u8; BIRTH_SIZE];
+        b[..8].copy_from_slice(&dev.to_ne_bytes());
+        b[8..16].copy_from_slice(&st.stx_ino.to_ne_bytes());
+        b[16..24].copy_from_slice(&sec.to_ne_bytes());
+        b[24..].copy_from_slice(&nsec.to_ne_bytes());
+        Some(Birth(b))
     }
 
-    /// What the lock file `fd` says it belongs to, if it says anything.
-    pub(crate) fn read(fd: &OwnedFd) -> Option<Identity> {
-        let mut b = [0u8; 16];
+    /// What the lock file `fd` says, if it says anything.
+    pub(crate) fn read(fd: &OwnedFd) -> Option<Birth> {
+        let mut b = [0u8; BIRTH_SIZE];
         match rustix::io::pread(fd, &mut b, 0) {
-            Ok(16) => Some(Identity {
-                dev: u64::from_ne_bytes(b[..8].try_into().unwrap()),
-                ino: u64::from_ne_bytes(b[8..].try_into().unwrap()),
-            }),
+            Ok(BIRTH_SIZE) => Some(Birth(b)),
             _ => None,
         }
     }
