@@ -792,7 +792,7 @@ fn child(args: &[String]) {
                     let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap());
                     if let Some(id) = name.strip_prefix(".dbshm-lock-") {
                         seen += 1;
-                        for guess in [format!(".dbshm-new-{id}"), format!("{id}")] {
+                        for guess in [format!(".dbshm-new-{id}"), id.to_string()] {
                             if OpenOptions::new()
                                 .write(true)
                                 .create_new(true)
