@@ -357,7 +357,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             // SAFETY: `dst` is the back buffer: ALIGN-aligned (so aligned for
             // T), one frame of `len` elements, valid for the life of `self`.
             // This write is its only writer (the role, and one write per
-            // handle at a time), and
+            // handle at a time; a process of a user who may write and
+            // ignores the advisory role races with it, as with any shared
+            // memory it may write), and
             // readers touch it only through `copy_racy`, so the exclusive
             // view aliases no Rust reference. Any bytes are a valid T.
             let view =
