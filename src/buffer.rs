@@ -359,9 +359,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             // This write is its only writer (the role, and one write per
             // handle at a time; a process of a user who may write and
             // ignores the advisory role races with it, as with any shared
-            // memory it may write), and
-            // readers touch it only through `copy_racy`, so the exclusive
-            // view aliases no Rust reference. Any bytes are a valid T.
+            // memory it may write), and readers touch it only through
+            // `copy_racy`, so the exclusive view aliases no Rust reference.
+            // Any bytes are a valid T.
             let view =
                 unsafe { ArrayViewMutD::from_shape_ptr(IxDyn(self.shape()), dst.cast::<T>()) };
             fill(view)
