@@ -125,8 +125,8 @@ pub fn inspect(name: &str) -> Result<SegmentInfo> {
 fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     let object = Object::open(dir, name, name, false)?;
     let (geometry, page) = object.header(name)?;
-    // A snapshot for people to read, not a frame to trust: each value is
-    // whole (read by one aligned copy), their mutual consistency is not needed.
+    // A snapshot for people to read, never trusted: `pread` copies the page
+    // as the kernel likes, so a value stored meanwhile may even be torn.
     let u64_at = |off: usize| u64::from_ne_bytes(page[off..off + 8].try_into().unwrap());
     let u32_at = |off: usize| u32::from_ne_bytes(page[off..off + 4].try_into().unwrap());
     let slots: [SlotInfo; NBUFFERS] = std::array::from_fn(|i| {
@@ -145,7 +145,9 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         0
     };
     let stat = &object.stat;
-    let asks = |mark| liveness::held(&object.fd, mark).unwrap_or(false);
+    // Unanswered, a segment counts as in use (so `rm` leaves it) and its
+    // writer as not shown alive (information only).
+    let asks = |mark| liveness::held(&object.fd, mark);
     let lock_id = FileId(geometry.lock_id);
     Ok(SegmentInfo {
         name: name.to_owned(),
@@ -161,8 +163,8 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         latest_age_ns: (latest_seq > 0 && latest_timestamp_ns > 0)
             .then(|| crate::monotonic_ns().saturating_sub(latest_timestamp_ns)),
         writer_pid: u32_at(offset_of!(Header, writer_pid)),
-        writer_alive: asks(liveness::WRITER_PRESENT),
-        in_use: asks(liveness::PRESENCE),
+        writer_alive: asks(liveness::WRITER_PRESENT).unwrap_or(false),
+        in_use: asks(liveness::PRESENCE).unwrap_or(true),
         waiters: u32_at(offset_of!(Header, waiters)),
         slots,
         mode: stat.st_mode & 0o7777,

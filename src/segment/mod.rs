@@ -115,8 +115,9 @@ impl Segment {
     }
 
     /// Opens the segment's lock file read-write, for the writer role. It
-    /// must be a regular file of the segment's owner whose mode admits no
-    /// class of users that the segment's mode does not let write.
+    /// must be a regular file of the segment's owner, open to no class of
+    /// users the segment does not let write nor to another group, and say
+    /// it belongs to this segment (see `open::Birth`).
     pub(crate) fn open_lock_file(&self, name: &str) -> Result<OwnedFd> {
         let dir = open::dir(name)?;
         let file = self.lock_id.lock_name();
@@ -161,7 +162,7 @@ impl Segment {
             return Err(DbShmError::Incompatible {
                 name: name.to_owned(),
                 reason: format!(
-                    "its lock file {file} {problem}: users who may not write could take or block the writer role"
+                    "its lock file {file} {problem}, so it cannot guard the writer role"
                 ),
             });
         }
