@@ -776,4 +776,9 @@ fn demo_killed_with_sigkill_takes_its_processes_with_it() {
         left.is_empty(),
         "alive 10 s after the demo died: {left:?} of {children:?}"
     );
+    // Nothing has the segment open any more: `rm --stale` takes it.
+    let out = dbshm(&["rm", "--stale", "--age", "0", &seg.0]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("removed {}", seg.0)), "{stdout}");
 }
