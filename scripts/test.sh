@@ -16,42 +16,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Installs the Debian packages that provide the missing commands, as root;
-# otherwise cmake from PyPI into ~/.local, and a message for the rest.
-need() {
-    local missing=() cmd pkg
-    for pair in "$@"; do
-        cmd=${pair%%:*} pkg=${pair#*:}
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        step "installing ${missing[*]} with apt-get"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-        return 0
-    fi
-    if [[ " ${missing[*]} " == *" cmake "* ]] && command -v python3 >/dev/null 2>&1; then
-        step "installing cmake from PyPI (python3 -m pip install --user cmake)"
-        python3 -m pip install --quiet --user cmake
-        export PATH="$HOME/.local/bin:$PATH"
-        missing=("${missing[@]/cmake/}")
-    fi
-    local rest
-    rest=$(echo "${missing[*]}" | xargs)
-    if [ -n "$rest" ]; then
-        echo "scripts/test.sh: please install: $rest" >&2
-        exit 1
-    fi
-}
-
-for tool in rustfmt clippy-driver; do
-    if ! command -v "$tool" >/dev/null 2>&1 && ! rustup which "$tool" >/dev/null 2>&1; then
-        echo "scripts/test.sh: $tool is missing; install it with: rustup component add ${tool%-driver}" >&2
-        exit 1
-    fi
-done
-need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps
+# What a fresh machine lacks (sourced: a cmake installed from PyPI must be
+# on this shell's PATH).
+source scripts/install-needs.sh
 
 leftovers() { find /dev/shm -maxdepth 1 \( -name 'dbshm-*' -o -name '.dbshm-*' \) -newer "$stamp" 2>/dev/null | sort; }
 stamp=$(mktemp)

@@ -567,8 +567,13 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     }
 
     /// Total bytes of the shared segment: header and both buffers.
-    pub fn get_memory_size(&self) -> usize {
+    pub fn memory_size(&self) -> usize {
         self.segment.size()
+    }
+
+    /// The seed's name for [`memory_size`](Self::memory_size).
+    pub fn get_memory_size(&self) -> usize {
+        self.memory_size()
     }
 
     /// The shape of a frame.

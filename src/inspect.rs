@@ -18,8 +18,8 @@ use crate::{DbShmError, Dtype, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlotInfo {
-    /// Sequence counter: odd while the writer is in the buffer.
-    pub seq: u64,
+    /// The seqlock's stamp: odd while the writer is in the buffer.
+    pub stamp: u64,
     /// Number of the frame the buffer holds.
     pub frame: u64,
     /// Publish time of that frame (CLOCK_MONOTONIC, ns).
@@ -132,7 +132,7 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     let slots: [SlotInfo; NBUFFERS] = std::array::from_fn(|i| {
         let at = offset_of!(Header, slots) + i * std::mem::size_of::<Slot>();
         SlotInfo {
-            seq: u64_at(at + offset_of!(Slot, seq)),
+            stamp: u64_at(at + offset_of!(Slot, stamp)),
             frame: u64_at(at + offset_of!(Slot, frame)),
             timestamp_ns: u64_at(at + offset_of!(Slot, timestamp_ns)),
         }

@@ -27,7 +27,7 @@
 //! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
 //! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |
 //! | 384 | 4 | `waiters` | atomic `u32`, processes blocked in a wait that could count themselves |
-//! | 512 + 128·i | 8 | `slot[i].seq` | atomic `u64` sequence counter of buffer i: odd while it is written |
+//! | 512 + 128·i | 8 | `slot[i].stamp` | atomic `u64` seqlock stamp of buffer i: odd while it is written |
 //! | 520 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
 //! | 528 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
 //!
@@ -64,9 +64,10 @@ pub const FLAG_WAKE_ALWAYS: u32 = 1;
 /// One buffer's publication state.
 #[repr(C, align(128))]
 pub(crate) struct Slot {
-    /// Odd while the writer fills the buffer, even when it holds a whole frame.
-    pub(crate) seq: AtomicU64,
-    /// Number of the frame the buffer holds (valid when `seq` is even and unchanged).
+    /// The seqlock's stamp: odd while the writer fills the buffer, even when
+    /// it holds a whole frame.
+    pub(crate) stamp: AtomicU64,
+    /// Number of the frame the buffer holds (valid when `stamp` is even and unchanged).
     pub(crate) frame: AtomicU64,
     /// Writer's CLOCK_MONOTONIC when that frame was published, in nanoseconds.
     pub(crate) timestamp_ns: AtomicU64,
@@ -134,7 +135,7 @@ impl Header {
     /// A zeroed header for the model check, which cannot zero loom's atomics.
     pub(crate) fn for_model() -> Header {
         let slot = || Slot {
-            seq: AtomicU64::new(0),
+            stamp: AtomicU64::new(0),
             frame: AtomicU64::new(0),
             timestamp_ns: AtomicU64::new(0),
         };

@@ -3,8 +3,8 @@
 //!
 //! Frame `n` goes into buffer `n % 2`; `latest` names the last published
 //! frame, so the writer always fills the buffer readers are not sent to. Each
-//! buffer has a sequence counter, odd while the writer is in it. A reader
-//! notes the counter, copies, and checks the counter again: if it moved, or
+//! buffer has a stamp, a counter odd while the writer is in it. A reader
+//! notes the stamp, copies, and checks the stamp again: if it moved, or
 //! the buffer no longer holds the frame `latest` named, the copy may be torn
 //! and is retried. The writer never looks at readers.
 //!
@@ -32,7 +32,7 @@ pub struct FrameInfo {
 pub(crate) struct WriteTicket {
     pub(crate) buffer: usize,
     pub(crate) frame: u64,
-    seq: u64,
+    stamp: u64,
 }
 
 /// Step 1 of a write: claims the back buffer by making its counter odd.
@@ -48,20 +48,28 @@ pub(crate) fn begin_write(h: &Header) -> WriteTicket {
     let frame = h.latest.load(Ordering::Acquire).wrapping_add(1);
     let buffer = (frame % NBUFFERS as u64) as usize;
     let slot = &h.slots[buffer];
-    // Relaxed: only writers store this counter, and the role passes between
-    // them through the kernel's flock, which orders it.
-    let old = slot.seq.load(Ordering::Relaxed);
-    let seq = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
-    slot.seq.store(seq, Ordering::Relaxed);
+    // Relaxed: only writers store the stamp, and the role passes between
+    // them through the kernel's lock on the lock file, which orders it.
+    let old = slot.stamp.load(Ordering::Relaxed);
+    let stamp = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
+    slot.stamp.store(stamp, Ordering::Relaxed);
     if mutated(&mutation::SKIP_WRITER_FENCE) {
-        return WriteTicket { buffer, frame, seq };
+        return WriteTicket {
+            buffer,
+            frame,
+            stamp,
+        };
     }
     // Release fence: a reader whose copy sees any byte written after this
     // point, and that then runs its Acquire fence, must see the odd counter
     // (or later) on its re-check. Without it the odd store could become
     // visible after the new bytes and a torn copy would validate.
     fence(Ordering::Release);
-    WriteTicket { buffer, frame, seq }
+    WriteTicket {
+        buffer,
+        frame,
+        stamp,
+    }
 }
 
 /// Step 2 of a write, after the buffer is filled: makes it the latest frame.
@@ -73,8 +81,8 @@ pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> Fra
     slot.timestamp_ns.store(timestamp_ns, Ordering::Relaxed);
     // Release: a reader that sees the even counter with Acquire sees every
     // byte of the frame and the two stores above.
-    slot.seq
-        .store(ticket.seq.wrapping_add(1), Ordering::Release);
+    slot.stamp
+        .store(ticket.stamp.wrapping_add(1), Ordering::Release);
     // Release: a reader that reads this `latest` with Acquire finds the slot
     // counter even, holding this frame.
     h.latest.store(ticket.frame, Ordering::Release);
@@ -92,7 +100,7 @@ pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> Fra
 pub(crate) struct ReadTicket {
     pub(crate) buffer: usize,
     frame: u64,
-    seq: u64,
+    stamp: u64,
 }
 
 /// Step 1 of a read: finds the latest frame's buffer. `None` when the writer
@@ -103,8 +111,12 @@ pub(crate) fn begin_read(h: &Header) -> Option<ReadTicket> {
     let buffer = (frame % NBUFFERS as u64) as usize;
     // Acquire: pairs with `publish`'s Release store of the even counter, so
     // the copy that follows cannot be hoisted above this load.
-    let seq = h.slots[buffer].seq.load(Ordering::Acquire);
-    (seq % 2 == 0).then_some(ReadTicket { buffer, frame, seq })
+    let stamp = h.slots[buffer].stamp.load(Ordering::Acquire);
+    (stamp % 2 == 0).then_some(ReadTicket {
+        buffer,
+        frame,
+        stamp,
+    })
 }
 
 /// Step 2 of a read, after the copy: `Some` if the copy is exactly frame
@@ -121,7 +133,7 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
     // later). Without it the re-check could be satisfied by a stale value
     // read ahead of the copy.
     fence(Ordering::Acquire);
-    let seq = slot.seq.load(Ordering::Relaxed);
+    let stamp = slot.stamp.load(Ordering::Relaxed);
     if mutated(&mutation::SKIP_RECHECK) {
         return Some(FrameInfo {
             seq: frame,
@@ -131,7 +143,7 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
     // The frame check catches a writer that lapped twice: the buffer then
     // holds a whole but newer frame than `latest` said, and returning it
     // could make a later read go backwards.
-    (seq == ticket.seq && frame == ticket.frame).then_some(FrameInfo {
+    (stamp == ticket.stamp && frame == ticket.frame).then_some(FrameInfo {
         seq: frame,
         timestamp_ns,
     })
@@ -249,11 +261,11 @@ mod tests {
         let h = header();
         publish(&h, begin_write(&h), 1);
         let dead = begin_write(&h); // frame 2, buffer 0, counter 1, never published
-        assert_eq!((dead.buffer, dead.seq), (0, 1));
+        assert_eq!((dead.buffer, dead.stamp), (0, 1));
         let next = begin_write(&h); // the successor
-        assert_eq!((next.buffer, next.frame, next.seq), (0, 2, 3));
+        assert_eq!((next.buffer, next.frame, next.stamp), (0, 2, 3));
         assert_eq!(publish(&h, next, 7).seq, 2);
-        assert_eq!(h.slots[0].seq.load(Ordering::Relaxed), 4);
+        assert_eq!(h.slots[0].stamp.load(Ordering::Relaxed), 4);
         let r = begin_read(&h).unwrap();
         assert_eq!(validate_read(&h, r).unwrap().seq, 2);
     }

@@ -667,10 +667,8 @@ fn child(args: &[String]) {
                 pid => {
                     let mut byte = [0u8];
                     // SAFETY: reads one byte from the pipe made above.
-                    assert_eq!(
-                        unsafe { libc::read(ready[0], byte.as_mut_ptr().cast(), 1) },
-                        1
-                    );
+                    let got = unsafe { libc::read(ready[0], byte.as_mut_ptr().cast(), 1) };
+                    assert_eq!(got, 1);
                     println!("forked child={pid}");
                     hold_until_stdin_closes();
                 }
@@ -770,10 +768,9 @@ fn child(args: &[String]) {
             let inotify = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
             assert!(inotify >= 0);
             // SAFETY: as above; a NUL-terminated path.
-            assert!(
-                unsafe { libc::inotify_add_watch(inotify, c"/dev/shm".as_ptr(), libc::IN_CREATE) }
-                    >= 0
-            );
+            let watch =
+                unsafe { libc::inotify_add_watch(inotify, c"/dev/shm".as_ptr(), libc::IN_CREATE) };
+            assert!(watch >= 0);
             println!("watching");
             let (mut seen, mut squatted) = (0u64, 0u64);
             let mut buf = [0u8; 65536];

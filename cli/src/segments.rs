@@ -145,14 +145,14 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
     );
     println!("waiters        {}", s.waiters);
     for (i, slot) in s.slots.iter().enumerate() {
-        let state = if slot.seq % 2 == 1 {
+        let state = if slot.stamp % 2 == 1 {
             "being written"
         } else {
             "whole"
         };
         println!(
-            "buffer {i}       frame {}, sequence {} ({state})",
-            slot.frame, slot.seq
+            "buffer {i}       frame {}, stamp {} ({state})",
+            slot.frame, slot.stamp
         );
     }
     Ok(ExitCode::SUCCESS)

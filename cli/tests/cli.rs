@@ -141,6 +141,7 @@ fn info_prints_the_header_and_json_that_parses() {
         "[3, 7, 2]",
         "latest frame   2",
         "alive (pid",
+        "frame 2, stamp 2 (whole)",
     ] {
         assert!(stdout.contains(needle), "{needle:?} missing:\n{stdout}");
     }
@@ -154,6 +155,9 @@ fn info_prints_the_header_and_json_that_parses() {
     assert_eq!(json["writer_alive"], true);
     assert_eq!(json["writer_pid"], std::process::id());
     assert_eq!(json["slots"][0]["frame"], 2);
+    // Frame 2 went into buffer 0, its first: stamp 1 while written, 2 after.
+    assert_eq!(json["slots"][0]["stamp"], 2);
+    assert!(json["slots"][0].get("seq").is_none(), "{json}");
 }
 
 #[test]

@@ -175,8 +175,9 @@ mod tests {
     fn success_leaves_the_last_error_alone() {
         let _ = call(|| Err(Failure::Invalid("first".into())));
         assert_eq!(call(|| Ok(())), DBSHM_OK);
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: `last_error` returns a NUL-terminated string that
+            // lives until this thread's next failure.
             unsafe { CStr::from_ptr(last_error()) }.to_str().unwrap(),
             "first"
         );

@@ -86,8 +86,9 @@ pub(crate) unsafe fn new<H: Handle>(
     exclusive: bool,
 ) -> dbshm_status {
     call(|| {
-        // SAFETY: forwarded from the caller, for each pointer.
+        // SAFETY: `name` is NULL or a C string, by the caller's contract.
         let name = unsafe { boundary::name(name) }?;
+        // SAFETY: `dims` is NULL or `ndim` readable `size_t`s, likewise.
         let dims = unsafe { shape(name, dims, ndim) }?;
         non_null(out, &format!("segment {name:?}: out"))?;
         let shm = if exclusive {
@@ -227,8 +228,8 @@ pub(crate) unsafe fn query<H: Handle, R: Default>(
     h: *const H,
     f: impl FnOnce(&DoubleBufferedSharedMemory<H::Elem>) -> R,
 ) -> R {
-    // SAFETY: forwarded from the caller.
     call_or(R::default(), || {
+        // SAFETY: `h` is NULL or a live handle, by the caller's contract.
         unsafe { handle(h) }.map_or_else(|_| R::default(), f)
     })
 }
