@@ -37,6 +37,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features capi
 step "the C libraries (target/release/libdbshm.so, libdbshm.a) and examples (target/examples-c)"
 cargo rustc --release -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
 make -s -C examples-c
+cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -Iinclude \
+    benchmarks/c/small_frames.c -Ltarget/release -ldbshm -o target/small_frames_c
 
 step "the README's steps to link a program against the cargo-built library"
 scripts/readme-link.sh

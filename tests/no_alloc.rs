@@ -61,3 +61,58 @@ fn the_hot_paths_allocate_nothing() {
     // The counter counts: the allocating read is seen.
     assert!(allocations_in(|| drop(shm.read().unwrap())) > 0);
 }
+
+/// The same through the C ABI: a successful C call formats no message and
+/// allocates nothing (messages are built only on the failure path).
+#[cfg(feature = "capi")]
+#[test]
+fn successful_c_calls_allocate_nothing() {
+    use dbshm::capi::*;
+    let seg = TestSegment::new("no-alloc-c");
+    let name = std::ffi::CString::new(seg.name()).unwrap();
+    let shape = [64usize];
+    let mut h: *mut dbshm_u8 = std::ptr::null_mut();
+    let frame = [7u8; 64];
+    let mut out = [0u8; 64];
+    let mut info = dbshm_frame_info::default();
+    // SAFETY: valid C strings, arrays and out-pointers, as the header asks;
+    // the handle is freed below and not used after.
+    unsafe {
+        assert_eq!(
+            dbshm_u8_create(name.as_ptr(), shape.as_ptr(), 1, &mut h),
+            dbshm_status::DBSHM_OK
+        );
+        assert_eq!(
+            dbshm_u8_write(h, frame.as_ptr(), 64),
+            dbshm_status::DBSHM_OK
+        ); // takes the role
+        let n = allocations_in(|| {
+            for _ in 0..100 {
+                assert_eq!(
+                    dbshm_u8_write(h, frame.as_ptr(), 64),
+                    dbshm_status::DBSHM_OK
+                );
+                assert_eq!(
+                    dbshm_u8_read(h, out.as_mut_ptr(), 64, &mut info),
+                    dbshm_status::DBSHM_OK
+                );
+                assert_eq!(
+                    dbshm_u8_wait(h, 0, 0, out.as_mut_ptr(), 64, &mut info),
+                    dbshm_status::DBSHM_OK
+                );
+                assert_eq!(dbshm_u8_latest_seq(h), info.seq);
+            }
+        });
+        assert_eq!(n, 0, "{n} allocations in 400 successful C calls");
+        // The counter counts: a failing call builds its message.
+        assert!(
+            allocations_in(|| {
+                assert_ne!(
+                    dbshm_u8_write(h, std::ptr::null(), 64),
+                    dbshm_status::DBSHM_OK
+                );
+            }) > 0
+        );
+        dbshm_u8_free(h);
+    }
+}

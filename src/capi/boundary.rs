@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
+use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::dbshm_status::{self, *};
@@ -122,8 +123,10 @@ pub(crate) fn call_or<T>(default: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
 }
 
-/// `Err` unless `ptr` is non-NULL and aligned for `T`.
-pub(crate) fn non_null<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
+/// `Err` unless `ptr` is non-NULL and aligned for `T`. `what` names the
+/// argument in the message, formatted only on failure: a successful call
+/// formats and allocates nothing.
+pub(crate) fn non_null<T>(ptr: *const T, what: impl fmt::Display) -> Result<(), Failure> {
     if ptr.is_null() {
         Err(Failure::Invalid(format!("{what} is NULL")))
     } else {
@@ -131,8 +134,8 @@ pub(crate) fn non_null<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
     }
 }
 
-/// `Err` unless `ptr` is aligned for `T` (NULL is).
-pub(crate) fn aligned<T>(ptr: *const T, what: &str) -> Result<(), Failure> {
+/// `Err` unless `ptr` is aligned for `T` (NULL is); `what` as in [`non_null`].
+pub(crate) fn aligned<T>(ptr: *const T, what: impl fmt::Display) -> Result<(), Failure> {
     if ptr.is_aligned() {
         Ok(())
     } else {

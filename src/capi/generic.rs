@@ -33,7 +33,7 @@ unsafe fn handle<'a, H: Handle + 'a>(
 /// # Safety
 /// `shape` is NULL or points to `ndim` readable `size_t`s.
 unsafe fn shape<'a>(name: &str, shape: *const usize, ndim: usize) -> Result<&'a [usize], Failure> {
-    non_null(shape, &format!("segment {name:?}: shape"))?;
+    non_null(shape, format_args!("segment {name:?}: shape"))?;
     if ndim == 0 || ndim > MAX_NDIM {
         return Err(Failure::Invalid(format!(
             "segment {name:?}: invalid shape: ndim is {ndim}, it must be 1 to {MAX_NDIM}"
@@ -54,7 +54,7 @@ fn frame_buffer<T>(
 where
     T: Element,
 {
-    non_null(ptr, &format!("segment {:?}: {what}", shm.name()))?;
+    non_null(ptr, format_args!("segment {:?}: {what}", shm.name()))?;
     if len != shm.len() {
         return Err(Failure::Len {
             name: shm.name().to_owned(),
@@ -90,7 +90,7 @@ pub(crate) unsafe fn new<H: Handle>(
         let name = unsafe { boundary::name(name) }?;
         // SAFETY: `dims` is NULL or `ndim` readable `size_t`s, likewise.
         let dims = unsafe { shape(name, dims, ndim) }?;
-        non_null(out, &format!("segment {name:?}: out"))?;
+        non_null(out, format_args!("segment {name:?}: out"))?;
         let shm = if exclusive {
             DoubleBufferedSharedMemory::create(name, dims)?
         } else {
@@ -114,7 +114,7 @@ pub(crate) unsafe fn open<H: Handle>(
     call(|| {
         // SAFETY: forwarded from the caller.
         let name = unsafe { boundary::name(name) }?;
-        non_null(out, &format!("segment {name:?}: out"))?;
+        non_null(out, format_args!("segment {name:?}: out"))?;
         let shm = if read_only {
             DoubleBufferedSharedMemory::open_readonly(name)?
         } else {
@@ -204,7 +204,7 @@ unsafe fn read_after<H: Handle>(
         // SAFETY: forwarded from the caller.
         let shm = unsafe { handle(h) }?;
         frame_buffer(shm, out, len, "out")?;
-        boundary::aligned(info, &format!("segment {:?}: info", shm.name()))?;
+        boundary::aligned(info, format_args!("segment {:?}: info", shm.name()))?;
         // SAFETY: checked non-NULL, aligned and one frame long; writable and
         // not otherwise accessed meanwhile by the caller's contract. It may be
         // uninitialised: it is only written, through a pointer.
@@ -246,7 +246,7 @@ pub(crate) unsafe fn shape_into<H: Handle>(
     call(|| {
         // SAFETY: forwarded from the caller.
         let shm = unsafe { handle(h) }?;
-        non_null(out, &format!("segment {:?}: out", shm.name()))?;
+        non_null(out, format_args!("segment {:?}: out", shm.name()))?;
         let dims = shm.shape();
         if cap < dims.len() {
             return Err(Failure::Invalid(format!(
