@@ -4,11 +4,10 @@
 //! they take no lock, so they never get in a writer's way; and they never
 //! remove anything unless asked.
 
-use std::mem::offset_of;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{Header, Slot, LAYOUT_VERSION, NBUFFERS};
+use crate::layout::{offset, LAYOUT_VERSION, NBUFFERS};
 use crate::segment::name::{self, FileId, Kind};
 use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
@@ -130,14 +129,14 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     let u64_at = |off: usize| u64::from_ne_bytes(page[off..off + 8].try_into().unwrap());
     let u32_at = |off: usize| u32::from_ne_bytes(page[off..off + 4].try_into().unwrap());
     let slots: [SlotInfo; NBUFFERS] = std::array::from_fn(|i| {
-        let at = offset_of!(Header, slots) + i * std::mem::size_of::<Slot>();
+        let at = offset::SLOTS + i * offset::SLOT_SIZE;
         SlotInfo {
-            stamp: u64_at(at + offset_of!(Slot, stamp)),
-            frame: u64_at(at + offset_of!(Slot, frame)),
-            timestamp_ns: u64_at(at + offset_of!(Slot, timestamp_ns)),
+            stamp: u64_at(at + offset::SLOT_STAMP),
+            frame: u64_at(at + offset::SLOT_FRAME),
+            timestamp_ns: u64_at(at + offset::SLOT_TIMESTAMP_NS),
         }
     });
-    let latest_seq = u64_at(offset_of!(Header, latest));
+    let latest_seq = u64_at(offset::LATEST);
     let latest = slots[(latest_seq % NBUFFERS as u64) as usize];
     let latest_timestamp_ns = if latest.frame == latest_seq {
         latest.timestamp_ns
@@ -162,10 +161,10 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         latest_timestamp_ns,
         latest_age_ns: (latest_seq > 0 && latest_timestamp_ns > 0)
             .then(|| crate::monotonic_ns().saturating_sub(latest_timestamp_ns)),
-        writer_pid: u32_at(offset_of!(Header, writer_pid)),
+        writer_pid: u32_at(offset::WRITER_PID),
         writer_alive: asks(liveness::WRITER_PRESENT).unwrap_or(false),
         in_use: asks(liveness::PRESENCE).unwrap_or(true),
-        waiters: u32_at(offset_of!(Header, waiters)),
+        waiters: u32_at(offset::WAITERS),
         slots,
         mode: stat.st_mode & 0o7777,
         uid: stat.st_uid,

@@ -61,6 +61,60 @@ pub const LOCK_ID_SIZE: usize = 16;
 /// read the segment but not write it: such readers cannot count themselves.
 pub const FLAG_WAKE_ALWAYS: u32 = 1;
 
+/// Byte offsets of the header's fields, as in the table above: the one
+/// place the descriptor's writer and reader, the observers and the tests
+/// take them from (the struct is checked against them at compile time).
+pub mod offset {
+    /// `magic`, u64.
+    pub const MAGIC: usize = 0;
+    /// `version`, u32.
+    pub const VERSION: usize = 8;
+    /// `header_size`, u32.
+    pub const HEADER_SIZE: usize = 12;
+    /// `dtype`, u32.
+    pub const DTYPE: usize = 16;
+    /// `elem_size`, u32.
+    pub const ELEM_SIZE: usize = 20;
+    /// `ndim`, u32.
+    pub const NDIM: usize = 24;
+    /// `nbuffers`, u32.
+    pub const NBUFFERS: usize = 28;
+    /// `shape`, u64 per dimension.
+    pub const SHAPE: usize = 32;
+    /// `buffer_offset`, u64 per buffer.
+    pub const BUFFER_OFFSET: usize = 160;
+    /// `frame_bytes`, u64.
+    pub const FRAME_BYTES: usize = 176;
+    /// `total_size`, u64.
+    pub const TOTAL_SIZE: usize = 184;
+    /// `init`, u32.
+    pub const INIT: usize = 192;
+    /// `flags`, u32.
+    pub const FLAGS: usize = 196;
+    /// `created_unix_ns`, u64.
+    pub const CREATED_UNIX_NS: usize = 200;
+    /// `lock_id`, 16 bytes.
+    pub const LOCK_ID: usize = 208;
+    /// `latest`, atomic u64.
+    pub const LATEST: usize = 256;
+    /// `notify`, atomic u32.
+    pub const NOTIFY: usize = 264;
+    /// `writer_pid`, atomic u32.
+    pub const WRITER_PID: usize = 268;
+    /// `waiters`, atomic u32.
+    pub const WAITERS: usize = 384;
+    /// `slot[0]`; `slot[i]` is at `SLOTS + i * SLOT_SIZE`.
+    pub const SLOTS: usize = 512;
+    /// Bytes of one slot.
+    pub const SLOT_SIZE: usize = 128;
+    /// A slot's `stamp`, atomic u64, from the slot's start.
+    pub const SLOT_STAMP: usize = 0;
+    /// A slot's `frame`, atomic u64, from the slot's start.
+    pub const SLOT_FRAME: usize = 8;
+    /// A slot's `timestamp_ns`, atomic u64, from the slot's start.
+    pub const SLOT_TIMESTAMP_NS: usize = 16;
+}
+
 /// One buffer's publication state.
 #[repr(C, align(128))]
 pub(crate) struct Slot {
@@ -104,29 +158,37 @@ pub(crate) struct Header {
     pub(crate) slots: [Slot; NBUFFERS],
 }
 
-// The table in the module documentation is the contract with other languages.
+// The table in the module documentation, and `offset`, are the contract
+// with other languages.
 // (Loom's atomics are larger: the model check does not use this layout.)
 #[cfg(not(loom))]
 const _: () = {
     use std::mem::offset_of;
-    assert!(offset_of!(Header, version) == 8);
-    assert!(offset_of!(Header, dtype) == 16);
-    assert!(offset_of!(Header, shape) == 32);
-    assert!(offset_of!(Header, buffer_offset) == 160);
-    assert!(offset_of!(Header, frame_bytes) == 176);
-    assert!(offset_of!(Header, total_size) == 184);
-    assert!(offset_of!(Header, init) == 192);
-    assert!(offset_of!(Header, flags) == 196);
-    assert!(offset_of!(Header, created_unix_ns) == 200);
-    assert!(offset_of!(Header, lock_id) == 208);
-    assert!(offset_of!(Header, latest) == 256);
-    assert!(offset_of!(Header, notify) == 264);
-    assert!(offset_of!(Header, writer_pid) == 268);
-    assert!(offset_of!(Header, waiters) == 384);
-    assert!(offset_of!(Header, slots) == 512);
-    assert!(offset_of!(Slot, frame) == 8);
-    assert!(offset_of!(Slot, timestamp_ns) == 16);
-    assert!(std::mem::size_of::<Slot>() == 128);
+    assert!(offset_of!(Header, magic) == offset::MAGIC);
+    assert!(offset_of!(Header, version) == offset::VERSION);
+    assert!(offset_of!(Header, header_size) == offset::HEADER_SIZE);
+    assert!(offset_of!(Header, dtype) == offset::DTYPE);
+    assert!(offset_of!(Header, elem_size) == offset::ELEM_SIZE);
+    assert!(offset_of!(Header, ndim) == offset::NDIM);
+    assert!(offset_of!(Header, nbuffers) == offset::NBUFFERS);
+    assert!(offset_of!(Header, shape) == offset::SHAPE);
+    assert!(offset_of!(Header, buffer_offset) == offset::BUFFER_OFFSET);
+    assert!(offset_of!(Header, frame_bytes) == offset::FRAME_BYTES);
+    assert!(offset_of!(Header, total_size) == offset::TOTAL_SIZE);
+    assert!(offset_of!(Header, init) == offset::INIT);
+    assert!(offset_of!(Header, flags) == offset::FLAGS);
+    assert!(offset_of!(Header, created_unix_ns) == offset::CREATED_UNIX_NS);
+    assert!(offset_of!(Header, lock_id) == offset::LOCK_ID);
+    assert!(offset_of!(Header, latest) == offset::LATEST);
+    assert!(offset_of!(Header, notify) == offset::NOTIFY);
+    assert!(offset_of!(Header, writer_pid) == offset::WRITER_PID);
+    assert!(offset_of!(Header, waiters) == offset::WAITERS);
+    assert!(offset_of!(Header, slots) == offset::SLOTS);
+    assert!(offset_of!(Slot, stamp) == offset::SLOT_STAMP);
+    assert!(offset_of!(Slot, frame) == offset::SLOT_FRAME);
+    assert!(offset_of!(Slot, timestamp_ns) == offset::SLOT_TIMESTAMP_NS);
+    assert!(std::mem::size_of::<Slot>() == offset::SLOT_SIZE);
+    assert!(offset::LOCK_ID + LOCK_ID_SIZE <= DESCRIPTOR_SIZE);
     assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
 };
 
@@ -260,25 +322,28 @@ impl Geometry {
     /// atomics, which start at zero.
     pub(crate) fn write_descriptor(&self, bytes: &mut [u8; DESCRIPTOR_SIZE]) {
         let mut put = |off: usize, v: &[u8]| bytes[off..off + v.len()].copy_from_slice(v);
-        put(0, &MAGIC.to_ne_bytes());
-        put(8, &LAYOUT_VERSION.to_ne_bytes());
-        put(12, &(HEADER_SIZE as u32).to_ne_bytes());
-        put(16, &self.dtype.code().to_ne_bytes());
-        put(20, &(self.dtype.size() as u32).to_ne_bytes());
-        put(24, &(self.shape.len() as u32).to_ne_bytes());
-        put(28, &(NBUFFERS as u32).to_ne_bytes());
+        put(offset::MAGIC, &MAGIC.to_ne_bytes());
+        put(offset::VERSION, &LAYOUT_VERSION.to_ne_bytes());
+        put(offset::HEADER_SIZE, &(HEADER_SIZE as u32).to_ne_bytes());
+        put(offset::DTYPE, &self.dtype.code().to_ne_bytes());
+        put(offset::ELEM_SIZE, &(self.dtype.size() as u32).to_ne_bytes());
+        put(offset::NDIM, &(self.shape.len() as u32).to_ne_bytes());
+        put(offset::NBUFFERS, &(NBUFFERS as u32).to_ne_bytes());
         for (i, &d) in self.shape.iter().enumerate() {
-            put(32 + 8 * i, &(d as u64).to_ne_bytes());
+            put(offset::SHAPE + 8 * i, &(d as u64).to_ne_bytes());
         }
         for (i, &o) in self.buffer_offset.iter().enumerate() {
-            put(160 + 8 * i, &(o as u64).to_ne_bytes());
+            put(offset::BUFFER_OFFSET + 8 * i, &(o as u64).to_ne_bytes());
         }
-        put(176, &(self.frame_bytes as u64).to_ne_bytes());
-        put(184, &(self.total_size as u64).to_ne_bytes());
-        put(192, &INIT_READY.to_ne_bytes());
-        put(196, &self.flags.to_ne_bytes());
-        put(200, &self.created_unix_ns.to_ne_bytes());
-        put(208, &self.lock_id);
+        put(
+            offset::FRAME_BYTES,
+            &(self.frame_bytes as u64).to_ne_bytes(),
+        );
+        put(offset::TOTAL_SIZE, &(self.total_size as u64).to_ne_bytes());
+        put(offset::INIT, &INIT_READY.to_ne_bytes());
+        put(offset::FLAGS, &self.flags.to_ne_bytes());
+        put(offset::CREATED_UNIX_NS, &self.created_unix_ns.to_ne_bytes());
+        put(offset::LOCK_ID, &self.lock_id);
     }
 
     /// Reads and checks a header's descriptor, taken from an object of
@@ -294,7 +359,7 @@ impl Geometry {
         let u32_at = |off: usize| u32::from_ne_bytes(bytes[off..off + 4].try_into().unwrap());
         let u64_at = |off: usize| u64::from_ne_bytes(bytes[off..off + 8].try_into().unwrap());
 
-        let magic = u64_at(0);
+        let magic = u64_at(offset::MAGIC);
         if magic != MAGIC {
             return Err(if magic.swap_bytes() == MAGIC {
                 "the segment was written on a machine of the other byte order".into()
@@ -302,41 +367,41 @@ impl Geometry {
                 format!("bad magic {magic:#018x}: not a dbshm segment")
             });
         }
-        let init = u32_at(192);
+        let init = u32_at(offset::INIT);
         if init != INIT_READY {
             return Err(format!(
                 "the header is not initialised (init word {init:#010x})"
             ));
         }
-        let version = u32_at(8);
+        let version = u32_at(offset::VERSION);
         if version != LAYOUT_VERSION {
             return Err(format!(
                 "layout version {version}, this library reads version {LAYOUT_VERSION}"
             ));
         }
-        let header_size = u32_at(12);
+        let header_size = u32_at(offset::HEADER_SIZE);
         if header_size as usize != HEADER_SIZE {
             return Err(format!("header size {header_size}, expected {HEADER_SIZE}"));
         }
-        let code = u32_at(16);
+        let code = u32_at(offset::DTYPE);
         let dtype = Dtype::from_code(code).ok_or_else(|| format!("unknown dtype code {code}"))?;
-        let elem_size = u32_at(20);
+        let elem_size = u32_at(offset::ELEM_SIZE);
         if elem_size as usize != dtype.size() {
             return Err(format!(
                 "element size {elem_size} does not match dtype {dtype}"
             ));
         }
-        let ndim = u32_at(24) as usize;
+        let ndim = u32_at(offset::NDIM) as usize;
         if ndim == 0 || ndim > MAX_NDIM {
             return Err(format!("ndim {ndim} is outside 1..={MAX_NDIM}"));
         }
-        let nbuffers = u32_at(28);
+        let nbuffers = u32_at(offset::NBUFFERS);
         if nbuffers as usize != NBUFFERS {
             return Err(format!("{nbuffers} buffers, expected {NBUFFERS}"));
         }
         let mut shape = Vec::with_capacity(ndim);
         for i in 0..MAX_NDIM {
-            let d = u64_at(32 + 8 * i);
+            let d = u64_at(offset::SHAPE + 8 * i);
             if i < ndim {
                 shape.push(usize::try_from(d).map_err(|_| format!("dimension {i} is {d}"))?);
             } else if d != 0 {
@@ -345,19 +410,37 @@ impl Geometry {
         }
         let mut expected =
             Geometry::new(dtype, &shape).map_err(|e| format!("shape {shape:?}: {}", e.reason()))?;
-        let flags = u32_at(196);
+        let flags = u32_at(offset::FLAGS);
         if flags & !FLAG_WAKE_ALWAYS != 0 {
             return Err(format!("unknown flags {flags:#x}"));
         }
         expected.flags = flags;
-        expected.created_unix_ns = u64_at(200);
-        expected.lock_id = bytes[208..208 + LOCK_ID_SIZE].try_into().unwrap();
+        expected.created_unix_ns = u64_at(offset::CREATED_UNIX_NS);
+        expected.lock_id = bytes[offset::LOCK_ID..offset::LOCK_ID + LOCK_ID_SIZE]
+            .try_into()
+            .unwrap();
 
         let fields = [
-            ("buffer 0 offset", u64_at(160), expected.buffer_offset[0]),
-            ("buffer 1 offset", u64_at(168), expected.buffer_offset[1]),
-            ("frame size", u64_at(176), expected.frame_bytes),
-            ("total size", u64_at(184), expected.total_size),
+            (
+                "buffer 0 offset",
+                u64_at(offset::BUFFER_OFFSET),
+                expected.buffer_offset[0],
+            ),
+            (
+                "buffer 1 offset",
+                u64_at(offset::BUFFER_OFFSET + 8),
+                expected.buffer_offset[1],
+            ),
+            (
+                "frame size",
+                u64_at(offset::FRAME_BYTES),
+                expected.frame_bytes,
+            ),
+            (
+                "total size",
+                u64_at(offset::TOTAL_SIZE),
+                expected.total_size,
+            ),
         ];
         for (what, found, want) in fields {
             if found != want as u64 {
@@ -447,23 +530,35 @@ mod tests {
         let good = descriptor(&g);
         // Offsets of each field (and a value that breaks it).
         let cases: &[(usize, &[u8], &str)] = &[
-            (0, b"NOTDBSHM", "magic"),
-            (8, &1u32.to_ne_bytes(), "version"),
-            (12, &512u32.to_ne_bytes(), "header size"),
-            (16, &99u32.to_ne_bytes(), "dtype"),
-            (20, &8u32.to_ne_bytes(), "element size"),
-            (24, &0u32.to_ne_bytes(), "ndim"),
-            (24, &17u32.to_ne_bytes(), "ndim"),
-            (24, &3u32.to_ne_bytes(), "shape"),
-            (28, &3u32.to_ne_bytes(), "buffers"),
-            (40, &0u64.to_ne_bytes(), "shape"),
-            (48, &5u64.to_ne_bytes(), "beyond ndim"),
-            (160, &0u64.to_ne_bytes(), "buffer 0 offset"),
-            (168, &4096u64.to_ne_bytes(), "buffer 1 offset"),
-            (176, &(1u64 << 40).to_ne_bytes(), "frame size"),
-            (184, &1u64.to_ne_bytes(), "total size"),
-            (192, &0u32.to_ne_bytes(), "not initialised"),
-            (196, &2u32.to_ne_bytes(), "flags"),
+            (offset::MAGIC, b"NOTDBSHM", "magic"),
+            (offset::VERSION, &1u32.to_ne_bytes(), "version"),
+            (offset::HEADER_SIZE, &512u32.to_ne_bytes(), "header size"),
+            (offset::DTYPE, &99u32.to_ne_bytes(), "dtype"),
+            (offset::ELEM_SIZE, &8u32.to_ne_bytes(), "element size"),
+            (offset::NDIM, &0u32.to_ne_bytes(), "ndim"),
+            (offset::NDIM, &17u32.to_ne_bytes(), "ndim"),
+            (offset::NDIM, &3u32.to_ne_bytes(), "shape"),
+            (offset::NBUFFERS, &3u32.to_ne_bytes(), "buffers"),
+            (offset::SHAPE + 8, &0u64.to_ne_bytes(), "shape"),
+            (offset::SHAPE + 16, &5u64.to_ne_bytes(), "beyond ndim"),
+            (
+                offset::BUFFER_OFFSET,
+                &0u64.to_ne_bytes(),
+                "buffer 0 offset",
+            ),
+            (
+                offset::BUFFER_OFFSET + 8,
+                &4096u64.to_ne_bytes(),
+                "buffer 1 offset",
+            ),
+            (
+                offset::FRAME_BYTES,
+                &(1u64 << 40).to_ne_bytes(),
+                "frame size",
+            ),
+            (offset::TOTAL_SIZE, &1u64.to_ne_bytes(), "total size"),
+            (offset::INIT, &0u32.to_ne_bytes(), "not initialised"),
+            (offset::FLAGS, &2u32.to_ne_bytes(), "flags"),
         ];
         for &(off, bad, what) in cases {
             let mut b = good;

@@ -515,7 +515,8 @@ fn a_corrupted_header_is_incompatible() {
     )
     .unwrap();
     // Point buffer 1 past the end of the object.
-    rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), 168).unwrap();
+    let buffer_1 = dbshm::layout::offset::BUFFER_OFFSET as u64 + 8;
+    rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), buffer_1).unwrap();
     expect_incompatible(seg.name(), "buffer 1 offset");
 }
 
@@ -560,11 +561,7 @@ fn an_opener_never_sees_a_segment_half_built() {
 fn a_half_written_header_without_a_creator_is_incompatible_and_kept() {
     // Something wrote a header but never set `init`: not ours to delete.
     let seg = TestSegment::new("half-written");
-    raw_object(
-        seg.name(),
-        3 * 4096,
-        &u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes(),
-    );
+    raw_object(seg.name(), 3 * 4096, &dbshm::layout::MAGIC.to_ne_bytes());
     match Shm::<u8>::open(seg.name()) {
         Err(e @ DbShmError::Incompatible { .. }) => {
             assert!(e.to_string().contains("not initialised"), "{e}")

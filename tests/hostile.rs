@@ -755,7 +755,8 @@ fn child(args: &[String]) {
                 .write(true)
                 .open(shm_file(arg(1)))
                 .unwrap();
-            file.write_all_at(&id, 208).unwrap();
+            file.write_all_at(&id, dbshm::layout::offset::LOCK_ID as u64)
+                .unwrap();
             println!("patched=1");
         }
         // squat: as uid/gid 4242, watches /dev/shm (inotify) and, for each
@@ -1058,7 +1059,7 @@ fn poke(name: &str) -> Vec<String> {
 }
 
 fn objects_dbshm_did_not_make_are_incompatible_and_left_untouched() -> Result<(), Failed> {
-    let magic = u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes();
+    let magic = dbshm::layout::MAGIC.to_ne_bytes();
     let objects = [
         ("empty", Foreign::create("empty", 0, &[])),
         ("zero-filled", Foreign::create("zeros", 3 * 4096, &[])),
@@ -1716,13 +1717,14 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
     let (dead_a, dead_b) = (id(0xa1), id(0xb2));
     own_file(&format!(".dbshm-lock-{dead_a}"))?;
     own_file(&format!(".dbshm-lock-{dead_b}"))?;
-    // Killed while building: its header (magic, and lock id at 208) written.
+    // Killed while building: its header (magic, and lock id) written.
     let building = format!(".dbshm-new-{}", id(0xe3));
     own_file(&building)?;
     let mut header = vec![0u8; 256];
-    header[..8].copy_from_slice(&u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes());
+    header[..8].copy_from_slice(&dbshm::layout::MAGIC.to_ne_bytes());
     for i in 0..16 {
-        header[208 + i] = u8::from_str_radix(&dead_b[2 * i..2 * i + 2], 16).unwrap();
+        header[dbshm::layout::offset::LOCK_ID + i] =
+            u8::from_str_radix(&dead_b[2 * i..2 * i + 2], 16).unwrap();
     }
     OpenOptions::new()
         .write(true)

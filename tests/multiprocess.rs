@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
 use common::{check, count, fill, is_frame, root_or_skip, words, Proc, TestSegment, CHILD_ENV};
+use dbshm::layout::offset;
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
 use libtest_mimic::{Arguments, Trial};
@@ -142,13 +143,14 @@ fn child(args: &[String]) {
             // SAFETY: offsets from the layout table, inside the mapping;
             // atomics may view any aligned shared memory.
             let word = |off: usize| unsafe { &*(base.add(off) as *const AtomicU64) };
-            let frame_bytes = word(176).load(Ordering::Relaxed) as usize;
+            let frame_bytes = word(offset::FRAME_BYTES).load(Ordering::Relaxed) as usize;
             let until = deadline(num(2)).unwrap();
             let mut frame = vec![0u8; frame_bytes];
             let (mut reads, mut torn) = (0u64, 0u64);
             while Instant::now() < until {
-                let n = word(256).load(Ordering::Acquire);
-                let buffer = word(160 + 8 * (n % 2) as usize).load(Ordering::Relaxed) as usize;
+                let n = word(offset::LATEST).load(Ordering::Acquire);
+                let buffer = word(offset::BUFFER_OFFSET + 8 * (n % 2) as usize)
+                    .load(Ordering::Relaxed) as usize;
                 for (i, x) in frame.iter_mut().enumerate() {
                     // SAFETY: inside the buffer, which lies inside the mapping.
                     *x = unsafe { &*(base.add(buffer + i) as *const AtomicU8) }

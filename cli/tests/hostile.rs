@@ -420,11 +420,12 @@ fn rm_stale_removes_what_a_dead_creator_left() {
             .open(Path::new("/dev/shm").join(file))
             .unwrap();
     }
-    // The one being built has its header: magic, and its lock id at 208.
+    // The one being built has its header: magic, and its lock id.
     let mut header = vec![0u8; 256];
-    header[..8].copy_from_slice(&u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes());
+    header[..8].copy_from_slice(&dbshm::layout::MAGIC.to_ne_bytes());
     for i in 0..16 {
-        header[208 + i] = u8::from_str_radix(&id(0xd2)[2 * i..2 * i + 2], 16).unwrap();
+        header[dbshm::layout::offset::LOCK_ID + i] =
+            u8::from_str_radix(&id(0xd2)[2 * i..2 * i + 2], 16).unwrap();
     }
     std::fs::OpenOptions::new()
         .write(true)

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::layout::{Geometry, Header, DESCRIPTOR_SIZE, HEADER_SIZE, LOCK_ID_SIZE, MAGIC};
+use crate::layout::{offset, Geometry, DESCRIPTOR_SIZE, HEADER_SIZE, LOCK_ID_SIZE, MAGIC};
 use crate::{DbShmError, Result};
 
 /// Where Linux keeps POSIX shared-memory objects.
@@ -170,7 +170,7 @@ impl Object {
     /// version or another (`lock_id` keeps its offset in every version), so
     /// that a cleaner never takes a newer version's lock file for an orphan.
     pub(crate) fn lock_id(&self) -> Option<[u8; LOCK_ID_SIZE]> {
-        let at = std::mem::offset_of!(Header, lock_id);
+        let at = offset::LOCK_ID;
         let mut head = [0u8; DESCRIPTOR_SIZE];
         match rustix::io::pread(&self.fd, &mut head, 0) {
             Ok(n) if n >= at + LOCK_ID_SIZE && head[..8] == MAGIC.to_ne_bytes() => {

@@ -41,8 +41,10 @@ pub fn remove_test_object(name: &str) {
     // Not a FIFO a test made: reading one would block.
     let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
     if let Some(bytes) = regular.then(|| std::fs::read(&path).ok()).flatten() {
-        if bytes.len() >= 224 && bytes[..8] == u64::from_be_bytes(*b"DBSHM_V1").to_ne_bytes() {
-            let id: String = bytes[208..224].iter().map(|b| format!("{b:02x}")).collect();
+        use dbshm::layout::{offset, LOCK_ID_SIZE, MAGIC};
+        let id_at = offset::LOCK_ID..offset::LOCK_ID + LOCK_ID_SIZE;
+        if bytes.len() >= id_at.end && bytes[..8] == MAGIC.to_ne_bytes() {
+            let id: String = bytes[id_at].iter().map(|b| format!("{b:02x}")).collect();
             let _ = std::fs::remove_file(format!("/dev/shm/.dbshm-lock-{id}"));
         }
     }
