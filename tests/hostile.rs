@@ -9,6 +9,8 @@
 //! is watched: one whose progress stands still is killed and reported.
 
 mod common;
+#[path = "common/foreign.rs"]
+mod foreign;
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 use common::{check, root_or_skip, words, Failed, TestSegment, CHILD_ENV};
 use dbshm::ndarray::Array;
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
+use foreign::Foreign;
 use libtest_mimic::{Arguments, Trial};
 
 type Shm<T> = DoubleBufferedSharedMemory<T>;
@@ -86,50 +89,6 @@ fn become_user(uid: u32, gid: u32) {
         assert_eq!(libc::setgroups(1, &gid), 0, "setgroups");
         assert_eq!(libc::setgid(gid), 0, "setgid");
         assert_eq!(libc::setuid(uid), 0, "setuid");
-    }
-}
-
-/// A file this test put in /dev/shm by hand, not a segment. Removed on drop
-/// with `remove_file` if it is still the file made; if a library call put a
-/// segment in its place, that is removed with `dbshm::unlink`.
-struct Foreign {
-    name: String,
-    path: PathBuf,
-    ino: u64,
-}
-
-impl Foreign {
-    /// A regular file of `size` bytes holding `chunks` at their offsets.
-    fn create(tag: &str, size: u64, chunks: &[(u64, &[u8])]) -> Foreign {
-        let name = unique(tag);
-        let path = shm_file(&name);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .unwrap();
-        file.set_len(size).unwrap();
-        for (offset, bytes) in chunks {
-            file.write_all_at(bytes, *offset).unwrap();
-        }
-        let ino = file.metadata().unwrap().ino();
-        Foreign { name, path, ino }
-    }
-}
-
-impl Drop for Foreign {
-    fn drop(&mut self) {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.ino() == self.ino => {
-                let _ = std::fs::remove_file(&self.path);
-            }
-            Ok(_) => {
-                let _ = dbshm::unlink(&self.name);
-            }
-            Err(_) => {}
-        }
     }
 }
 
@@ -1061,21 +1020,31 @@ fn poke(name: &str) -> Vec<String> {
 fn objects_dbshm_did_not_make_are_incompatible_and_left_untouched() -> Result<(), Failed> {
     let magic = dbshm::layout::MAGIC.to_ne_bytes();
     let objects = [
-        ("empty", Foreign::create("empty", 0, &[])),
-        ("zero-filled", Foreign::create("zeros", 3 * 4096, &[])),
+        ("empty", Foreign::create(unique("empty"), 0, &[])),
+        (
+            "zero-filled",
+            Foreign::create(unique("zeros"), 3 * 4096, &[]),
+        ),
         // A multiprocessing.shared_memory block: zeros but for data past 8192.
         (
             "data past 8192",
-            Foreign::create("mp-block", 16384, &[(8200, b"a numpy array's bytes")]),
+            Foreign::create(
+                unique("mp-block"),
+                16384,
+                &[(8200, b"a numpy array's bytes")],
+            ),
         ),
         (
             "magic only",
-            Foreign::create("magic", 3 * 4096, &[(0, &magic)]),
+            Foreign::create(unique("magic"), 3 * 4096, &[(0, &magic)]),
         ),
-        ("text", Foreign::create("text", 100, &[(0, b"hello")])),
+        (
+            "text",
+            Foreign::create(unique("text"), 100, &[(0, b"hello")]),
+        ),
         (
             "garbage",
-            Foreign::create("garbage", 8192, &[(0, &[0xAB; 4096])]),
+            Foreign::create(unique("garbage"), 8192, &[(0, &[0xAB; 4096])]),
         ),
     ];
     let before: Vec<Snapshot> = objects

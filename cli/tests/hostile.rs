@@ -6,8 +6,11 @@
 //! only `holder_process` (which does nothing in an ordinary run).
 
 mod common;
+#[path = "../../tests/common/foreign.rs"]
+mod foreign;
 
 use common::{dbshm, text};
+use foreign::Foreign;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
@@ -53,45 +56,6 @@ fn shm_file(name: &str) -> PathBuf {
 
 fn exists(name: &str) -> bool {
     std::fs::symlink_metadata(shm_file(name)).is_ok()
-}
-
-/// A file put in /dev/shm by hand (here: a copy of a segment's bytes).
-/// Removed with `remove_file` on drop if it is still the file made; if
-/// something put a segment in its place, that is removed with `dbshm::unlink`.
-struct Foreign {
-    name: String,
-    path: PathBuf,
-    ino: u64,
-}
-
-impl Foreign {
-    fn create(name: String, bytes: &[u8]) -> Foreign {
-        let path = shm_file(&name);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .unwrap();
-        file.write_all_at(bytes, 0).unwrap();
-        let ino = file.metadata().unwrap().ino();
-        Foreign { name, path, ino }
-    }
-}
-
-impl Drop for Foreign {
-    fn drop(&mut self) {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.ino() == self.ino => {
-                let _ = std::fs::remove_file(&self.path);
-            }
-            Ok(_) => {
-                let _ = dbshm::unlink(&self.name);
-            }
-            Err(_) => {}
-        }
-    }
 }
 
 /// The bytes of a real segment (written once), which is then removed.
@@ -187,7 +151,7 @@ fn observers_survive_an_object_shrinking_under_them() {
     // A valid header over a body that comes and goes: another process
     // truncating a copy of a segment to 0, 4096 and its full size in turn.
     let bytes = segment_bytes("shrink-model", 256 * 1024);
-    let victim = Foreign::create(unique("shrinking"), &bytes);
+    let victim = Foreign::create(unique("shrinking"), bytes.len() as u64, &[(0, &bytes)]);
     let (stop, cycles) = (AtomicBool::new(false), AtomicU64::new(0));
     let runs: Vec<(Vec<&str>, Output)> = std::thread::scope(|s| {
         s.spawn(|| {
@@ -365,7 +329,11 @@ fn list_escapes_control_characters_in_names() {
     // terminal and breaks the line.
     let bytes = segment_bytes("control-model", 16);
     let prefix = format!("{}-", unique("control"));
-    let weird = Foreign::create(format!("{prefix}\x1b[31mred\nline\tend\x7f"), &bytes);
+    let weird = Foreign::create(
+        format!("{prefix}\x1b[31mred\nline\tend\x7f"),
+        bytes.len() as u64,
+        &[(0, &bytes)],
+    );
     for args in [&["list"][..], &["list", "--json"][..]] {
         let out = dbshm(args);
         let (stdout, stderr) = text(&out);

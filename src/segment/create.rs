@@ -12,7 +12,7 @@ use rustix::io::Errno;
 
 use super::mapping::Mapping;
 use super::name::{self, FileId};
-use super::open::{self, Birth, Identity, Object, BIRTH_SIZE};
+use super::open::{self, Birth, Identity, Object};
 use super::{liveness, lock_mode, Segment};
 use crate::layout::{Geometry, DESCRIPTOR_SIZE};
 use crate::{DbShmError, Result};
@@ -99,18 +99,22 @@ fn bind(name: &str, lock: &OwnedFd, segment: &OwnedFd) -> Result<()> {
     let birth = Birth::of(segment).ok_or_else(|| DbShmError::Os {
         name: name.to_owned(),
         operation: "stat the new segment",
-        source: std::io::Error::last_os_error(),
+        source: std::io::Error::other("statx failed on its own descriptor"),
     })?;
-    let written = rustix::io::pwrite(lock, &birth.0, 0)
-        .map_err(|e| DbShmError::os(name, "write the segment's lock file", e))?;
-    if written != BIRTH_SIZE {
-        return Err(DbShmError::Os {
+    write_all(name, lock, &birth.0, "write the segment's lock file")
+}
+
+/// Writes `bytes` at the start of a file this process just made, whole.
+fn write_all(name: &str, fd: &OwnedFd, bytes: &[u8], operation: &'static str) -> Result<()> {
+    match rustix::io::pwrite(fd, bytes, 0) {
+        Ok(n) if n == bytes.len() => Ok(()),
+        Ok(_) => Err(DbShmError::Os {
             name: name.to_owned(),
-            operation: "write the segment's lock file",
+            operation,
             source: std::io::ErrorKind::WriteZero.into(),
-        });
+        }),
+        Err(e) => Err(DbShmError::os(name, operation, e)),
     }
-    Ok(())
 }
 
 /// Sizes the object, reserves its memory and writes its header.
@@ -137,16 +141,7 @@ fn build(name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
     geometry.write_descriptor(&mut descriptor);
     // The protocol's atomics start as ftruncate's zeroes. Nobody maps the
     // object before it has its name, so a plain write is enough.
-    let written = rustix::io::pwrite(fd, &descriptor, 0)
-        .map_err(|e| DbShmError::os(name, "write the segment's header", e))?;
-    if written != DESCRIPTOR_SIZE {
-        return Err(DbShmError::Os {
-            name: name.to_owned(),
-            operation: "write the segment's header",
-            source: std::io::ErrorKind::WriteZero.into(),
-        });
-    }
-    Ok(())
+    write_all(name, fd, &descriptor, "write the segment's header")
 }
 
 /// A file this process created exclusively, unlinked on drop unless kept:
