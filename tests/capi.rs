@@ -17,9 +17,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::Failed;
-use common::{check, count, Proc, TestSegment, CHILD_ENV};
+use common::{check, count, Proc, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
-use libtest_mimic::{Arguments, Trial};
 use num_traits::NumCast;
 
 const TYPES: [&str; 10] = [
@@ -46,24 +45,7 @@ macro_rules! with_type {
 }
 
 fn main() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let ms: u64 = args[3].parse().unwrap();
-        match args[0].as_str() {
-            "rust_write" => with_type!(args[1].as_str(), rust_write(&args[2], ms)),
-            "rust_read" => with_type!(args[1].as_str(), rust_read(&args[2], ms)),
-            "rust_wait_read" => {
-                let timeout: u64 = args[4].parse().unwrap();
-                with_type!(args[1].as_str(), rust_wait_read(&args[2], ms, timeout))
-            }
-            role => panic!("unknown child role {role}"),
-        }
-        return;
-    }
-    macro_rules! trials {
-        ($($test:ident),* $(,)?) => { vec![$(Trial::test(stringify!($test), $test)),*] };
-    }
-    let trials = trials![
+    let trials = common::trials![
         header_compiles_as_c11_and_cpp17_with_warnings_as_errors,
         library_has_its_soname_and_exports_only_the_c_api,
         c_writer_and_rust_reader_share_every_element_type,
@@ -79,7 +61,21 @@ fn main() {
         killed_writers_never_tear_or_block_readers,
         killed_readers_leave_the_writer_and_other_readers_unaffected,
     ];
-    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+    common::run_tests_or_child(child, trials);
+}
+
+/// The child the first argument names.
+fn child(args: &[String]) {
+    let ms: u64 = args[3].parse().unwrap();
+    match args[0].as_str() {
+        "rust_write" => with_type!(args[1].as_str(), rust_write(&args[2], ms)),
+        "rust_read" => with_type!(args[1].as_str(), rust_read(&args[2], ms)),
+        "rust_wait_read" => {
+            let timeout: u64 = args[4].parse().unwrap();
+            with_type!(args[1].as_str(), rust_wait_read(&args[2], ms, timeout))
+        }
+        role => panic!("unknown child role {role}"),
+    }
 }
 
 // ---------------------------------------------------------------- children

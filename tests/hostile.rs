@@ -29,7 +29,6 @@ use common::{check, root_or_skip, words, Failed, TestSegment, CHILD_ENV};
 use dbshm::ndarray::Array;
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 use foreign::Foreign;
-use libtest_mimic::{Arguments, Trial};
 
 type Shm<T> = DoubleBufferedSharedMemory<T>;
 
@@ -37,15 +36,7 @@ type Shm<T> = DoubleBufferedSharedMemory<T>;
 const OTHER: u32 = 4242;
 
 fn main() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        child(&args);
-        return;
-    }
-    macro_rules! trials {
-        ($($test:ident),* $(,)?) => { vec![$(Trial::test(stringify!($test), $test)),*] };
-    }
-    let trials = trials![
+    let trials = common::trials![
         objects_dbshm_did_not_make_are_incompatible_and_left_untouched,
         open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name,
         a_forked_child_does_not_keep_a_dead_writers_role,
@@ -65,7 +56,7 @@ fn main() {
         a_cleaner_racing_creators_never_breaks_a_segment,
         a_squatter_on_the_names_a_creator_will_use_stops_no_creation,
     ];
-    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+    common::run_tests_or_child(child, trials);
 }
 
 // ------------------------------------------------------------- helpers

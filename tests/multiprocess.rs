@@ -9,23 +9,13 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
-use common::{check, count, fill, is_frame, root_or_skip, words, Proc, TestSegment, CHILD_ENV};
+use common::{check, count, fill, is_frame, root_or_skip, words, Proc, TestSegment};
 use dbshm::layout::offset;
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
-use libtest_mimic::{Arguments, Trial};
 
 fn main() {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        child(&args);
-        return;
-    }
-    // Each test is named by its function.
-    macro_rules! trials {
-        ($($test:ident),* $(,)?) => { vec![$(Trial::test(stringify!($test), $test)),*] };
-    }
-    let trials = trials![
+    let trials = common::trials![
         seed_snippet_works_between_two_processes,
         readers_never_see_torn_frames_from_a_writer_process,
         readers_never_see_torn_1080p_frames,
@@ -40,7 +30,7 @@ fn main() {
         killed_writer_leaves_whole_frames_and_a_successor_takes_over,
         wait_is_woken_by_another_process_and_times_out,
     ];
-    libtest_mimic::run(&Arguments::from_args(), trials).exit();
+    common::run_tests_or_child(child, trials);
 }
 
 // ---------------------------------------------------------------- children

@@ -50,6 +50,8 @@ impl Segment {
             // A name of its own, not derived from the lock file's (which anyone
             // can see appear): nobody can take it first.
             let new = Own::create(&dir, name, FileId::random(name)?.new_name(), mode)?;
+            // Marked present from the start (the handle keeps the mark), so
+            // that `rm --stale` leaves it alone before its header is written.
             let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
             build(name, new.fd(), &geometry)?;
             bind(name, lock.fd(), new.fd())?;
@@ -161,11 +163,19 @@ impl<'a> Own<'a> {
             | OFlags::NOFOLLOW
             | OFlags::NONBLOCK
             | OFlags::CLOEXEC;
-        // EEXIST here is not the segment's name taken: these names are random.
-        let fd = fs::openat(dir, file.as_str(), flags, Mode::from_raw_mode(mode)).map_err(|e| {
-            let e = if e == Errno::EXIST { Errno::IO } else { e };
-            DbShmError::os(name, "create the segment's files", e)
-        })?;
+        let fd = match fs::openat(dir, file.as_str(), flags, Mode::from_raw_mode(mode)) {
+            Ok(fd) => fd,
+            // Not the segment's name taken (that is the rename's answer):
+            // these names are random, so someone made this one on purpose.
+            Err(Errno::EXIST) => {
+                return Err(DbShmError::Os {
+                    name: name.to_owned(),
+                    operation: "create the segment's files",
+                    source: std::io::Error::other(format!("{file} exists already")),
+                })
+            }
+            Err(e) => return Err(DbShmError::os(name, "create the segment's files", e)),
+        };
         let own = Own {
             dir,
             file,

@@ -87,6 +87,28 @@ pub const CHILD_ENV: &str = "DBSHM_TEST_CHILD";
 /// A test's failure, as libtest-mimic reports it.
 pub type Failed = libtest_mimic::Failed;
 
+/// The `main` of a test binary that re-runs itself as its child processes:
+/// with `CHILD_ENV` set it is the child its first argument names (`child`
+/// gets the arguments), otherwise it runs `trials`.
+pub fn run_tests_or_child(child: impl FnOnce(&[String]), trials: Vec<libtest_mimic::Trial>) {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        child(&args);
+        return;
+    }
+    libtest_mimic::run(&libtest_mimic::Arguments::from_args(), trials).exit();
+}
+
+/// Trials named by their functions: `trials![a, b]`.
+#[allow(unused_macros)] // as above
+macro_rules! trials {
+    ($($test:ident),* $(,)?) => {
+        vec![$(libtest_mimic::Trial::test(stringify!($test), $test)),*]
+    };
+}
+#[allow(unused_imports)] // each test crate uses its own subset
+pub(crate) use trials;
+
 /// A child process, killed and reaped when dropped (also when a test fails).
 pub struct Proc {
     child: Child,
