@@ -490,16 +490,21 @@ fn a_fifo_under_the_name_is_incompatible_not_a_hang() {
     ));
 }
 
+/// The segment's object, opened for writing past the library.
+fn open_to_damage(name: &str) -> OwnedFd {
+    rustix::shm::open(
+        format!("/{name}").as_str(),
+        rustix::shm::OFlags::RDWR,
+        rustix::fs::Mode::empty(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_truncated_segment_is_incompatible_not_a_sigbus() {
     let seg = TestSegment::new("truncated");
     drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
-    let fd = rustix::shm::open(
-        format!("/{}", seg.name()).as_str(),
-        rustix::shm::OFlags::RDWR,
-        rustix::fs::Mode::empty(),
-    )
-    .unwrap();
+    let fd = open_to_damage(seg.name());
     rustix::fs::ftruncate(&fd, 4096 + 100).unwrap();
     expect_incompatible(seg.name(), "truncated");
 }
@@ -508,12 +513,7 @@ fn a_truncated_segment_is_incompatible_not_a_sigbus() {
 fn a_corrupted_header_is_incompatible() {
     let seg = TestSegment::new("corrupt");
     drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
-    let fd = rustix::shm::open(
-        format!("/{}", seg.name()).as_str(),
-        rustix::shm::OFlags::RDWR,
-        rustix::fs::Mode::empty(),
-    )
-    .unwrap();
+    let fd = open_to_damage(seg.name());
     // Point buffer 1 past the end of the object.
     let buffer_1 = dbshm::layout::offset::BUFFER_OFFSET as u64 + 8;
     rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), buffer_1).unwrap();

@@ -66,16 +66,20 @@ fn prefix() -> &'static Path {
     })
 }
 
-/// Configures and builds a consumer project against the prefix; its binary.
+/// Configures a consumer project against the prefix and builds its target
+/// `binary`; the binary.
 fn cmake_consumer(project: &str, binary: &str) -> PathBuf {
-    let build = work().join(format!("consumer-{project}"));
+    let build = work().join(format!("consumer-{binary}"));
     run(Command::new("cmake")
         .arg("-S")
         .arg(root().join("tests/consumers").join(project))
         .arg("-B")
         .arg(&build)
         .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display())));
-    run(Command::new("cmake").arg("--build").arg(&build));
+    run(Command::new("cmake")
+        .arg("--build")
+        .arg(&build)
+        .args(["--target", binary]));
     build.join(binary)
 }
 
@@ -203,7 +207,7 @@ fn cpp_project_with_find_package_uses_the_wrapper() {
 
 #[test]
 fn static_project_needs_no_libdbshm_so() {
-    let consumer = cmake_consumer("static", "consumer_static");
+    let consumer = cmake_consumer("c", "consumer_static");
     let deps = ldd(&consumer);
     assert!(
         !deps.contains("libdbshm"),
