@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn};
 
 use crate::copy::{copy_in, copy_racy};
-use crate::layout::{Geometry, FLAG_WAKE_ALWAYS};
+use crate::layout::{latest_parts, Geometry, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
 use crate::protocol::{self, FrameInfo};
 use crate::segment::{self, Segment};
 use crate::writer::WriterRole;
@@ -46,6 +46,8 @@ pub struct Options {
     /// The mode asked for, if any; segments this creates get 0600 otherwise.
     mode: Option<u32>,
     unlink_on_drop: bool,
+    /// Buffers of a segment this creates; `None` for [`MIN_BUFFERS`].
+    buffers: Option<usize>,
 }
 
 /// The mode of a segment created without [`Options::mode`].
@@ -78,6 +80,16 @@ impl Options {
     /// new opens fail with [`DbShmError::NotFound`].
     pub fn unlink_on_drop(mut self, yes: bool) -> Options {
         self.unlink_on_drop = yes;
+        self
+    }
+
+    /// Buffers of a segment this creates, 2 (the default) to 16
+    /// ([`DbShmError::InvalidBufferCount`] otherwise). The writer fills any
+    /// buffer but the latest's, so each one past two lets a copying reader
+    /// be lapped one frame later, at the cost of one frame of memory.
+    /// Opening a segment takes its count from the segment.
+    pub fn buffers(mut self, count: usize) -> Options {
+        self.buffers = Some(count);
         self
     }
 
@@ -139,8 +151,15 @@ impl Options {
 
     /// The geometry of a segment this creates.
     fn geometry<T: Element>(&self, name: &str, shape: &[usize]) -> Result<Geometry> {
+        let nbuffers = self.buffers.unwrap_or(MIN_BUFFERS);
+        if !(MIN_BUFFERS..=MAX_BUFFERS).contains(&nbuffers) {
+            return Err(DbShmError::InvalidBufferCount {
+                name: name.to_owned(),
+                count: nbuffers,
+            });
+        }
         let mut geometry =
-            Geometry::new(T::DTYPE, shape).map_err(|e| DbShmError::InvalidShape {
+            Geometry::new(T::DTYPE, shape, nbuffers).map_err(|e| DbShmError::InvalidShape {
                 name: name.to_owned(),
                 shape: shape.to_vec(),
                 reason: e.reason(),
@@ -376,13 +395,14 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         };
         let _turn = writer.take(&self.segment, &self.name)?;
         let header = self.segment.header();
-        let ticket = protocol::begin_write(header);
-        // SAFETY: the offset of either buffer lies inside the mapping (checked
-        // by `Geometry::parse` or computed by `Geometry::new`).
+        let ticket = protocol::begin_write(header, self.geometry.nbuffers);
+        // SAFETY: `ticket.buffer` is below `nbuffers`, and every buffer lies
+        // inside the mapping (checked by `Geometry::parse` or computed by
+        // `Geometry::new`).
         let dst = unsafe {
             self.segment
                 .base()
-                .add(self.geometry.buffer_offset[ticket.buffer])
+                .add(self.geometry.buffer_offset(ticket.buffer))
         };
         fill(dst);
         let info = protocol::publish(header, ticket, monotonic_ns());
@@ -462,12 +482,12 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         let mut retries = 0u64;
         let mut stuck_since: Option<(Instant, u64)> = None;
         loop {
-            if let Some(ticket) = protocol::begin_read(header) {
+            if let Some(ticket) = protocol::begin_read(header, self.geometry.nbuffers) {
                 // SAFETY: as in `write_raw`, the buffer lies inside the mapping.
                 copy(unsafe {
                     self.segment
                         .base()
-                        .add(self.geometry.buffer_offset[ticket.buffer])
+                        .add(self.geometry.buffer_offset(ticket.buffer))
                 });
                 if let Some(info) = protocol::validate_read(header, ticket) {
                     if retries > 0 {
@@ -489,7 +509,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             }
             thread::yield_now();
             // Relaxed: only compared with itself to see whether frames move.
-            let latest = header.latest.load(Ordering::Relaxed);
+            let (latest, _) = latest_parts(header.latest.load(Ordering::Relaxed));
             match stuck_since {
                 Some((since, seen)) if seen == latest => {
                     if since.elapsed() > STUCK_LIMIT {
@@ -552,7 +572,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             // Acquire it also pairs with `publish`'s increment, so a value
             // already past a publish comes with that publish's `latest`.
             let seen = header.notify.load(Ordering::SeqCst);
-            if header.latest.load(Ordering::Acquire) > after_seq {
+            if protocol::latest_seq(header) > after_seq {
                 return Ok(());
             }
             let slice = match deadline {
@@ -572,7 +592,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         }
     }
 
-    /// Total bytes of the shared segment: header and both buffers.
+    /// Total bytes of the shared segment: header and buffers.
     pub fn memory_size(&self) -> usize {
         self.segment.size()
     }
@@ -605,8 +625,12 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
 
     /// Number of the latest published frame; 0 before the first write.
     pub fn latest_seq(&self) -> u64 {
-        // Acquire: a caller that then reads sees this frame or a newer one.
-        self.segment.header().latest.load(Ordering::Acquire)
+        protocol::latest_seq(self.segment.header())
+    }
+
+    /// The segment's number of buffers (see [`Options::buffers`]).
+    pub fn buffers(&self) -> usize {
+        self.geometry.nbuffers
     }
 
     /// Reads this handle retried because the writer overwrote the buffer

@@ -27,6 +27,10 @@ pub enum DbShmError {
         reason: &'static str,
     },
 
+    /// A buffer count a segment cannot be created with (2 to 16).
+    #[error("segment {name:?}: {count} buffers asked for; a segment has 2 to 16")]
+    InvalidBufferCount { name: String, count: usize },
+
     /// No segment of that name exists.
     #[error("segment {name:?} does not exist")]
     NotFound { name: String },

@@ -7,7 +7,7 @@
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{offset, LAYOUT_VERSION, NBUFFERS};
+use crate::layout::{latest_parts, offset, LAYOUT_VERSION};
 use crate::segment::name::{self, FileId, Kind};
 use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
@@ -40,7 +40,7 @@ pub struct SegmentInfo {
     /// Bytes of the whole object.
     pub total_size: usize,
     /// Byte offset of each buffer.
-    pub buffer_offsets: [usize; NBUFFERS],
+    pub buffer_offsets: Vec<usize>,
     /// Layout version of the header.
     pub layout_version: u32,
     /// Header flags (bit 0: the writer wakes at every publish).
@@ -62,7 +62,7 @@ pub struct SegmentInfo {
     /// Waiters that counted themselves (see the wait protocol).
     pub waiters: u32,
     /// Each buffer's publication state.
-    pub slots: [SlotInfo; NBUFFERS],
+    pub slots: Vec<SlotInfo>,
     /// Permission bits of the object.
     pub mode: u32,
     /// Owner of the object.
@@ -128,20 +128,20 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     // as the kernel likes, so a value stored meanwhile may even be torn.
     let u64_at = |off: usize| u64::from_ne_bytes(page[off..off + 8].try_into().unwrap());
     let u32_at = |off: usize| u32::from_ne_bytes(page[off..off + 4].try_into().unwrap());
-    let slots: [SlotInfo; NBUFFERS] = std::array::from_fn(|i| {
-        let at = offset::SLOTS + i * offset::SLOT_SIZE;
-        SlotInfo {
-            stamp: u64_at(at + offset::SLOT_STAMP),
-            frame: u64_at(at + offset::SLOT_FRAME),
-            timestamp_ns: u64_at(at + offset::SLOT_TIMESTAMP_NS),
-        }
-    });
-    let latest_seq = u64_at(offset::LATEST);
-    let latest = slots[(latest_seq % NBUFFERS as u64) as usize];
-    let latest_timestamp_ns = if latest.frame == latest_seq {
-        latest.timestamp_ns
-    } else {
-        0
+    let slots: Vec<SlotInfo> = (0..geometry.nbuffers)
+        .map(|i| {
+            let at = offset::SLOTS + i * offset::SLOT_SIZE;
+            SlotInfo {
+                stamp: u64_at(at + offset::SLOT_STAMP),
+                frame: u64_at(at + offset::SLOT_FRAME),
+                timestamp_ns: u64_at(at + offset::SLOT_TIMESTAMP_NS),
+            }
+        })
+        .collect();
+    let (latest_seq, latest_buffer) = latest_parts(u64_at(offset::LATEST));
+    let latest_timestamp_ns = match slots.get(latest_buffer) {
+        Some(slot) if slot.frame == latest_seq => slot.timestamp_ns,
+        _ => 0,
     };
     let stat = &object.stat;
     // Unanswered, a segment counts as in use (so `rm` leaves it) and its
@@ -154,7 +154,9 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         shape: geometry.shape.clone(),
         frame_bytes: geometry.frame_bytes,
         total_size: geometry.total_size,
-        buffer_offsets: geometry.buffer_offset,
+        buffer_offsets: (0..geometry.nbuffers)
+            .map(|i| geometry.buffer_offset(i))
+            .collect(),
         layout_version: LAYOUT_VERSION,
         flags: geometry.flags,
         latest_seq,

@@ -14,16 +14,17 @@
 //! | 16 | 4 | `dtype` | `u32` element code, see [`Dtype`](crate::Dtype::code) |
 //! | 20 | 4 | `elem_size` | `u32` bytes per element |
 //! | 24 | 4 | `ndim` | `u32`, 1 to [`MAX_NDIM`] |
-//! | 28 | 4 | `nbuffers` | `u32`, always 2 |
+//! | 28 | 4 | `nbuffers` | `u32`, 2 to [`MAX_BUFFERS`] |
 //! | 32 | 128 | `shape` | `u64[16]`, row-major (C order); entries past `ndim` are 0 |
-//! | 160 | 16 | `buffer_offset` | `u64[2]`, byte offset of each buffer, multiples of [`ALIGN`] |
+//! | 160 | 8 | `first_buffer` | `u64`, byte offset of buffer 0: [`HEADER_SIZE`] |
+//! | 168 | 8 | `buffer_stride` | `u64`, bytes from one buffer to the next: `frame_bytes` rounded up to [`ALIGN`] |
 //! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
 //! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
 //! | 192 | 4 | `init` | `u32` [`INIT_READY`]: the creator writes the whole descriptor before the segment gets its name |
 //! | 196 | 4 | `flags` | `u32`: bit 0 [`FLAG_WAKE_ALWAYS`]; other bits 0 |
 //! | 200 | 8 | `created_unix_ns` | `u64`, the creator's CLOCK_REALTIME when it made the segment |
 //! | 208 | 16 | `lock_id` | 16 random bytes naming the segment's lock file, `.dbshm-lock-<32 hex digits>` beside it; at this offset in every later version too |
-//! | 256 | 8 | `latest` | atomic `u64`, number of the latest published frame; 0 before the first write |
+//! | 256 | 8 | `latest` | atomic `u64`: the latest published frame's number times 16, plus the buffer that holds it; 0 before the first write |
 //! | 264 | 4 | `notify` | atomic `u32` futex word, incremented at each publish |
 //! | 268 | 4 | `writer_pid` | atomic `u32`, pid of the last process that took the writer role (information only) |
 //! | 384 | 4 | `waiters` | atomic `u32`, processes blocked in a wait that could count themselves |
@@ -31,8 +32,10 @@
 //! | 520 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
 //! | 528 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
 //!
-//! Frame `n` lives in buffer `n % 2`. The buffers follow the header page, each
-//! starting on an [`ALIGN`] boundary. Groups of fields written by different
+//! `slot[i]` exists for i below [`MAX_BUFFERS`]; those past `nbuffers` stay
+//! zero. Bytes 4096 to 8191 are reserved for pinned reads and zero. The
+//! buffers follow the header, each starting on an [`ALIGN`] boundary; the
+//! writer fills any buffer but the latest's. Groups of fields written by different
 //! parties at different times sit 128 bytes apart, so that neither a cache line
 //! nor an adjacent-line prefetch pair is shared between them.
 
@@ -43,17 +46,22 @@ use crate::Dtype;
 /// First eight bytes of every segment: "DBSHM_V1" read as a big-endian `u64`.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"DBSHM_V1");
 /// Version of this layout; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 2;
-/// Bytes of the header: one page, before the first buffer.
-pub const HEADER_SIZE: usize = 4096;
+pub const LAYOUT_VERSION: u32 = 3;
+/// Bytes of the header, before the first buffer: the protocol's page and
+/// the page reserved for pinned reads.
+pub const HEADER_SIZE: usize = 8192;
 /// Alignment of each buffer within the object.
 pub const ALIGN: usize = 4096;
 /// Most dimensions a shape may have.
 pub const MAX_NDIM: usize = 16;
 /// Value of `init` once the creator has written every other header field.
 pub const INIT_READY: u32 = u32::from_be_bytes(*b"RDY!");
-/// Number of buffers: double buffering.
-pub const NBUFFERS: usize = 2;
+/// Fewest buffers a segment has: double buffering.
+pub const MIN_BUFFERS: usize = 2;
+/// Most buffers a segment may have.
+pub const MAX_BUFFERS: usize = 16;
+/// `latest` is the frame number times this, plus the buffer.
+pub const LATEST_BUFFERS: u64 = 16;
 /// Bytes of the random id that names a segment's lock file.
 pub const LOCK_ID_SIZE: usize = 16;
 /// `flags` bit: the writer wakes the futex at every publish, not only when
@@ -81,8 +89,10 @@ pub mod offset {
     pub const NBUFFERS: usize = 28;
     /// `shape`, u64 per dimension.
     pub const SHAPE: usize = 32;
-    /// `buffer_offset`, u64 per buffer.
-    pub const BUFFER_OFFSET: usize = 160;
+    /// `first_buffer`, u64.
+    pub const FIRST_BUFFER: usize = 160;
+    /// `buffer_stride`, u64.
+    pub const BUFFER_STRIDE: usize = 168;
     /// `frame_bytes`, u64.
     pub const FRAME_BYTES: usize = 176;
     /// `total_size`, u64.
@@ -141,7 +151,8 @@ pub(crate) struct Header {
     pub(crate) ndim: u32,
     pub(crate) nbuffers: u32,
     pub(crate) shape: [u64; MAX_NDIM],
-    pub(crate) buffer_offset: [u64; NBUFFERS],
+    pub(crate) first_buffer: u64,
+    pub(crate) buffer_stride: u64,
     pub(crate) frame_bytes: u64,
     pub(crate) total_size: u64,
     pub(crate) init: AtomicU32,
@@ -155,7 +166,7 @@ pub(crate) struct Header {
     _pad1: [u8; 112],
     pub(crate) waiters: AtomicU32,
     _pad2: [u8; 124],
-    pub(crate) slots: [Slot; NBUFFERS],
+    pub(crate) slots: [Slot; MAX_BUFFERS],
 }
 
 // The table in the module documentation, and `offset`, are the contract
@@ -172,7 +183,8 @@ const _: () = {
     assert!(offset_of!(Header, ndim) == offset::NDIM);
     assert!(offset_of!(Header, nbuffers) == offset::NBUFFERS);
     assert!(offset_of!(Header, shape) == offset::SHAPE);
-    assert!(offset_of!(Header, buffer_offset) == offset::BUFFER_OFFSET);
+    assert!(offset_of!(Header, first_buffer) == offset::FIRST_BUFFER);
+    assert!(offset_of!(Header, buffer_stride) == offset::BUFFER_STRIDE);
     assert!(offset_of!(Header, frame_bytes) == offset::FRAME_BYTES);
     assert!(offset_of!(Header, total_size) == offset::TOTAL_SIZE);
     assert!(offset_of!(Header, init) == offset::INIT);
@@ -189,8 +201,21 @@ const _: () = {
     assert!(offset_of!(Slot, timestamp_ns) == offset::SLOT_TIMESTAMP_NS);
     assert!(std::mem::size_of::<Slot>() == offset::SLOT_SIZE);
     assert!(offset::LOCK_ID + LOCK_ID_SIZE <= DESCRIPTOR_SIZE);
-    assert!(std::mem::size_of::<Header>() <= HEADER_SIZE);
+    // The first page; the second is reserved for pinned reads.
+    assert!(std::mem::size_of::<Header>() <= 4096);
 };
+
+/// The `latest` word of frame `frame` in buffer `buffer`.
+pub(crate) fn latest_word(frame: u64, buffer: usize) -> u64 {
+    // Wrapping: only a damaged header gets near the top, and it must not
+    // panic the writer.
+    frame.wrapping_mul(LATEST_BUFFERS) | buffer as u64
+}
+
+/// The frame number and the buffer a `latest` word names.
+pub(crate) fn latest_parts(word: u64) -> (u64, usize) {
+    (word / LATEST_BUFFERS, (word % LATEST_BUFFERS) as usize)
+}
 
 #[cfg(loom)]
 impl Header {
@@ -210,7 +235,8 @@ impl Header {
             ndim: 0,
             nbuffers: 0,
             shape: [0; MAX_NDIM],
-            buffer_offset: [0; NBUFFERS],
+            first_buffer: 0,
+            buffer_stride: 0,
             frame_bytes: 0,
             total_size: 0,
             init: AtomicU32::new(0),
@@ -224,7 +250,7 @@ impl Header {
             _pad1: [0; 112],
             waiters: AtomicU32::new(0),
             _pad2: [0; 124],
-            slots: [slot(), slot()],
+            slots: std::array::from_fn(|_| slot()),
         }
     }
 }
@@ -267,7 +293,10 @@ pub(crate) struct Geometry {
     pub(crate) len: usize,
     /// Bytes in one frame.
     pub(crate) frame_bytes: usize,
-    pub(crate) buffer_offset: [usize; NBUFFERS],
+    /// Buffers, [`MIN_BUFFERS`] to [`MAX_BUFFERS`].
+    pub(crate) nbuffers: usize,
+    /// Bytes from one buffer to the next; buffer 0 is at [`HEADER_SIZE`].
+    pub(crate) buffer_stride: usize,
     pub(crate) total_size: usize,
     /// The header's `flags`.
     pub(crate) flags: u32,
@@ -282,8 +311,15 @@ fn round_up(n: usize, align: usize) -> Option<usize> {
 }
 
 impl Geometry {
-    /// The geometry of a new segment; the shape's checks live here.
-    pub(crate) fn new(dtype: Dtype, shape: &[usize]) -> Result<Geometry, ShapeError> {
+    /// The geometry of a new segment of `nbuffers` buffers (which the
+    /// caller has checked: [`MIN_BUFFERS`] to [`MAX_BUFFERS`]); the shape's
+    /// checks live here.
+    pub(crate) fn new(
+        dtype: Dtype,
+        shape: &[usize],
+        nbuffers: usize,
+    ) -> Result<Geometry, ShapeError> {
+        assert!((MIN_BUFFERS..=MAX_BUFFERS).contains(&nbuffers));
         if shape.is_empty() {
             return Err(ShapeError::NoDimensions);
         }
@@ -300,7 +336,7 @@ impl Geometry {
         let frame_bytes = len.checked_mul(dtype.size()).ok_or(ShapeError::TooLarge)?;
         let stride = round_up(frame_bytes, ALIGN).ok_or(ShapeError::TooLarge)?;
         let total_size = stride
-            .checked_mul(NBUFFERS)
+            .checked_mul(nbuffers)
             .and_then(|b| b.checked_add(HEADER_SIZE))
             .filter(|&t| t <= isize::MAX as usize && u64::try_from(t).is_ok())
             .ok_or(ShapeError::TooLarge)?;
@@ -309,12 +345,18 @@ impl Geometry {
             shape: shape.to_vec(),
             len,
             frame_bytes,
-            buffer_offset: [HEADER_SIZE, HEADER_SIZE + stride],
+            nbuffers,
+            buffer_stride: stride,
             total_size,
             flags: 0,
             created_unix_ns: 0,
             lock_id: [0; LOCK_ID_SIZE],
         })
+    }
+
+    /// Byte offset of buffer `i` in the segment.
+    pub(crate) fn buffer_offset(&self, i: usize) -> usize {
+        HEADER_SIZE + i * self.buffer_stride
     }
 
     /// Writes the descriptor of a new segment's header, `init` included (a
@@ -328,13 +370,15 @@ impl Geometry {
         put(offset::DTYPE, &self.dtype.code().to_ne_bytes());
         put(offset::ELEM_SIZE, &(self.dtype.size() as u32).to_ne_bytes());
         put(offset::NDIM, &(self.shape.len() as u32).to_ne_bytes());
-        put(offset::NBUFFERS, &(NBUFFERS as u32).to_ne_bytes());
+        put(offset::NBUFFERS, &(self.nbuffers as u32).to_ne_bytes());
         for (i, &d) in self.shape.iter().enumerate() {
             put(offset::SHAPE + 8 * i, &(d as u64).to_ne_bytes());
         }
-        for (i, &o) in self.buffer_offset.iter().enumerate() {
-            put(offset::BUFFER_OFFSET + 8 * i, &(o as u64).to_ne_bytes());
-        }
+        put(offset::FIRST_BUFFER, &(HEADER_SIZE as u64).to_ne_bytes());
+        put(
+            offset::BUFFER_STRIDE,
+            &(self.buffer_stride as u64).to_ne_bytes(),
+        );
         put(
             offset::FRAME_BYTES,
             &(self.frame_bytes as u64).to_ne_bytes(),
@@ -376,7 +420,8 @@ impl Geometry {
         let version = u32_at(offset::VERSION);
         if version != LAYOUT_VERSION {
             return Err(format!(
-                "layout version {version}, this library reads version {LAYOUT_VERSION}"
+                "layout version {version}, this library reads version {LAYOUT_VERSION} \
+                 (a segment made by an older dbshm: remove it and create it again)"
             ));
         }
         let header_size = u32_at(offset::HEADER_SIZE);
@@ -395,9 +440,11 @@ impl Geometry {
         if ndim == 0 || ndim > MAX_NDIM {
             return Err(format!("ndim {ndim} is outside 1..={MAX_NDIM}"));
         }
-        let nbuffers = u32_at(offset::NBUFFERS);
-        if nbuffers as usize != NBUFFERS {
-            return Err(format!("{nbuffers} buffers, expected {NBUFFERS}"));
+        let nbuffers = u32_at(offset::NBUFFERS) as usize;
+        if !(MIN_BUFFERS..=MAX_BUFFERS).contains(&nbuffers) {
+            return Err(format!(
+                "{nbuffers} buffers, outside {MIN_BUFFERS}..={MAX_BUFFERS}"
+            ));
         }
         let mut shape = Vec::with_capacity(ndim);
         for i in 0..MAX_NDIM {
@@ -408,8 +455,8 @@ impl Geometry {
                 return Err(format!("shape entry {i} is {d} beyond ndim {ndim}"));
             }
         }
-        let mut expected =
-            Geometry::new(dtype, &shape).map_err(|e| format!("shape {shape:?}: {}", e.reason()))?;
+        let mut expected = Geometry::new(dtype, &shape, nbuffers)
+            .map_err(|e| format!("shape {shape:?}: {}", e.reason()))?;
         let flags = u32_at(offset::FLAGS);
         if flags & !FLAG_WAKE_ALWAYS != 0 {
             return Err(format!("unknown flags {flags:#x}"));
@@ -421,15 +468,11 @@ impl Geometry {
             .unwrap();
 
         let fields = [
+            ("first buffer", u64_at(offset::FIRST_BUFFER), HEADER_SIZE),
             (
-                "buffer 0 offset",
-                u64_at(offset::BUFFER_OFFSET),
-                expected.buffer_offset[0],
-            ),
-            (
-                "buffer 1 offset",
-                u64_at(offset::BUFFER_OFFSET + 8),
-                expected.buffer_offset[1],
+                "buffer stride",
+                u64_at(offset::BUFFER_STRIDE),
+                expected.buffer_stride,
             ),
             (
                 "frame size",
@@ -471,46 +514,55 @@ mod tests {
 
     #[test]
     fn buffers_are_page_aligned_after_the_header() {
-        let g = Geometry::new(Dtype::U8, &[100, 100, 3]).unwrap();
+        let g = Geometry::new(Dtype::U8, &[100, 100, 3], 2).unwrap();
         assert_eq!(g.len, 30_000);
         assert_eq!(g.frame_bytes, 30_000);
-        assert_eq!(g.buffer_offset, [4096, 4096 + 32768]);
-        assert_eq!(g.total_size, 4096 + 2 * 32768);
-        let g = Geometry::new(Dtype::F64, &[512]).unwrap();
-        assert_eq!(g.buffer_offset, [4096, 8192]);
-        assert_eq!(g.total_size, 3 * 4096);
+        assert_eq!(
+            (g.buffer_offset(0), g.buffer_offset(1)),
+            (8192, 8192 + 32768)
+        );
+        assert_eq!(g.total_size, 8192 + 2 * 32768);
+        let g = Geometry::new(Dtype::F64, &[512], 5).unwrap();
+        assert_eq!(
+            (g.buffer_offset(0), g.buffer_offset(4)),
+            (8192, 8192 + 4 * 4096)
+        );
+        assert_eq!(g.total_size, 8192 + 5 * 4096);
     }
 
     #[test]
     fn invalid_shapes_are_refused_with_their_reason() {
-        assert_eq!(Geometry::new(Dtype::U8, &[]), Err(ShapeError::NoDimensions));
         assert_eq!(
-            Geometry::new(Dtype::U8, &[1; 17]),
+            Geometry::new(Dtype::U8, &[], 2),
+            Err(ShapeError::NoDimensions)
+        );
+        assert_eq!(
+            Geometry::new(Dtype::U8, &[1; 17], 2),
             Err(ShapeError::TooManyDimensions)
         );
-        assert!(Geometry::new(Dtype::U8, &[1; 16]).is_ok());
+        assert!(Geometry::new(Dtype::U8, &[1; 16], 2).is_ok());
         assert_eq!(
-            Geometry::new(Dtype::U8, &[3, 0]),
+            Geometry::new(Dtype::U8, &[3, 0], 2),
             Err(ShapeError::ZeroDimension)
         );
         assert_eq!(
-            Geometry::new(Dtype::U8, &[usize::MAX, 2]),
+            Geometry::new(Dtype::U8, &[usize::MAX, 2], 2),
             Err(ShapeError::TooLarge)
         );
         assert_eq!(
-            Geometry::new(Dtype::U64, &[usize::MAX / 4]),
+            Geometry::new(Dtype::U64, &[usize::MAX / 4], 2),
             Err(ShapeError::TooLarge)
         );
         // Fits in usize, but not with the header and the second buffer.
         assert_eq!(
-            Geometry::new(Dtype::U8, &[isize::MAX as usize / 2 + 1]),
+            Geometry::new(Dtype::U8, &[isize::MAX as usize / 2 + 1], 2),
             Err(ShapeError::TooLarge)
         );
     }
 
     #[test]
     fn a_written_descriptor_parses_back() {
-        let mut g = Geometry::new(Dtype::I16, &[7, 5, 3, 2]).unwrap();
+        let mut g = Geometry::new(Dtype::I16, &[7, 5, 3, 2], 2).unwrap();
         g.flags = FLAG_WAKE_ALWAYS;
         let b = descriptor(&g);
         assert_eq!(Geometry::parse(&b, g.total_size as u64), Ok(g.clone()));
@@ -519,14 +571,14 @@ mod tests {
 
     #[test]
     fn a_truncated_object_is_refused() {
-        let g = Geometry::new(Dtype::U8, &[100, 100, 3]).unwrap();
+        let g = Geometry::new(Dtype::U8, &[100, 100, 3], 3).unwrap();
         let err = Geometry::parse(&descriptor(&g), g.total_size as u64 - 1).unwrap_err();
         assert!(err.contains("truncated"), "{err}");
     }
 
     #[test]
     fn every_corrupted_field_is_refused() {
-        let g = Geometry::new(Dtype::F32, &[4, 4]).unwrap();
+        let g = Geometry::new(Dtype::F32, &[4, 4], 2).unwrap();
         let good = descriptor(&g);
         // Offsets of each field (and a value that breaks it).
         let cases: &[(usize, &[u8], &str)] = &[
@@ -538,18 +590,16 @@ mod tests {
             (offset::NDIM, &0u32.to_ne_bytes(), "ndim"),
             (offset::NDIM, &17u32.to_ne_bytes(), "ndim"),
             (offset::NDIM, &3u32.to_ne_bytes(), "shape"),
-            (offset::NBUFFERS, &3u32.to_ne_bytes(), "buffers"),
+            (offset::NBUFFERS, &1u32.to_ne_bytes(), "buffers"),
+            (offset::NBUFFERS, &17u32.to_ne_bytes(), "buffers"),
+            (offset::NBUFFERS, &3u32.to_ne_bytes(), "total size"),
             (offset::SHAPE + 8, &0u64.to_ne_bytes(), "shape"),
             (offset::SHAPE + 16, &5u64.to_ne_bytes(), "beyond ndim"),
+            (offset::FIRST_BUFFER, &0u64.to_ne_bytes(), "first buffer"),
             (
-                offset::BUFFER_OFFSET,
-                &0u64.to_ne_bytes(),
-                "buffer 0 offset",
-            ),
-            (
-                offset::BUFFER_OFFSET + 8,
-                &4096u64.to_ne_bytes(),
-                "buffer 1 offset",
+                offset::BUFFER_STRIDE,
+                &8192u64.to_ne_bytes(),
+                "buffer stride",
             ),
             (
                 offset::FRAME_BYTES,
@@ -604,10 +654,7 @@ mod fuzz {
     fn check(bytes: &[u8; DESCRIPTOR_SIZE], size: u64) {
         if let Ok(g) = Geometry::parse(bytes, size) {
             assert!(g.total_size as u64 <= size);
-            assert!(g
-                .buffer_offset
-                .iter()
-                .all(|&o| o + g.frame_bytes <= g.total_size));
+            assert!((0..g.nbuffers).all(|i| g.buffer_offset(i) + g.frame_bytes <= g.total_size));
             assert_eq!(g.len * g.dtype.size(), g.frame_bytes);
         }
     }
@@ -615,13 +662,17 @@ mod fuzz {
     /// A geometry a writer could make: up to 16 dimensions, small enough
     /// that every one is valid (no rejection).
     fn valid() -> impl Strategy<Value = Geometry> {
-        (1u32..=10, 1usize..=MAX_NDIM)
-            .prop_flat_map(|(code, ndim)| {
+        (1u32..=10, 1usize..=MAX_NDIM, MIN_BUFFERS..=MAX_BUFFERS)
+            .prop_flat_map(|(code, ndim, nbuffers)| {
                 let most = if ndim <= 3 { 64 } else { 3 };
-                (Just(code), prop::collection::vec(1usize..=most, ndim))
+                (
+                    Just(code),
+                    prop::collection::vec(1usize..=most, ndim),
+                    Just(nbuffers),
+                )
             })
-            .prop_map(|(code, shape)| {
-                Geometry::new(Dtype::from_code(code).unwrap(), &shape).unwrap()
+            .prop_map(|(code, shape, nbuffers)| {
+                Geometry::new(Dtype::from_code(code).unwrap(), &shape, nbuffers).unwrap()
             })
     }
 

@@ -14,7 +14,7 @@
 //! let read_array = dbshm.read()?; // copy of the latest complete frame
 //! let memory_size = dbshm.get_memory_size(); // total bytes of the shared segment
 //! assert_eq!(read_array, array);
-//! assert_eq!(memory_size, 4096 + 2 * 32768);
+//! assert_eq!(memory_size, 8192 + 2 * 32768);
 //! # dbshm::unlink(my_shared_buffer)?;
 //! # Ok::<(), dbshm::DbShmError>(())
 //! ```

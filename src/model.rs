@@ -17,7 +17,7 @@
 
 use loom::sync::Arc;
 
-use crate::layout::{Header, NBUFFERS};
+use crate::layout::Header;
 use crate::protocol::{begin_read, begin_write, mutation, publish, validate_read};
 use crate::sync::{AtomicU64, Ordering};
 
@@ -35,11 +35,11 @@ fn frames() -> u64 {
 
 struct Shared {
     header: Header,
-    data: [[AtomicU64; WORDS]; NBUFFERS],
+    data: Vec<[AtomicU64; WORDS]>,
 }
 
 fn write_frame(s: &Shared) {
-    let ticket = begin_write(&s.header);
+    let ticket = begin_write(&s.header, s.data.len());
     for word in &s.data[ticket.buffer] {
         word.store(ticket.frame, Ordering::Relaxed);
     }
@@ -48,7 +48,7 @@ fn write_frame(s: &Shared) {
 
 /// Reads once; checks what it accepts; returns its frame number.
 fn read_frame(s: &Shared, last: u64) -> u64 {
-    let Some(ticket) = begin_read(&s.header) else {
+    let Some(ticket) = begin_read(&s.header, s.data.len()) else {
         return last;
     };
     let copy: Vec<u64> = s.data[ticket.buffer]
@@ -73,7 +73,8 @@ fn read_frame(s: &Shared, last: u64) -> u64 {
     }
 }
 
-fn check() {
+/// Every interleaving with `nbuffers` buffers.
+fn check(nbuffers: usize) {
     let bound = std::env::var("DBSHM_LOOM_BOUND")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -82,10 +83,11 @@ fn check() {
     model.preemption_bound = Some(bound);
     let frames = frames();
     model.check(move || {
-        let zero = || [AtomicU64::new(0), AtomicU64::new(0)];
         let s = Arc::new(Shared {
             header: Header::for_model(),
-            data: [zero(), zero()],
+            data: (0..nbuffers)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
         });
         let writer = {
             let s = Arc::clone(&s);
@@ -110,7 +112,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn check_with(switch: &mutation::Switch) -> std::thread::Result<()> {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     switch.store(true, std::sync::atomic::Ordering::Relaxed);
-    let result = std::panic::catch_unwind(check);
+    let result = std::panic::catch_unwind(|| check(2));
     switch.store(false, std::sync::atomic::Ordering::Relaxed);
     result
 }
@@ -118,7 +120,13 @@ fn check_with(switch: &mutation::Switch) -> std::thread::Result<()> {
 #[test]
 fn model_every_accepted_copy_is_a_whole_frame_in_order() {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    check();
+    check(2);
+}
+
+#[test]
+fn model_with_three_buffers_every_accepted_copy_is_whole_and_in_order() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    check(3);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The seqlock over the header's atomics: the steps of publishing a frame and
 //! of reading one without ever seeing it half-written.
 //!
-//! Frame `n` goes into buffer `n % 2`; `latest` names the last published
-//! frame, so the writer always fills the buffer readers are not sent to. Each
+//! `latest` names the last published frame and the buffer that holds it; the
+//! writer fills the next buffer round the ring of `nbuffers`, never the one
+//! readers are sent to. Each
 //! buffer has a stamp, a counter odd while the writer is in it. A reader
 //! notes the stamp, copies, and checks the stamp again: if it moved, or
 //! the buffer no longer holds the frame `latest` named, the copy may be torn
@@ -14,7 +15,7 @@
 
 use crate::sync::{fence, Ordering};
 
-use crate::layout::{Header, NBUFFERS};
+use crate::layout::{latest_parts, latest_word, Header};
 
 /// The frame number and publish time of a frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -35,18 +36,20 @@ pub(crate) struct WriteTicket {
     stamp: u64,
 }
 
-/// Step 1 of a write: claims the back buffer by making its counter odd.
+/// Step 1 of a write: claims the buffer after the latest one, of
+/// `nbuffers`, by making its counter odd.
 ///
 /// Call only while holding the writer role. A counter already odd was left
 /// so by a writer that died mid-copy; it is advanced by two, so it stays odd
 /// and never repeats a value a reader may have noted.
-pub(crate) fn begin_write(h: &Header) -> WriteTicket {
+pub(crate) fn begin_write(h: &Header, nbuffers: usize) -> WriteTicket {
     // Acquire: the previous writer, possibly another process, published
     // `latest` with Release; its counters are then visible too.
+    let (latest, latest_buffer) = latest_parts(h.latest.load(Ordering::Acquire));
     // Wrapping, here and below: only a damaged header gets near u64::MAX,
     // and it must not panic the writer.
-    let frame = h.latest.load(Ordering::Acquire).wrapping_add(1);
-    let buffer = (frame % NBUFFERS as u64) as usize;
+    let frame = latest.wrapping_add(1);
+    let buffer = (latest_buffer + 1) % nbuffers;
     let slot = &h.slots[buffer];
     // Relaxed: only writers store the stamp, and the role passes between
     // them through the kernel's lock on the lock file, which orders it.
@@ -85,7 +88,8 @@ pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> Fra
         .store(ticket.stamp.wrapping_add(1), Ordering::Release);
     // Release: a reader that reads this `latest` with Acquire finds the slot
     // counter even, holding this frame.
-    h.latest.store(ticket.frame, Ordering::Release);
+    h.latest
+        .store(latest_word(ticket.frame, ticket.buffer), Ordering::Release);
     // SeqCst: one of the four steps of the wait protocol in `notify`; it is
     // also a Release, so a waiter that sees the new value sees `latest`.
     h.notify.fetch_add(1, Ordering::SeqCst);
@@ -103,12 +107,15 @@ pub(crate) struct ReadTicket {
     stamp: u64,
 }
 
-/// Step 1 of a read: finds the latest frame's buffer. `None` when the writer
-/// is in that buffer right now; the caller retries.
-pub(crate) fn begin_read(h: &Header) -> Option<ReadTicket> {
+/// Step 1 of a read: finds the latest frame's buffer, one of `nbuffers`.
+/// `None` when the writer is in that buffer right now (the caller retries),
+/// or when `latest` names no buffer of the segment (a damaged header).
+pub(crate) fn begin_read(h: &Header, nbuffers: usize) -> Option<ReadTicket> {
     // Acquire: pairs with `publish`'s Release store of `latest`.
-    let frame = h.latest.load(Ordering::Acquire);
-    let buffer = (frame % NBUFFERS as u64) as usize;
+    let (frame, buffer) = latest_parts(h.latest.load(Ordering::Acquire));
+    if buffer >= nbuffers {
+        return None;
+    }
     // Acquire: pairs with `publish`'s Release store of the even counter, so
     // the copy that follows cannot be hoisted above this load.
     let stamp = h.slots[buffer].stamp.load(Ordering::Acquire);
@@ -147,6 +154,13 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
         seq: frame,
         timestamp_ns,
     })
+}
+
+/// The number of the latest published frame; 0 before the first write.
+pub(crate) fn latest_seq(h: &Header) -> u64 {
+    // Acquire: pairs with `publish`'s Release store, so a caller that goes
+    // on to read sees at least this frame.
+    latest_parts(h.latest.load(Ordering::Acquire)).0
 }
 
 /// Deliberate breakages of the protocol, switched on only by the model
@@ -194,7 +208,7 @@ mod tests {
     #[test]
     fn a_read_before_any_write_is_frame_zero() {
         let h = header();
-        let t = begin_read(&h).unwrap();
+        let t = begin_read(&h, 2).unwrap();
         assert_eq!(t.buffer, 0);
         assert_eq!(
             validate_read(&h, t),
@@ -206,38 +220,41 @@ mod tests {
     }
 
     #[test]
-    fn frames_alternate_buffers_and_publish_in_order() {
-        let h = header();
-        for n in 1..=5u64 {
-            let w = begin_write(&h);
-            assert_eq!(w.buffer, (n % 2) as usize);
-            assert_eq!(
-                publish(&h, w, n * 10),
-                FrameInfo {
-                    seq: n,
-                    timestamp_ns: n * 10
-                }
-            );
-            let r = begin_read(&h).unwrap();
-            assert_eq!(
-                validate_read(&h, r),
-                Some(FrameInfo {
-                    seq: n,
-                    timestamp_ns: n * 10
-                })
-            );
+    fn frames_go_round_the_buffers_and_publish_in_order() {
+        for nbuffers in [2, 3, 16] {
+            let h = header();
+            for n in 1..=40u64 {
+                let w = begin_write(&h, nbuffers);
+                assert_eq!(w.buffer, (n % nbuffers as u64) as usize);
+                assert_eq!(
+                    publish(&h, w, n * 10),
+                    FrameInfo {
+                        seq: n,
+                        timestamp_ns: n * 10
+                    }
+                );
+                assert_eq!(latest_seq(&h), n);
+                let r = begin_read(&h, nbuffers).unwrap();
+                assert_eq!(
+                    validate_read(&h, r),
+                    Some(FrameInfo {
+                        seq: n,
+                        timestamp_ns: n * 10
+                    })
+                );
+            }
+            assert_eq!(h.notify.load(Ordering::Relaxed), 40);
         }
-        assert_eq!(h.notify.load(Ordering::Relaxed), 5);
     }
 
     #[test]
     fn a_read_overlapping_a_write_of_its_buffer_is_rejected() {
         let h = header();
-        publish(&h, begin_write(&h), 1); // frame 1 in buffer 1
-        let r = begin_read(&h).unwrap();
-        publish(&h, begin_write(&h), 2); // frame 2 in buffer 0: r still valid
+        publish(&h, begin_write(&h, 2), 1); // frame 1 in buffer 1
+        let r = begin_read(&h, 2).unwrap();
+        publish(&h, begin_write(&h, 2), 2); // frame 2 in buffer 0: r still valid
         assert!(validate_read(&h, r).is_some());
-        let w = begin_write(&h); // frame 3 starts in buffer 1, where r copies
+        let w = begin_write(&h, 2); // frame 3 starts in buffer 1, where r copies
         assert_eq!(w.buffer, r.buffer);
         assert_eq!(validate_read(&h, r), None);
         publish(&h, w, 3);
@@ -246,27 +263,50 @@ mod tests {
     }
 
     #[test]
+    fn with_three_buffers_a_read_survives_one_more_frame() {
+        let h = header();
+        publish(&h, begin_write(&h, 3), 1); // frame 1 in buffer 1
+        let r = begin_read(&h, 3).unwrap();
+        publish(&h, begin_write(&h, 3), 2); // buffer 2
+        publish(&h, begin_write(&h, 3), 3); // buffer 0
+        assert_eq!(validate_read(&h, r).map(|i| i.seq), Some(1));
+        let _w = begin_write(&h, 3); // frame 4 into buffer 1
+        assert_eq!(validate_read(&h, r), None);
+    }
+
+    #[test]
     fn a_buffer_under_write_is_not_read() {
         let h = header();
-        publish(&h, begin_write(&h), 1);
-        let _w = begin_write(&h); // buffer 0
-                                  // `latest` still names frame 1 in buffer 1: readers are not blocked.
-        assert_eq!(begin_read(&h).unwrap().buffer, 1);
-        h.latest.store(2, Ordering::Relaxed); // as if it pointed at buffer 0
-        assert!(begin_read(&h).is_none());
+        publish(&h, begin_write(&h, 2), 1);
+        let _w = begin_write(&h, 2); // buffer 0
+                                     // `latest` still names frame 1 in buffer 1: readers are not blocked.
+        assert_eq!(begin_read(&h, 2).unwrap().buffer, 1);
+        // As if `latest` named a frame in buffer 0.
+        h.latest.store(latest_word(2, 0), Ordering::Relaxed);
+        assert!(begin_read(&h, 2).is_none());
+    }
+
+    #[test]
+    fn a_latest_word_naming_no_buffer_is_not_read() {
+        let h = header();
+        h.latest.store(latest_word(5, 3), Ordering::Relaxed);
+        assert!(begin_read(&h, 3).is_none());
+        assert!(begin_read(&h, 4).is_some());
+        // The writer still lands inside the segment.
+        assert_eq!(begin_write(&h, 3).buffer, 1);
     }
 
     #[test]
     fn a_writer_that_died_mid_write_is_carried_on_from() {
         let h = header();
-        publish(&h, begin_write(&h), 1);
-        let dead = begin_write(&h); // frame 2, buffer 0, counter 1, never published
+        publish(&h, begin_write(&h, 2), 1);
+        let dead = begin_write(&h, 2); // frame 2, buffer 0, counter 1, never published
         assert_eq!((dead.buffer, dead.stamp), (0, 1));
-        let next = begin_write(&h); // the successor
+        let next = begin_write(&h, 2); // the successor
         assert_eq!((next.buffer, next.frame, next.stamp), (0, 2, 3));
         assert_eq!(publish(&h, next, 7).seq, 2);
         assert_eq!(h.slots[0].stamp.load(Ordering::Relaxed), 4);
-        let r = begin_read(&h).unwrap();
+        let r = begin_read(&h, 2).unwrap();
         assert_eq!(validate_read(&h, r).unwrap().seq, 2);
     }
 }

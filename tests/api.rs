@@ -37,8 +37,9 @@ fn accessors_describe_the_segment() {
     assert_eq!(shm.shape(), &[2, 3, 4]);
     assert_eq!(shm.len(), 24);
     assert_eq!(shm.dtype(), Dtype::I16);
-    // Header page plus two page-aligned 48-byte buffers.
-    assert_eq!(shm.get_memory_size(), 3 * 4096);
+    // Two header pages plus two page-aligned 48-byte buffers.
+    assert_eq!(shm.get_memory_size(), 4 * 4096);
+    assert_eq!(shm.buffers(), 2);
     assert!(!shm.is_read_only());
 }
 
@@ -505,7 +506,7 @@ fn a_truncated_segment_is_incompatible_not_a_sigbus() {
     let seg = TestSegment::new("truncated");
     drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
     let fd = open_to_damage(seg.name());
-    rustix::fs::ftruncate(&fd, 4096 + 100).unwrap();
+    rustix::fs::ftruncate(&fd, dbshm::layout::HEADER_SIZE as u64 + 100).unwrap();
     expect_incompatible(seg.name(), "truncated");
 }
 
@@ -514,10 +515,83 @@ fn a_corrupted_header_is_incompatible() {
     let seg = TestSegment::new("corrupt");
     drop(Shm::<u8>::new(seg.name(), (100, 100, 3)).unwrap());
     let fd = open_to_damage(seg.name());
-    // Point buffer 1 past the end of the object.
-    let buffer_1 = dbshm::layout::offset::BUFFER_OFFSET as u64 + 8;
-    rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), buffer_1).unwrap();
-    expect_incompatible(seg.name(), "buffer 1 offset");
+    // Put buffer 1 past the end of the object.
+    let stride = dbshm::layout::offset::BUFFER_STRIDE as u64;
+    rustix::io::pwrite(&fd, &(1u64 << 40).to_ne_bytes(), stride).unwrap();
+    expect_incompatible(seg.name(), "buffer stride");
+}
+
+#[test]
+fn a_segment_of_the_previous_layout_is_refused_saying_so() {
+    let seg = TestSegment::new("layout-v2");
+    drop(Shm::<u8>::new(seg.name(), [64]).unwrap());
+    let fd = open_to_damage(seg.name());
+    let version = dbshm::layout::offset::VERSION as u64;
+    rustix::io::pwrite(&fd, &2u32.to_ne_bytes(), version).unwrap();
+    expect_incompatible(seg.name(), "layout version 2");
+    expect_incompatible(seg.name(), "create it again");
+}
+
+#[test]
+fn a_segment_has_the_buffers_its_creator_asked_for() {
+    for n in [2, 3, 16] {
+        let seg = TestSegment::new("buffers");
+        let writer = Options::new()
+            .buffers(n)
+            .create::<u32>(seg.name(), (5, 7))
+            .unwrap();
+        let reader = Shm::<u32>::open_readonly(seg.name()).unwrap();
+        assert_eq!((writer.buffers(), reader.buffers()), (n, n));
+        // Two header pages, then one page per 140-byte buffer.
+        assert_eq!(writer.memory_size(), 8192 + n * 4096);
+        let info = dbshm::inspect(seg.name()).unwrap();
+        assert_eq!(info.slots.len(), n);
+        assert_eq!(
+            info.buffer_offsets,
+            (0..n).map(|i| 8192 + i * 4096).collect::<Vec<_>>()
+        );
+        // Round the ring three times: every buffer is written and read back.
+        for seq in 1..=3 * n as u64 {
+            assert_eq!(writer.write_slice(&[seq as u32; 35]).unwrap().seq, seq);
+            let (frame, info) = reader.read_with_info().unwrap();
+            assert_eq!(info.seq, seq);
+            assert!(
+                frame.iter().all(|&x| x == seq as u32),
+                "frame {seq}: {frame:?}"
+            );
+        }
+        assert_eq!(reader.latest_seq(), 3 * n as u64);
+        // The last n frames, one in each buffer.
+        let mut held: Vec<u64> = dbshm::inspect(seg.name())
+            .unwrap()
+            .slots
+            .iter()
+            .map(|s| s.frame)
+            .collect();
+        held.sort_unstable();
+        assert_eq!(held, (2 * n as u64 + 1..=3 * n as u64).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_buffer_count_outside_2_to_16_is_refused_naming_the_segment() {
+    let seg = TestSegment::new("bad-buffers");
+    for n in [0, 1, 17, usize::MAX] {
+        match Options::new().buffers(n).create::<u8>(seg.name(), [8]) {
+            Err(e @ DbShmError::InvalidBufferCount { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(seg.name()) && message.contains(&n.to_string()),
+                    "{message}"
+                );
+            }
+            other => panic!("{n} buffers: {other:?}"),
+        }
+        assert!(matches!(
+            dbshm::inspect(seg.name()),
+            Err(DbShmError::NotFound { .. })
+        ));
+    }
 }
 
 #[test]

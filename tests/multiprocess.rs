@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
 use common::{check, count, fill, is_frame, root_or_skip, words, Proc, TestSegment};
-use dbshm::layout::offset;
+use dbshm::layout::{offset, LATEST_BUFFERS};
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
 
@@ -138,9 +138,11 @@ fn child(args: &[String]) {
             let mut frame = vec![0u8; frame_bytes];
             let (mut reads, mut torn) = (0u64, 0u64);
             while Instant::now() < until {
-                let n = word(offset::LATEST).load(Ordering::Acquire);
-                let buffer = word(offset::BUFFER_OFFSET + 8 * (n % 2) as usize)
-                    .load(Ordering::Relaxed) as usize;
+                let latest = word(offset::LATEST).load(Ordering::Acquire);
+                let (n, i) = (latest / LATEST_BUFFERS, latest % LATEST_BUFFERS);
+                let buffer = (word(offset::FIRST_BUFFER).load(Ordering::Relaxed)
+                    + i * word(offset::BUFFER_STRIDE).load(Ordering::Relaxed))
+                    as usize;
                 for (i, x) in frame.iter_mut().enumerate() {
                     // SAFETY: inside the buffer, which lies inside the mapping.
                     *x = unsafe { &*(base.add(buffer + i) as *const AtomicU8) }

@@ -38,7 +38,8 @@ impl Failure {
             Failure::Lib(e) => match e {
                 DbShmError::InvalidName { .. }
                 | DbShmError::InvalidShape { .. }
-                | DbShmError::InvalidMode { .. } => DBSHM_ERR_INVALID_ARGUMENT,
+                | DbShmError::InvalidMode { .. }
+                | DbShmError::InvalidBufferCount { .. } => DBSHM_ERR_INVALID_ARGUMENT,
                 DbShmError::NotFound { .. } => DBSHM_ERR_NOT_FOUND,
                 DbShmError::AlreadyExists { .. } => DBSHM_ERR_ALREADY_EXISTS,
                 DbShmError::TypeMismatch { .. } => DBSHM_ERR_TYPE_MISMATCH,
