@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
-use crate::segments::print_table;
 use crate::stats::{self, Latencies};
+use crate::table::print_table;
 use crate::time;
 
 #[derive(clap::Args)]
