@@ -212,8 +212,8 @@ impl ReaderStats {
             }
             _ => 0.0,
         };
-        row.p50_ns = self.latencies.percentile(50.0);
-        row.p99_ns = self.latencies.percentile(99.0);
+        row.p50_ns = self.latencies.quantile(0.50);
+        row.p99_ns = self.latencies.quantile(0.99);
         row.max_ns = self.latencies.max();
         &self.row
     }
@@ -636,8 +636,8 @@ pub fn writer(args: WriterArgs) -> Result<ExitCode, String> {
 
 fn report(kind: &str, row: &mut Row, times: &Latencies, started: Instant) {
     row.fps = row.frames as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    row.p50_ns = times.percentile(50.0);
-    row.p99_ns = times.percentile(99.0);
+    row.p50_ns = times.quantile(0.50);
+    row.p99_ns = times.quantile(0.99);
     row.max_ns = times.max();
     println!("{kind} {}", row.words());
 }

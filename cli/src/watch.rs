@@ -213,8 +213,8 @@ impl Window {
             format!(
                 "{:>7.1} fps  latency p50 {:>8} p99 {:>8}",
                 self.frames as f64 / self.started.elapsed().as_secs_f64(),
-                stats::duration(self.latencies.percentile(50.0)),
-                stats::duration(self.latencies.percentile(99.0)),
+                stats::duration(self.latencies.quantile(0.50)),
+                stats::duration(self.latencies.quantile(0.99)),
             )
         } else {
             let age = dbshm::monotonic_ns().saturating_sub(info.timestamp_ns);
