@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::stats::{self, Latencies};
 use crate::table::print_table;
@@ -268,7 +269,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         }
     );
 
-    stop_on_signals();
+    let stop = stop_on_signals()?;
     let mut fleet = Fleet::default();
     let fps = args.fps.to_string();
     let duration = args.duration.to_string();
@@ -320,7 +321,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
                 );
             }
         }
-        if STOP.load(Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) {
             break true;
         }
         if done {
@@ -332,7 +333,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         print!("\x1b[?7h");
     }
     // The C reader has no end of its own; an interrupted demo stops them all.
-    let final_rows = fleet.finish();
+    let final_rows = fleet.finish(stop.load(Ordering::Relaxed));
     if interrupted {
         println!("\ninterrupted");
         return Ok(ExitCode::from(130));
@@ -402,20 +403,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
     }
 }
 
-/// Set by SIGINT or SIGTERM: the demo stops its processes and removes its
-/// segment instead of dying with them in place.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    STOP.store(true, Ordering::Relaxed);
-}
-
-fn stop_on_signals() {
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: `on_signal` is async-signal-safe and lives for the program.
-        unsafe { libc::signal(signal, on_signal as *const () as libc::sighandler_t) };
+/// A flag that SIGINT and SIGTERM set, instead of killing the demo: it
+/// stops its processes and removes its segment instead of dying with them
+/// in place.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("demo: cannot handle signal {signal}: {e}"))?;
     }
+    Ok(stop)
 }
 
 /// target/examples-c/reader beside this program's target directory, if built.
@@ -509,13 +506,13 @@ impl Fleet {
             .all(|(_, child, _)| matches!(child.try_wait(), Ok(Some(_))))
     }
 
-    /// Stops what still runs, waits for every process and every output
-    /// thread, and returns the rows, each of ours marked failed unless it
-    /// exited cleanly after its final report.
-    fn finish(mut self) -> Vec<Row> {
+    /// Stops the C reader (and, if `interrupted`, every process), waits for
+    /// every process and every output thread, and returns the rows, each of
+    /// ours marked failed unless it exited cleanly after its final report.
+    fn finish(mut self, interrupted: bool) -> Vec<Row> {
         let mut statuses = Vec::new();
         for (index, child, c_reader) in &mut self.children {
-            if *c_reader || STOP.load(Ordering::Relaxed) {
+            if *c_reader || interrupted {
                 let _ = child.kill();
             }
             statuses.push((*index, child.wait().ok(), *c_reader));
