@@ -147,25 +147,24 @@ impl Drop for Fleet {
 
 /// Fills row `row` from a process's stdout until it closes.
 fn read_stdout(stdout: ChildStdout, rows: &Mutex<Vec<Row>>, row: usize, program: Program) {
-    let mut c_stats = ReaderStats::new();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let mut rows = rows.lock().unwrap();
-        let row = &mut rows[row];
-        match program {
-            Program::CReader { checksum } => {
-                if let Some(frame) = FrameLine::parse(&line) {
-                    let whole = checksum.is_none_or(|sum| sum == frame.checksum);
-                    c_stats.frame(frame.seq, Some(frame.latency_ns()), whole);
-                    row.report = c_stats.report().clone();
+    let lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    match program {
+        Program::Ours => {
+            for message in lines.filter_map(|line| Message::parse(&line)) {
+                let row = &mut rows.lock().unwrap()[row];
+                row.report = message.report;
+                if message.kind == Kind::Final {
+                    row.finished();
                 }
             }
-            Program::Ours => {
-                if let Some(message) = Message::parse(&line) {
-                    row.report = message.report;
-                    if message.kind == Kind::Final {
-                        row.finished();
-                    }
-                }
+        }
+        // The parent counts the C reader's frames for it.
+        Program::CReader { checksum } => {
+            let mut stats = ReaderStats::new();
+            for frame in lines.filter_map(|line| FrameLine::parse(&line)) {
+                let whole = checksum.is_none_or(|sum| sum == frame.checksum);
+                stats.frame(frame.seq, Some(frame.latency_ns()), whole);
+                rows.lock().unwrap()[row].report = stats.report().clone();
             }
         }
     }
