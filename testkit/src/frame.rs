@@ -29,36 +29,46 @@ pub fn value<T: NumCast>(seq: u64, i: usize) -> T {
     cast(raw(seq, i))
 }
 
-/// Writes frame `seq` into `frame`, last element first.
+/// The pattern repeats every `PERIOD` elements (7·100 ≡ 0 mod 100): a frame
+/// is its first period copied over and over, at the speed of a copy.
+const PERIOD: usize = 100;
+
+/// Elements `0..PERIOD` of frame `seq`.
+fn period<T: NumCast + Copy>(seq: u64) -> [T; PERIOD] {
+    let mut period = [cast::<T>(0); PERIOD];
+    let mut v = raw(seq, 0);
+    for x in &mut period {
+        *x = cast(v);
+        v = (v + I_STEP) % 100;
+    }
+    period
+}
+
+/// Writes frame `seq` into `frame`, last elements first.
 ///
 /// A reader copies first element first, so a writer that enters the buffer
 /// after a reader began copying it changes elements the copy has yet to
 /// reach: without the seqlock's check, such a copy is torn, and
-/// [`is_frame`] says so. Steps through the values instead of dividing for
-/// each element.
-pub fn fill<T: NumCast>(seq: u64, frame: &mut [T]) {
-    let Some(last) = frame.len().checked_sub(1) else {
-        return;
-    };
-    let mut v = raw(seq, last);
-    for x in frame.iter_mut().rev() {
-        *x = cast(v);
-        v = (v + 100 - I_STEP) % 100;
+/// [`is_frame`] says so. (Period by period from the end, each period in
+/// order: "last first" to within 100 elements.)
+pub fn fill<T: NumCast + Copy>(seq: u64, frame: &mut [T]) {
+    let period = period::<T>(seq);
+    for chunk in frame.chunks_mut(PERIOD).rev() {
+        chunk.copy_from_slice(&period[..chunk.len()]);
     }
 }
 
 /// Whether `frame` is exactly frame `seq` (frame 0: all zeros).
-pub fn is_frame<T: NumCast + Copy>(seq: u64, frame: &[T]) -> bool {
-    if seq == 0 {
-        return frame.iter().all(|&x| x.to_u64() == Some(0));
-    }
-    let mut v = raw(seq, 0);
-    frame.iter().all(|&x| {
-        // As f64, not as u64: that would truncate 55.5 to 55.
-        let ok = x.to_f64() == Some(v as f64);
-        v = (v + I_STEP) % 100;
-        ok
-    })
+pub fn is_frame<T: NumCast + Copy + PartialEq>(seq: u64, frame: &[T]) -> bool {
+    let period = if seq == 0 {
+        [cast::<T>(0); PERIOD]
+    } else {
+        period::<T>(seq)
+    };
+    // `==` on the values, so a float between two values is neither.
+    frame
+        .chunks(PERIOD)
+        .all(|chunk| chunk == &period[..chunk.len()])
 }
 
 #[cfg(test)]
@@ -80,7 +90,7 @@ mod tests {
     }
 
     fn fill_and_check<T: NumCast + Copy + Default + PartialEq + std::fmt::Debug>() {
-        for len in [0, 1, 2, 7, 100, 1001] {
+        for len in [0, 1, 2, 7, 99, 100, 101, 1001] {
             let mut frame = vec![T::default(); len];
             fill(12345, &mut frame);
             for (i, &x) in frame.iter().enumerate() {
