@@ -257,7 +257,7 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     measured
 }
 
-/// The reader's side of `lockstep`, run as `compare peer <transport> <bytes> <name> <frames>`.
+/// Child `peer <transport> <bytes> <name> <frames>`: the reader's side of `lockstep`.
 pub fn peer(args: &[String]) {
     let [transport, bytes, name, frames] = args else {
         panic!("usage: compare peer <transport> <bytes> <name> <frames>");
@@ -320,8 +320,8 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(args: &[&str], stdin: Stdio) -> Peer {
-        let mut child = crate::this_program()
-            .args(args)
+        let mut child = dbshm_testkit::child::command(args[0])
+            .args(&args[1..])
             .stdin(stdin)
             .stdout(Stdio::piped())
             .spawn()
