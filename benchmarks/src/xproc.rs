@@ -6,9 +6,9 @@
 //! for that, sleeps a little so that a blocking reader is asleep again, and
 //! sends the next frame. The acknowledgement is outside the timed span.
 //!
-//! The reader is this program run again as `compare peer ...`; its stdin is
-//! the data channel (for the pipe and the socket) and its stdout the
-//! acknowledgement channel.
+//! The reader is this program run again as its child `peer`
+//! (`dbshm_testkit::child`); its stdin is the data channel (for the pipe and
+//! the socket) and its stdout the acknowledgement channel.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
