@@ -5,7 +5,7 @@
  *
  *   statuses PREFIX      segment names start with PREFIX; all are removed
  *
- * Prints "checked=N failed=M"; exits non-zero if any check failed.
+ * Ends with the JSON line {"checked":N,"failed":M}; exits non-zero if any check failed.
  * DBSHM_ERR_INTERNAL (a caught panic) cannot be provoked through a correct
  * library; the Rust unit tests of the boundary check it.
  */
@@ -213,6 +213,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nnames; i++) {
         dbshm_unlink(names[i]);
     }
-    printf("checked=%d failed=%d\n", checked, failed);
+    printf("{\"checked\":%d,\"failed\":%d}\n", checked, failed);
     return failed == 0 ? 0 : 1;
 }
