@@ -12,12 +12,13 @@ pub fn built(exe: &Path) -> Option<PathBuf> {
 }
 
 /// The checksum (byte sum) the C reader prints for every whole frame of
-/// `len` bytes: for a whole number of 256-byte blocks, each block holds every
-/// byte value once, whatever the frame (7 is odd), so the sum is the same for
-/// all frames; a torn frame mixes two frames' blocks at some offset and its
-/// sum differs unless the tear falls on a block boundary. `None` otherwise.
+/// `len` bytes: for a whole number of 100-byte blocks, each block of the
+/// pattern holds every value 0 to 99 once, whatever the frame (7 and 100
+/// are coprime), so the sum is the same for all frames; a torn frame mixes
+/// two frames' blocks at some offset and its sum differs unless the tear
+/// falls on a block boundary. `None` otherwise.
 pub fn checksum(len: usize) -> Option<u64> {
-    (len % 256 == 0).then(|| (len / 256) as u64 * (0..256u64).sum::<u64>())
+    (len % 100 == 0).then(|| (len / 100) as u64 * (0..100u64).sum::<u64>())
 }
 
 /// What the C reader says of a frame it read:
@@ -53,11 +54,11 @@ impl FrameLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::frame::fill;
+    use dbshm_testkit::frame::fill;
 
     #[test]
     fn every_whole_frame_has_the_c_checksum_and_a_torn_one_does_not() {
-        let len = 256 * 40;
+        let len = 100 * 40;
         let sum = |f: &[u8]| f.iter().map(|&x| u64::from(x)).sum::<u64>();
         let (mut a, mut b) = (vec![0; len], vec![0; len]);
         fill(3, &mut a);
@@ -65,9 +66,9 @@ mod tests {
         assert_eq!(Some(sum(&a)), checksum(len));
         assert_eq!(Some(sum(&b)), checksum(len));
         let mut torn = a.clone();
-        torn[..1000].copy_from_slice(&b[..1000]);
+        torn[..1050].copy_from_slice(&b[..1050]);
         assert_ne!(Some(sum(&torn)), checksum(len));
-        assert_eq!(checksum(100), None);
+        assert_eq!(checksum(150), None);
     }
 
     #[test]

@@ -5,15 +5,14 @@
 //! The processes are this program again (`demo-writer`, `demo-reader`), and
 //! the C reader of examples-c when it is built. This file is the parent,
 //! from the command line to the verdict. A frame's path: the writer fills
-//! it with the pattern (`frame`) and publishes it (`writer`); each reader
-//! waits for it, copies it out and checks it against the pattern, counting
-//! what it sees (`reader`, `reader_stats`) and reporting in the demo's
-//! words (`wire`); the parent reads the reports into rows (`fleet`) and
+//! it with the test kit's pattern (`dbshm_testkit::frame`) and publishes it
+//! (`writer`); each reader waits for it, copies it out and checks it
+//! against the pattern, counting what it sees (`reader`, `reader_stats`)
+//! and reporting in JSON lines (`wire`); the parent reads the reports into rows (`fleet`) and
 //! shows them (`screen`).
 
 mod c_reader;
 mod fleet;
-mod frame;
 mod reader;
 mod reader_stats;
 mod screen;

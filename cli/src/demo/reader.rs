@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
 
-use super::frame::is_frame;
+use dbshm_testkit::frame::is_frame;
 use super::reader_stats::ReaderStats;
 use super::wire::{Kind, Message};
 
@@ -59,5 +59,5 @@ pub fn reader(args: ReaderArgs) -> Result<ExitCode, String> {
 fn report(kind: Kind, stats: &mut ReaderStats, shm: &DoubleBufferedSharedMemory<u8>) {
     stats.set_retries(shm.retries());
     let report = stats.report().clone();
-    println!("{}", Message { kind, report });
+    Message { kind, report }.emit();
 }

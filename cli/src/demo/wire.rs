@@ -1,12 +1,12 @@
-//! The words the demo's own children report in: a line on stdout
-//! `status k=v ...` as they run and `final k=v ...` once, when done. The
-//! parent reads them back; nothing else in the demo knows their spelling.
-//! Self-contained: a report is plain numbers.
+//! What the demo's own children report: one JSON line on stdout,
+//! `{"kind":"status",...}` as they run and `{"kind":"final",...}` once, when
+//! done. The parent reads them back; nothing else in the demo knows their
+//! spelling.
 
-use std::fmt;
+use serde::{Deserialize, Serialize};
 
 /// A child's counts so far.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub frames: u64,
     pub fps: f64,
@@ -24,7 +24,8 @@ pub struct Report {
 }
 
 /// Which report a line is.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// One of those sent as the child runs.
     Status,
@@ -33,67 +34,24 @@ pub enum Kind {
 }
 
 /// One line of a child's stdout.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub kind: Kind,
+    #[serde(flatten)]
     pub report: Report,
 }
 
-impl Kind {
-    fn word(self) -> &'static str {
-        match self {
-            Kind::Status => "status",
-            Kind::Final => "final",
-        }
-    }
-}
-
-impl fmt::Display for Message {
-    /// The line, as a child prints it; a quantity not yet known is 0.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = &self.report;
-        write!(
-            f,
-            "{} frames={} fps={:.1} p50_ns={} p99_ns={} max_ns={} retries={} torn={} backwards={} skipped={}",
-            self.kind.word(),
-            r.frames,
-            r.fps,
-            r.p50_ns.unwrap_or(0),
-            r.p99_ns.unwrap_or(0),
-            r.max_ns.unwrap_or(0),
-            r.retries,
-            r.torn,
-            r.backwards,
-            r.skipped
-        )
-    }
-}
-
 impl Message {
-    /// The message a line holds, or `None` for a line of no report. A word
-    /// missing or unreadable counts as 0, and a latency of 0 as unknown.
+    /// Prints the message as one line and flushes it, so that the parent
+    /// shows it now.
+    pub fn emit(&self) {
+        dbshm_testkit::report::emit(self);
+    }
+
+    /// The message a line holds, or `None` for a line of no report (a
+    /// panic's, say).
     pub fn parse(line: &str) -> Option<Message> {
-        let (kind, words) = line.split_once(' ')?;
-        let kind = [Kind::Status, Kind::Final]
-            .into_iter()
-            .find(|k| k.word() == kind)?;
-        let mut report = Report::default();
-        for (k, v) in words.split_whitespace().filter_map(|w| w.split_once('=')) {
-            let n = v.parse::<u64>().ok();
-            match k {
-                "frames" => report.frames = n.unwrap_or(0),
-                "fps" => report.fps = v.parse().unwrap_or(0.0),
-                "p50_ns" => report.p50_ns = n.filter(|&n| n > 0),
-                "p99_ns" => report.p99_ns = n.filter(|&n| n > 0),
-                "max_ns" => report.max_ns = n.filter(|&n| n > 0),
-                "retries" => report.retries = n.unwrap_or(0),
-                "torn" => report.torn = n.unwrap_or(0),
-                "backwards" => report.backwards = n.unwrap_or(0),
-                "skipped" => report.skipped = n.unwrap_or(0),
-                _ => {}
-            }
-        }
-        Some(Message { kind, report })
+        serde_json::from_str(line.trim()).ok()
     }
 }
 
@@ -119,13 +77,10 @@ mod tests {
                 kind,
                 report: report.clone(),
             };
-            assert_eq!(Message::parse(&message.to_string()), Some(message));
+            let line = serde_json::to_string(&message).unwrap();
+            assert_eq!(Message::parse(&line), Some(message));
         }
-        assert_eq!(
-            Message::parse("final frames=3").map(|m| (m.kind, m.report.frames)),
-            Some((Kind::Final, 3))
-        );
-        assert_eq!(Message::parse("frames=3"), None);
+        assert_eq!(Message::parse(r#"{"frames": 3}"#), None);
         assert_eq!(Message::parse("thread 'main' panicked"), None);
     }
 }

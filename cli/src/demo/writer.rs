@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use dbshm::DoubleBufferedSharedMemory;
 
-use super::frame::fill;
+use dbshm_testkit::frame::fill;
 use super::wire::{Kind, Message, Report};
 use crate::stats::Latencies;
 use crate::time;
@@ -63,5 +63,5 @@ fn report(kind: Kind, frames: u64, times: &Latencies, started: Instant) {
         max_ns: times.max(),
         ..Report::default()
     };
-    println!("{}", Message { kind, report });
+    Message { kind, report }.emit();
 }
