@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::Failed;
-use common::{check, emit, fill, is_frame, json, Proc, Report, TestSegment};
+use common::{check, emit, fill, is_frame, json, Proc, Report, Tally, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 use num_traits::NumCast;
 
@@ -150,24 +150,12 @@ fn read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
     let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
     let end = std::time::Instant::now() + Duration::from_millis(ms);
     let mut frame = vec![T::zero(); shm.len()];
-    let (mut reads, mut torn, mut backwards, mut distinct, mut last) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     while std::time::Instant::now() < end {
         let info = shm.read_into(&mut frame).unwrap();
-        let whole = is_frame(info.seq, &frame);
-        reads += 1;
-        torn += (!whole) as u64;
-        backwards += (info.seq < last) as u64;
-        distinct += (info.seq != last) as u64;
-        last = last.max(info.seq);
+        tally.saw(info.seq, is_frame(info.seq, &frame));
     }
-    emit(&json!({
-        "reads": reads,
-        "torn": torn,
-        "backwards": backwards,
-        "distinct": distinct,
-        "max_seq": last,
-    }));
+    emit(&tally);
 }
 
 // ----------------------------------------------------- C build and staging

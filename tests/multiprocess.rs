@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
-use common::{check, emit, fill, is_frame, json, root_or_skip, Proc, TestSegment};
+use common::{check, emit, fill, is_frame, json, root_or_skip, Proc, Tally, TestSegment};
 use dbshm::layout::offset;
 use dbshm::ndarray::{ArrayD, IxDyn};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
@@ -141,24 +141,13 @@ fn reader(args: &[String]) {
     let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(&args[0]).unwrap();
     let until = deadline(num(&args[1])).unwrap();
     let mut frame = vec![0u8; shm.len()];
-    let (mut reads, mut torn, mut backwards, mut distinct, mut last) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut tally = Tally::default();
     while Instant::now() < until {
         let info = shm.read_into(&mut frame).unwrap();
-        reads += 1;
-        torn += u64::from(!is_frame(info.seq, &frame));
-        backwards += u64::from(info.seq < last);
-        distinct += u64::from(info.seq != last);
-        last = last.max(info.seq);
+        tally.saw(info.seq, is_frame(info.seq, &frame));
     }
-    emit(&json!({
-        "reads": reads,
-        "torn": torn,
-        "backwards": backwards,
-        "distinct": distinct,
-        "max_seq": last,
-        "retries": shm.retries(),
-    }));
+    emit(&tally);
+    emit(&json!({ "retries": shm.retries() }));
 }
 
 /// A writer process and two verifying readers for `millis`; `how` is how the

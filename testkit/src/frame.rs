@@ -10,6 +10,12 @@
 
 use num_traits::NumCast;
 
+/// 1 for yes, 0 for no.
+fn count(yes: bool) -> u64 {
+    // Spelled out: NumCast's `from` makes `u64::from` ambiguous here.
+    <u64 as From<bool>>::from(yes)
+}
+
 /// 131 ≡ 31 (mod 100): the formula reduced so that no product overflows.
 const SEQ_STEP: u64 = 31;
 /// Consecutive elements differ by 7 (mod 100).
@@ -69,6 +75,35 @@ pub fn is_frame<T: NumCast + Copy + PartialEq>(seq: u64, frame: &[T]) -> bool {
     frame
         .chunks(PERIOD)
         .all(|chunk| chunk == &period[..chunk.len()])
+}
+
+/// What a verifying reader counts of the frames it read: how many, how
+/// many were torn, how many went back behind the newest seen, how many were
+/// new. Serializes as the keys a child reports (`reads`, `torn`,
+/// `backwards`, `distinct`, `max_seq`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    /// Frames read.
+    pub reads: u64,
+    /// Reads [`is_frame`] did not find whole.
+    pub torn: u64,
+    /// Reads of a frame older than the newest seen before.
+    pub backwards: u64,
+    /// Reads of a frame other than the newest seen before.
+    pub distinct: u64,
+    /// The newest frame seen.
+    pub max_seq: u64,
+}
+
+impl Tally {
+    /// Counts a read of frame `seq`, which [`is_frame`] found `whole` or not.
+    pub fn saw(&mut self, seq: u64, whole: bool) {
+        self.reads += 1;
+        self.torn += count(!whole);
+        self.backwards += count(seq < self.max_seq);
+        self.distinct += count(seq != self.max_seq);
+        self.max_seq = self.max_seq.max(seq);
+    }
 }
 
 #[cfg(test)]
@@ -132,5 +167,23 @@ mod tests {
         fill(5, &mut frame);
         frame[1] += 0.5;
         assert!(!is_frame(5, &frame));
+    }
+
+    #[test]
+    fn a_tally_counts_torn_backwards_and_new_frames() {
+        let mut t = Tally::default();
+        for (seq, whole) in [(1, true), (1, true), (3, false), (2, true), (4, true)] {
+            t.saw(seq, whole);
+        }
+        assert_eq!(
+            t,
+            Tally {
+                reads: 5,
+                torn: 1,
+                backwards: 1,
+                distinct: 4,
+                max_seq: 4
+            }
+        );
     }
 }

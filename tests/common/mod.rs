@@ -54,7 +54,7 @@ pub fn remove_test_object(name: &str) {
 }
 
 #[allow(unused_imports)] // each test crate uses its own subset
-pub use dbshm_testkit::frame::{fill, is_frame};
+pub use dbshm_testkit::frame::{fill, is_frame, Tally};
 #[allow(unused_imports)] // as above
 pub use dbshm_testkit::report::{emit, json, Report};
 

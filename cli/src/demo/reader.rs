@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use dbshm::{DbShmError, DoubleBufferedSharedMemory};
 
-use dbshm_testkit::frame::is_frame;
 use super::reader_stats::ReaderStats;
 use super::wire::{Kind, Message};
+use dbshm_testkit::frame::is_frame;
 
 #[derive(clap::Args)]
 pub struct ReaderArgs {

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use dbshm::DoubleBufferedSharedMemory;
 
-use dbshm_testkit::frame::fill;
 use super::wire::{Kind, Message, Report};
 use crate::stats::Latencies;
 use crate::time;
+use dbshm_testkit::frame::fill;
 
 #[derive(clap::Args)]
 pub struct WriterArgs {
