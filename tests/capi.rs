@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::Failed;
-use common::{check, emit, fill, is_frame, json, Proc, Report, Tally, TestSegment};
+use common::{check, check_tally, emit, fill, is_frame, json, Proc, Report, Tally, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 use num_traits::NumCast;
 
@@ -285,13 +285,7 @@ fn exchange(ty: &str, writer: &[&str], reader: &[&str]) -> Result<(), Failed> {
     let got = r.report()?;
     let what = format!("{ty}: {writer:?} -> {reader:?}: written={written} {got:?}");
     check(written > 0, || format!("nothing written: {what}"))?;
-    check(got.count("torn") == 0, || format!("torn frames: {what}"))?;
-    check(got.count("backwards") == 0, || {
-        format!("frames went backwards: {what}")
-    })?;
-    check(got.count("distinct") >= 2, || {
-        format!("the reader saw no new frame: {what}")
-    })
+    check_tally(&got, 2, &what)
 }
 
 fn own_exe() -> String {

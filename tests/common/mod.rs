@@ -224,3 +224,16 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
         Err(what().into())
     }
 }
+
+/// A verifying reader's report (its [`Tally`]) shows no torn frame, none
+/// out of order, and at least `distinct` new frames; `what` tells of the
+/// run in a failure.
+pub fn check_tally(report: &Report, distinct: u64, what: &str) -> Result<(), Failed> {
+    check(report.count("torn") == 0, || format!("torn frames: {what}"))?;
+    check(report.count("backwards") == 0, || {
+        format!("frames went backwards: {what}")
+    })?;
+    check(report.count("distinct") >= distinct, || {
+        format!("the reader saw fewer than {distinct} new frames: {what}")
+    })
+}
