@@ -21,27 +21,23 @@ use common::{check, count, Proc, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 use num_traits::NumCast;
 
-const TYPES: [&str; 10] = [
-    "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64",
-];
+macro_rules! type_names {
+    ({} $(($t:ident, $v:ident, $code:literal, $c:literal))*) => {
+        [$(stringify!($t)),*]
+    };
+}
+
+/// The name of every element type, in code order.
+const TYPES: [&str; dbshm::Dtype::ALL.len()] = dbshm::for_each_element!(type_names {});
 
 /// Calls `$f::<T>($args)` with `T` the element type named by `$ty`.
 macro_rules! with_type {
-    ($ty:expr, $f:ident ( $($arg:expr),* )) => {
-        match $ty {
-            "u8" => $f::<u8>($($arg),*),
-            "i8" => $f::<i8>($($arg),*),
-            "u16" => $f::<u16>($($arg),*),
-            "i16" => $f::<i16>($($arg),*),
-            "u32" => $f::<u32>($($arg),*),
-            "i32" => $f::<i32>($($arg),*),
-            "u64" => $f::<u64>($($arg),*),
-            "i64" => $f::<i64>($($arg),*),
-            "f32" => $f::<f32>($($arg),*),
-            "f64" => $f::<f64>($($arg),*),
-            other => panic!("unknown element type {other}"),
-        }
-    };
+    ($ty:expr, $f:ident $args:tt) => {{
+        let ty: &str = $ty;
+        let dtype = dbshm::Dtype::ALL.into_iter().find(|d| d.name() == ty);
+        let dtype = dtype.unwrap_or_else(|| panic!("unknown element type {ty}"));
+        dbshm::with_element_type!(dtype, $f $args)
+    }};
 }
 
 fn main() {
@@ -403,7 +399,7 @@ fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
         format!("exports beyond the C API: {foreign:?}")
     })?;
     // 13 functions per element type, and the 4 shared ones.
-    check(symbols.len() == 10 * 13 + 4, || {
+    check(symbols.len() == dbshm::Dtype::ALL.len() * 13 + 4, || {
         format!("{} symbols exported", symbols.len())
     })
 }
