@@ -219,9 +219,9 @@ fn tools() -> &'static Tools {
         let (lib, bin) = (stage.join("lib"), stage.join("bin"));
         std::fs::create_dir_all(&lib).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
-        let soname = format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"));
-        std::fs::copy(&built, lib.join(&soname)).unwrap();
-        std::os::unix::fs::symlink(&soname, lib.join("libdbshm.so")).unwrap();
+        let soname = env!("DBSHM_SONAME");
+        std::fs::copy(&built, lib.join(soname)).unwrap();
+        std::os::unix::fs::symlink(soname, lib.join("libdbshm.so")).unwrap();
         let tools = Tools { root, lib, bin };
         for (src, out) in [
             ("tests/c/frames.c", "frames"),
@@ -374,12 +374,9 @@ fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Fail
 fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
     let so = tools().lib.join("libdbshm.so");
     let dynamic = Command::new("readelf").arg("-d").arg(&so).output()?;
-    let soname = format!(
-        "Library soname: [libdbshm.so.0.{}]",
-        env!("CARGO_PKG_VERSION_MINOR")
-    );
+    let soname = concat!("Library soname: [", env!("DBSHM_SONAME"), "]");
     check(
-        String::from_utf8_lossy(&dynamic.stdout).contains(&soname),
+        String::from_utf8_lossy(&dynamic.stdout).contains(soname),
         || format!("no {soname} in readelf -d"),
     )?;
     let nm = Command::new("nm")
@@ -577,8 +574,7 @@ fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
     let _ = std::fs::remove_dir_all(&target);
     std::fs::create_dir_all(target.join("release"))?;
     std::fs::copy(
-        t.lib
-            .join(format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))),
+        t.lib.join(env!("DBSHM_SONAME")),
         target.join("release/libdbshm.so"),
     )?;
     let out = Command::new("make")
@@ -601,7 +597,8 @@ fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
         .output()?;
     let deps = String::from_utf8_lossy(&ldd.stdout);
     let expected = target
-        .join("examples-c/libdbshm.so.0.")
+        .join("examples-c")
+        .join(env!("DBSHM_SONAME"))
         .display()
         .to_string();
     check(deps.contains(&expected), || format!("ldd: {deps}"))

@@ -20,17 +20,20 @@
 //!   a Rust panic never unwinds into C, it becomes `DBSHM_ERR_INTERNAL`.
 //! - Lengths (`len`) count elements, not bytes.
 //!
-//! The per-type items live in `types.rs`, which `build.rs` renders from one
-//! template and a test keeps in step: cbindgen on a stable toolchain cannot
-//! see functions a macro expands to, so they are written out as plain source
-//! it can parse. Each is one line calling the generic code in `generic.rs`.
+//! The per-type items live in `types.rs`, which `cargo run -p xtask --
+//! gen-capi` renders from its template `types.rs.in`, once per element type,
+//! and the `capi_drift` test keeps in step: cbindgen on a stable toolchain
+//! cannot see functions a macro expands to, so they are written out as plain
+//! source it can parse. Each is one line calling the generic code in
+//! `generic.rs`. The same command writes `include/dbshm.h`; builds only read
+//! both.
 
 // The C names are the contract: dbshm_u8, DBSHM_OK, ...
 #![allow(non_camel_case_types)]
 
 mod boundary;
 mod generic;
-#[rustfmt::skip] // rendered by build.rs
+#[rustfmt::skip] // rendered from types.rs.in by xtask
 mod types;
 
 use std::ffi::{c_char, c_int, CStr};
