@@ -5,19 +5,23 @@
  *
  * Naming and ownership:
  *  - dbshm_<type> is an opaque handle to a segment of <type> elements, for
- *    <type> in u8 i8 u16 i16 u32 i32 u64 i64 f32 f64 (uint8_t ... double).
+ *    each <type> of DBSHM_FOR_EACH_TYPE below (u8 ... f64: uint8_t ... double).
  *  - dbshm_<type>_new/_create/_open/_open_readonly store a new handle through
  *    their last argument; the caller owns it and releases it with
  *    dbshm_<type>_free (NULL is fine). Freeing it leaves the segment;
  *    dbshm_unlink removes the name.
- *  - A handle may be shared by threads. Writes through one handle never wait
- *    for each other: a write while another write of the same handle is in
- *    progress gets DBSHM_ERR_WRITER_BUSY at once. Reads and waits run
- *    concurrently with anything.
+ *  - A handle may be shared by threads. The functions that only read it
+ *    (_read, _wait, _latest_seq, _memory_size, _len, _ndim, _shape) take a
+ *    const handle, and run concurrently with anything. Writes through one
+ *    handle never wait for each other: a write while another write of the
+ *    same handle is in progress gets DBSHM_ERR_WRITER_BUSY at once.
  *  - Fallible functions return a dbshm_status. On failure they write nothing
  *    through their out-parameters, and dbshm_last_error() returns a message
  *    naming the segment, valid on the calling thread until its next failure.
  *  - Lengths (len) count elements, not bytes.
+ *
+ * Each function's comment says what its parameters are (@param) and what it
+ * returns (@return).
  */
 
 #ifndef DBSHM_H
@@ -218,20 +222,28 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The message of the last failed call on this thread, or "" if none has
- * failed. Valid until the next failed call on this thread; never NULL.
+ * The message of the last failed call on this thread, naming the segment.
+ *
+ * @return the message, or "" if no call has failed on this thread; never
+ * NULL. Valid until the next failed call on this thread.
  */
 const char *dbshm_last_error(void);
 
 /**
- * A static, human-readable name for a status, e.g. "DBSHM_ERR_NOT_FOUND";
- * "unknown status" for a value that is not one. Takes an `int` so that any
- * value, even one that is no `dbshm_status`, is safe to pass.
+ * A human-readable name for a status. Takes an `int` so that any value,
+ * even one that is no `dbshm_status`, is safe to pass.
+ *
+ * @param status a `dbshm_status`, or any other value
+ * @return a static string, e.g. "DBSHM_ERR_NOT_FOUND"; "unknown status" for
+ * a value that is no status.
  */
 const char *dbshm_status_str(int status);
 
 /**
- * The library's version, "MAJOR.MINOR.PATCH"; static.
+ * The library's version, which may differ from the header's
+ * `DBSHM_VERSION_*` a program was compiled with.
+ *
+ * @return a static string, "MAJOR.MINOR.PATCH".
  */
 const char *dbshm_version(void);
 
@@ -239,9 +251,11 @@ const char *dbshm_version(void);
  * Removes the segment's name and its lock file. Handles already open keep
  * working.
  *
- * Returns `DBSHM_ERR_NOT_FOUND` if nothing has that name,
- * `DBSHM_ERR_INCOMPATIBLE` (removing nothing) if what has it is not a
- * segment, `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
+ * @param name the segment's name, NUL-terminated
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if nothing has that name;
+ * DBSHM_ERR_INCOMPATIBLE (removing nothing) if what has it is not a
+ * segment; DBSHM_ERR_INVALID_ARGUMENT for a NULL or invalid name;
+ * DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or points to a NUL-terminated string.
@@ -251,7 +265,14 @@ enum dbshm_status dbshm_unlink(const char *name);
 /**
  * Opens the `uint8_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -263,8 +284,14 @@ enum dbshm_status dbshm_u8_new(const char *name,
                                struct dbshm_u8 **out);
 
 /**
- * Creates the `uint8_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `uint8_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_u8_new`.
@@ -277,6 +304,12 @@ enum dbshm_status dbshm_u8_create(const char *name,
 /**
  * Opens the existing `uint8_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -286,15 +319,27 @@ enum dbshm_status dbshm_u8_open(const char *name, struct dbshm_u8 **out);
  * Opens the existing `uint8_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return as `dbshm_u8_open` does.
+ *
  * # Safety
  * As for `dbshm_u8_open`.
  */
 enum dbshm_status dbshm_u8_open_readonly(const char *name, struct dbshm_u8 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u8_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -302,29 +347,44 @@ enum dbshm_status dbshm_u8_open_readonly(const char *name, struct dbshm_u8 **out
 enum dbshm_status dbshm_u8_write(struct dbshm_u8 *h, const uint8_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u8_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_u8_read(struct dbshm_u8 *h,
+enum dbshm_status dbshm_u8_read(const struct dbshm_u8 *h,
                                 uint8_t *out,
                                 size_t len,
                                 struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_u8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_u8_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u8_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u8_read` does.
  *
  * # Safety
  * As for `dbshm_u8_read`.
  */
-enum dbshm_status dbshm_u8_wait(struct dbshm_u8 *h,
+enum dbshm_status dbshm_u8_wait(const struct dbshm_u8 *h,
                                 uint64_t after_seq,
                                 uint64_t timeout_us,
                                 uint8_t *out,
@@ -332,9 +392,11 @@ enum dbshm_status dbshm_u8_wait(struct dbshm_u8 *h,
                                 struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -342,7 +404,10 @@ enum dbshm_status dbshm_u8_wait(struct dbshm_u8 *h,
 uint64_t dbshm_u8_latest_seq(const struct dbshm_u8 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -350,7 +415,10 @@ uint64_t dbshm_u8_latest_seq(const struct dbshm_u8 *h);
 size_t dbshm_u8_memory_size(const struct dbshm_u8 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -358,7 +426,10 @@ size_t dbshm_u8_memory_size(const struct dbshm_u8 *h);
 size_t dbshm_u8_len(const struct dbshm_u8 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -366,8 +437,13 @@ size_t dbshm_u8_len(const struct dbshm_u8 *h);
 size_t dbshm_u8_ndim(const struct dbshm_u8 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_u8_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -375,8 +451,9 @@ size_t dbshm_u8_ndim(const struct dbshm_u8 *h);
 enum dbshm_status dbshm_u8_shape(const struct dbshm_u8 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -386,7 +463,14 @@ void dbshm_u8_free(struct dbshm_u8 *h);
 /**
  * Opens the `int8_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -398,8 +482,14 @@ enum dbshm_status dbshm_i8_new(const char *name,
                                struct dbshm_i8 **out);
 
 /**
- * Creates the `int8_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `int8_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_i8_new`.
@@ -412,6 +502,12 @@ enum dbshm_status dbshm_i8_create(const char *name,
 /**
  * Opens the existing `int8_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -421,15 +517,27 @@ enum dbshm_status dbshm_i8_open(const char *name, struct dbshm_i8 **out);
  * Opens the existing `int8_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return as `dbshm_i8_open` does.
+ *
  * # Safety
  * As for `dbshm_i8_open`.
  */
 enum dbshm_status dbshm_i8_open_readonly(const char *name, struct dbshm_i8 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i8_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -437,29 +545,44 @@ enum dbshm_status dbshm_i8_open_readonly(const char *name, struct dbshm_i8 **out
 enum dbshm_status dbshm_i8_write(struct dbshm_i8 *h, const int8_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i8_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_i8_read(struct dbshm_i8 *h,
+enum dbshm_status dbshm_i8_read(const struct dbshm_i8 *h,
                                 int8_t *out,
                                 size_t len,
                                 struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_i8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_i8_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i8_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i8_read` does.
  *
  * # Safety
  * As for `dbshm_i8_read`.
  */
-enum dbshm_status dbshm_i8_wait(struct dbshm_i8 *h,
+enum dbshm_status dbshm_i8_wait(const struct dbshm_i8 *h,
                                 uint64_t after_seq,
                                 uint64_t timeout_us,
                                 int8_t *out,
@@ -467,9 +590,11 @@ enum dbshm_status dbshm_i8_wait(struct dbshm_i8 *h,
                                 struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -477,7 +602,10 @@ enum dbshm_status dbshm_i8_wait(struct dbshm_i8 *h,
 uint64_t dbshm_i8_latest_seq(const struct dbshm_i8 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -485,7 +613,10 @@ uint64_t dbshm_i8_latest_seq(const struct dbshm_i8 *h);
 size_t dbshm_i8_memory_size(const struct dbshm_i8 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -493,7 +624,10 @@ size_t dbshm_i8_memory_size(const struct dbshm_i8 *h);
 size_t dbshm_i8_len(const struct dbshm_i8 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -501,8 +635,13 @@ size_t dbshm_i8_len(const struct dbshm_i8 *h);
 size_t dbshm_i8_ndim(const struct dbshm_i8 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_i8_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -510,8 +649,9 @@ size_t dbshm_i8_ndim(const struct dbshm_i8 *h);
 enum dbshm_status dbshm_i8_shape(const struct dbshm_i8 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -521,7 +661,14 @@ void dbshm_i8_free(struct dbshm_i8 *h);
 /**
  * Opens the `uint16_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -533,8 +680,14 @@ enum dbshm_status dbshm_u16_new(const char *name,
                                 struct dbshm_u16 **out);
 
 /**
- * Creates the `uint16_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `uint16_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_u16_new`.
@@ -547,6 +700,12 @@ enum dbshm_status dbshm_u16_create(const char *name,
 /**
  * Opens the existing `uint16_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -556,15 +715,27 @@ enum dbshm_status dbshm_u16_open(const char *name, struct dbshm_u16 **out);
  * Opens the existing `uint16_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return as `dbshm_u16_open` does.
+ *
  * # Safety
  * As for `dbshm_u16_open`.
  */
 enum dbshm_status dbshm_u16_open_readonly(const char *name, struct dbshm_u16 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u16_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -572,29 +743,44 @@ enum dbshm_status dbshm_u16_open_readonly(const char *name, struct dbshm_u16 **o
 enum dbshm_status dbshm_u16_write(struct dbshm_u16 *h, const uint16_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u16_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_u16_read(struct dbshm_u16 *h,
+enum dbshm_status dbshm_u16_read(const struct dbshm_u16 *h,
                                  uint16_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_u16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_u16_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u16_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u16_read` does.
  *
  * # Safety
  * As for `dbshm_u16_read`.
  */
-enum dbshm_status dbshm_u16_wait(struct dbshm_u16 *h,
+enum dbshm_status dbshm_u16_wait(const struct dbshm_u16 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  uint16_t *out,
@@ -602,9 +788,11 @@ enum dbshm_status dbshm_u16_wait(struct dbshm_u16 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -612,7 +800,10 @@ enum dbshm_status dbshm_u16_wait(struct dbshm_u16 *h,
 uint64_t dbshm_u16_latest_seq(const struct dbshm_u16 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -620,7 +811,10 @@ uint64_t dbshm_u16_latest_seq(const struct dbshm_u16 *h);
 size_t dbshm_u16_memory_size(const struct dbshm_u16 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -628,7 +822,10 @@ size_t dbshm_u16_memory_size(const struct dbshm_u16 *h);
 size_t dbshm_u16_len(const struct dbshm_u16 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -636,8 +833,13 @@ size_t dbshm_u16_len(const struct dbshm_u16 *h);
 size_t dbshm_u16_ndim(const struct dbshm_u16 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_u16_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -645,8 +847,9 @@ size_t dbshm_u16_ndim(const struct dbshm_u16 *h);
 enum dbshm_status dbshm_u16_shape(const struct dbshm_u16 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -656,7 +859,14 @@ void dbshm_u16_free(struct dbshm_u16 *h);
 /**
  * Opens the `int16_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -668,8 +878,14 @@ enum dbshm_status dbshm_i16_new(const char *name,
                                 struct dbshm_i16 **out);
 
 /**
- * Creates the `int16_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `int16_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_i16_new`.
@@ -682,6 +898,12 @@ enum dbshm_status dbshm_i16_create(const char *name,
 /**
  * Opens the existing `int16_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -691,15 +913,27 @@ enum dbshm_status dbshm_i16_open(const char *name, struct dbshm_i16 **out);
  * Opens the existing `int16_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return as `dbshm_i16_open` does.
+ *
  * # Safety
  * As for `dbshm_i16_open`.
  */
 enum dbshm_status dbshm_i16_open_readonly(const char *name, struct dbshm_i16 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i16_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -707,29 +941,44 @@ enum dbshm_status dbshm_i16_open_readonly(const char *name, struct dbshm_i16 **o
 enum dbshm_status dbshm_i16_write(struct dbshm_i16 *h, const int16_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i16_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_i16_read(struct dbshm_i16 *h,
+enum dbshm_status dbshm_i16_read(const struct dbshm_i16 *h,
                                  int16_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_i16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_i16_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i16_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i16_read` does.
  *
  * # Safety
  * As for `dbshm_i16_read`.
  */
-enum dbshm_status dbshm_i16_wait(struct dbshm_i16 *h,
+enum dbshm_status dbshm_i16_wait(const struct dbshm_i16 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  int16_t *out,
@@ -737,9 +986,11 @@ enum dbshm_status dbshm_i16_wait(struct dbshm_i16 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -747,7 +998,10 @@ enum dbshm_status dbshm_i16_wait(struct dbshm_i16 *h,
 uint64_t dbshm_i16_latest_seq(const struct dbshm_i16 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -755,7 +1009,10 @@ uint64_t dbshm_i16_latest_seq(const struct dbshm_i16 *h);
 size_t dbshm_i16_memory_size(const struct dbshm_i16 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -763,7 +1020,10 @@ size_t dbshm_i16_memory_size(const struct dbshm_i16 *h);
 size_t dbshm_i16_len(const struct dbshm_i16 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -771,8 +1031,13 @@ size_t dbshm_i16_len(const struct dbshm_i16 *h);
 size_t dbshm_i16_ndim(const struct dbshm_i16 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_i16_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -780,8 +1045,9 @@ size_t dbshm_i16_ndim(const struct dbshm_i16 *h);
 enum dbshm_status dbshm_i16_shape(const struct dbshm_i16 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -791,7 +1057,14 @@ void dbshm_i16_free(struct dbshm_i16 *h);
 /**
  * Opens the `uint32_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -803,8 +1076,14 @@ enum dbshm_status dbshm_u32_new(const char *name,
                                 struct dbshm_u32 **out);
 
 /**
- * Creates the `uint32_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `uint32_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_u32_new`.
@@ -817,6 +1096,12 @@ enum dbshm_status dbshm_u32_create(const char *name,
 /**
  * Opens the existing `uint32_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -826,15 +1111,27 @@ enum dbshm_status dbshm_u32_open(const char *name, struct dbshm_u32 **out);
  * Opens the existing `uint32_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return as `dbshm_u32_open` does.
+ *
  * # Safety
  * As for `dbshm_u32_open`.
  */
 enum dbshm_status dbshm_u32_open_readonly(const char *name, struct dbshm_u32 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u32_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -842,29 +1139,44 @@ enum dbshm_status dbshm_u32_open_readonly(const char *name, struct dbshm_u32 **o
 enum dbshm_status dbshm_u32_write(struct dbshm_u32 *h, const uint32_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_u32_read(struct dbshm_u32 *h,
+enum dbshm_status dbshm_u32_read(const struct dbshm_u32 *h,
                                  uint32_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_u32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_u32_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u32_read` does.
  *
  * # Safety
  * As for `dbshm_u32_read`.
  */
-enum dbshm_status dbshm_u32_wait(struct dbshm_u32 *h,
+enum dbshm_status dbshm_u32_wait(const struct dbshm_u32 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  uint32_t *out,
@@ -872,9 +1184,11 @@ enum dbshm_status dbshm_u32_wait(struct dbshm_u32 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -882,7 +1196,10 @@ enum dbshm_status dbshm_u32_wait(struct dbshm_u32 *h,
 uint64_t dbshm_u32_latest_seq(const struct dbshm_u32 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -890,7 +1207,10 @@ uint64_t dbshm_u32_latest_seq(const struct dbshm_u32 *h);
 size_t dbshm_u32_memory_size(const struct dbshm_u32 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -898,7 +1218,10 @@ size_t dbshm_u32_memory_size(const struct dbshm_u32 *h);
 size_t dbshm_u32_len(const struct dbshm_u32 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -906,8 +1229,13 @@ size_t dbshm_u32_len(const struct dbshm_u32 *h);
 size_t dbshm_u32_ndim(const struct dbshm_u32 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_u32_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -915,8 +1243,9 @@ size_t dbshm_u32_ndim(const struct dbshm_u32 *h);
 enum dbshm_status dbshm_u32_shape(const struct dbshm_u32 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -926,7 +1255,14 @@ void dbshm_u32_free(struct dbshm_u32 *h);
 /**
  * Opens the `int32_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -938,8 +1274,14 @@ enum dbshm_status dbshm_i32_new(const char *name,
                                 struct dbshm_i32 **out);
 
 /**
- * Creates the `int32_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `int32_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_i32_new`.
@@ -952,6 +1294,12 @@ enum dbshm_status dbshm_i32_create(const char *name,
 /**
  * Opens the existing `int32_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -961,15 +1309,27 @@ enum dbshm_status dbshm_i32_open(const char *name, struct dbshm_i32 **out);
  * Opens the existing `int32_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return as `dbshm_i32_open` does.
+ *
  * # Safety
  * As for `dbshm_i32_open`.
  */
 enum dbshm_status dbshm_i32_open_readonly(const char *name, struct dbshm_i32 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i32_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -977,29 +1337,44 @@ enum dbshm_status dbshm_i32_open_readonly(const char *name, struct dbshm_i32 **o
 enum dbshm_status dbshm_i32_write(struct dbshm_i32 *h, const int32_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_i32_read(struct dbshm_i32 *h,
+enum dbshm_status dbshm_i32_read(const struct dbshm_i32 *h,
                                  int32_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_i32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_i32_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i32_read` does.
  *
  * # Safety
  * As for `dbshm_i32_read`.
  */
-enum dbshm_status dbshm_i32_wait(struct dbshm_i32 *h,
+enum dbshm_status dbshm_i32_wait(const struct dbshm_i32 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  int32_t *out,
@@ -1007,9 +1382,11 @@ enum dbshm_status dbshm_i32_wait(struct dbshm_i32 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1017,7 +1394,10 @@ enum dbshm_status dbshm_i32_wait(struct dbshm_i32 *h,
 uint64_t dbshm_i32_latest_seq(const struct dbshm_i32 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1025,7 +1405,10 @@ uint64_t dbshm_i32_latest_seq(const struct dbshm_i32 *h);
 size_t dbshm_i32_memory_size(const struct dbshm_i32 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1033,7 +1416,10 @@ size_t dbshm_i32_memory_size(const struct dbshm_i32 *h);
 size_t dbshm_i32_len(const struct dbshm_i32 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1041,8 +1427,13 @@ size_t dbshm_i32_len(const struct dbshm_i32 *h);
 size_t dbshm_i32_ndim(const struct dbshm_i32 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_i32_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1050,8 +1441,9 @@ size_t dbshm_i32_ndim(const struct dbshm_i32 *h);
 enum dbshm_status dbshm_i32_shape(const struct dbshm_i32 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -1061,7 +1453,14 @@ void dbshm_i32_free(struct dbshm_i32 *h);
 /**
  * Opens the `uint64_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1073,8 +1472,14 @@ enum dbshm_status dbshm_u64_new(const char *name,
                                 struct dbshm_u64 **out);
 
 /**
- * Creates the `uint64_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `uint64_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_u64_new`.
@@ -1087,6 +1492,12 @@ enum dbshm_status dbshm_u64_create(const char *name,
 /**
  * Opens the existing `uint64_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -1096,15 +1507,27 @@ enum dbshm_status dbshm_u64_open(const char *name, struct dbshm_u64 **out);
  * Opens the existing `uint64_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return as `dbshm_u64_open` does.
+ *
  * # Safety
  * As for `dbshm_u64_open`.
  */
 enum dbshm_status dbshm_u64_open_readonly(const char *name, struct dbshm_u64 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u64_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1112,29 +1535,44 @@ enum dbshm_status dbshm_u64_open_readonly(const char *name, struct dbshm_u64 **o
 enum dbshm_status dbshm_u64_write(struct dbshm_u64 *h, const uint64_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_u64_read(struct dbshm_u64 *h,
+enum dbshm_status dbshm_u64_read(const struct dbshm_u64 *h,
                                  uint64_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_u64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_u64_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_u64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u64_read` does.
  *
  * # Safety
  * As for `dbshm_u64_read`.
  */
-enum dbshm_status dbshm_u64_wait(struct dbshm_u64 *h,
+enum dbshm_status dbshm_u64_wait(const struct dbshm_u64 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  uint64_t *out,
@@ -1142,9 +1580,11 @@ enum dbshm_status dbshm_u64_wait(struct dbshm_u64 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1152,7 +1592,10 @@ enum dbshm_status dbshm_u64_wait(struct dbshm_u64 *h,
 uint64_t dbshm_u64_latest_seq(const struct dbshm_u64 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1160,7 +1603,10 @@ uint64_t dbshm_u64_latest_seq(const struct dbshm_u64 *h);
 size_t dbshm_u64_memory_size(const struct dbshm_u64 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1168,7 +1614,10 @@ size_t dbshm_u64_memory_size(const struct dbshm_u64 *h);
 size_t dbshm_u64_len(const struct dbshm_u64 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1176,8 +1625,13 @@ size_t dbshm_u64_len(const struct dbshm_u64 *h);
 size_t dbshm_u64_ndim(const struct dbshm_u64 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_u64_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1185,8 +1639,9 @@ size_t dbshm_u64_ndim(const struct dbshm_u64 *h);
 enum dbshm_status dbshm_u64_shape(const struct dbshm_u64 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -1196,7 +1651,14 @@ void dbshm_u64_free(struct dbshm_u64 *h);
 /**
  * Opens the `int64_t` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1208,8 +1670,14 @@ enum dbshm_status dbshm_i64_new(const char *name,
                                 struct dbshm_i64 **out);
 
 /**
- * Creates the `int64_t` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `int64_t` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_i64_new`.
@@ -1222,6 +1690,12 @@ enum dbshm_status dbshm_i64_create(const char *name,
 /**
  * Opens the existing `int64_t` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -1231,15 +1705,27 @@ enum dbshm_status dbshm_i64_open(const char *name, struct dbshm_i64 **out);
  * Opens the existing `int64_t` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return as `dbshm_i64_open` does.
+ *
  * # Safety
  * As for `dbshm_i64_open`.
  */
 enum dbshm_status dbshm_i64_open_readonly(const char *name, struct dbshm_i64 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i64_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1247,29 +1733,44 @@ enum dbshm_status dbshm_i64_open_readonly(const char *name, struct dbshm_i64 **o
 enum dbshm_status dbshm_i64_write(struct dbshm_i64 *h, const int64_t *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_i64_read(struct dbshm_i64 *h,
+enum dbshm_status dbshm_i64_read(const struct dbshm_i64 *h,
                                  int64_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_i64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_i64_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_i64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i64_read` does.
  *
  * # Safety
  * As for `dbshm_i64_read`.
  */
-enum dbshm_status dbshm_i64_wait(struct dbshm_i64 *h,
+enum dbshm_status dbshm_i64_wait(const struct dbshm_i64 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  int64_t *out,
@@ -1277,9 +1778,11 @@ enum dbshm_status dbshm_i64_wait(struct dbshm_i64 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1287,7 +1790,10 @@ enum dbshm_status dbshm_i64_wait(struct dbshm_i64 *h,
 uint64_t dbshm_i64_latest_seq(const struct dbshm_i64 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1295,7 +1801,10 @@ uint64_t dbshm_i64_latest_seq(const struct dbshm_i64 *h);
 size_t dbshm_i64_memory_size(const struct dbshm_i64 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1303,7 +1812,10 @@ size_t dbshm_i64_memory_size(const struct dbshm_i64 *h);
 size_t dbshm_i64_len(const struct dbshm_i64 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1311,8 +1823,13 @@ size_t dbshm_i64_len(const struct dbshm_i64 *h);
 size_t dbshm_i64_ndim(const struct dbshm_i64 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_i64_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1320,8 +1837,9 @@ size_t dbshm_i64_ndim(const struct dbshm_i64 *h);
 enum dbshm_status dbshm_i64_shape(const struct dbshm_i64 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -1331,7 +1849,14 @@ void dbshm_i64_free(struct dbshm_i64 *h);
 /**
  * Opens the `float` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1343,8 +1868,14 @@ enum dbshm_status dbshm_f32_new(const char *name,
                                 struct dbshm_f32 **out);
 
 /**
- * Creates the `float` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `float` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_f32_new`.
@@ -1357,6 +1888,12 @@ enum dbshm_status dbshm_f32_create(const char *name,
 /**
  * Opens the existing `float` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -1366,15 +1903,27 @@ enum dbshm_status dbshm_f32_open(const char *name, struct dbshm_f32 **out);
  * Opens the existing `float` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return as `dbshm_f32_open` does.
+ *
  * # Safety
  * As for `dbshm_f32_open`.
  */
 enum dbshm_status dbshm_f32_open_readonly(const char *name, struct dbshm_f32 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f32_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1382,29 +1931,44 @@ enum dbshm_status dbshm_f32_open_readonly(const char *name, struct dbshm_f32 **o
 enum dbshm_status dbshm_f32_write(struct dbshm_f32 *h, const float *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_f32_read(struct dbshm_f32 *h,
+enum dbshm_status dbshm_f32_read(const struct dbshm_f32 *h,
                                  float *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_f32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_f32_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f32_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_f32_read` does.
  *
  * # Safety
  * As for `dbshm_f32_read`.
  */
-enum dbshm_status dbshm_f32_wait(struct dbshm_f32 *h,
+enum dbshm_status dbshm_f32_wait(const struct dbshm_f32 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  float *out,
@@ -1412,9 +1976,11 @@ enum dbshm_status dbshm_f32_wait(struct dbshm_f32 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1422,7 +1988,10 @@ enum dbshm_status dbshm_f32_wait(struct dbshm_f32 *h,
 uint64_t dbshm_f32_latest_seq(const struct dbshm_f32 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1430,7 +1999,10 @@ uint64_t dbshm_f32_latest_seq(const struct dbshm_f32 *h);
 size_t dbshm_f32_memory_size(const struct dbshm_f32 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1438,7 +2010,10 @@ size_t dbshm_f32_memory_size(const struct dbshm_f32 *h);
 size_t dbshm_f32_len(const struct dbshm_f32 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1446,8 +2021,13 @@ size_t dbshm_f32_len(const struct dbshm_f32 *h);
 size_t dbshm_f32_ndim(const struct dbshm_f32 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_f32_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1455,8 +2035,9 @@ size_t dbshm_f32_ndim(const struct dbshm_f32 *h);
 enum dbshm_status dbshm_f32_shape(const struct dbshm_f32 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.
@@ -1466,7 +2047,14 @@ void dbshm_f32_free(struct dbshm_f32 *h);
 /**
  * Opens the `double` segment `name` if it exists (its shape must equal
  * `shape`), or creates it with mode 0600; race-free between processes.
- * On success stores a new handle in `*out`.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+ * the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1478,8 +2066,14 @@ enum dbshm_status dbshm_f64_new(const char *name,
                                 struct dbshm_f64 **out);
 
 /**
- * Creates the `double` segment `name` with mode 0600;
- * `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+ * Creates the `double` segment `name` with mode 0600.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
  *
  * # Safety
  * As for `dbshm_f64_new`.
@@ -1492,6 +2086,12 @@ enum dbshm_status dbshm_f64_create(const char *name,
 /**
  * Opens the existing `double` segment `name`; its shape comes from the segment.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+ * DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+ * DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
+ *
  * # Safety
  * `name` is NULL or a NUL-terminated string, `out` NULL or writable.
  */
@@ -1501,15 +2101,27 @@ enum dbshm_status dbshm_f64_open(const char *name, struct dbshm_f64 **out);
  * Opens the existing `double` segment `name` without write permission: it can
  * read and wait; writes get `DBSHM_ERR_READ_ONLY`.
  *
+ * @param name the segment's name, NUL-terminated
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return as `dbshm_f64_open` does.
+ *
  * # Safety
  * As for `dbshm_f64_open`.
  */
 enum dbshm_status dbshm_f64_open_readonly(const char *name, struct dbshm_f64 **out);
 
 /**
- * Writes one frame of `len` elements (the frame's element count, row-major)
- * into the back buffer and publishes it. The first write takes the writer
- * role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+ * Writes one frame into the back buffer and publishes it. The first write
+ * takes the writer role for this handle.
+ *
+ * @param h the handle
+ * @param data the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f64_len(h)`
+ * @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+ * writer role, or another write through `h` is in progress;
+ * DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+ * `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+ * DBSHM_ERR_OS.
  *
  * # Safety
  * `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1517,29 +2129,44 @@ enum dbshm_status dbshm_f64_open_readonly(const char *name, struct dbshm_f64 **o
 enum dbshm_status dbshm_f64_write(struct dbshm_f64 *h, const double *data, size_t len);
 
 /**
- * Copies the latest complete frame into `out` (`len` elements, the frame's
- * element count) and, if `info` is not NULL, its number and timestamp.
- * `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
- * damaged segment whose frame never validates): then it holds a partial copy.
+ * Copies the latest complete frame out. `out` is untouched on failure, but
+ * for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+ * validates): then it holds a partial copy.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+ * element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `len` writable elements,
  * `info` NULL or writable.
  */
-enum dbshm_status dbshm_f64_read(struct dbshm_f64 *h,
+enum dbshm_status dbshm_f64_read(const struct dbshm_f64 *h,
                                  double *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
 
 /**
  * Waits until a frame newer than `after_seq` is published, then reads it as
- * `dbshm_f64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
- * microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+ * `dbshm_f64_read` does.
+ *
+ * @param h the handle; only read, so any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param out receives the frame, row-major: `len` elements
+ * @param len the frame's element count, `dbshm_f64_len(h)`
+ * @param info receives the frame's number and timestamp; may be NULL
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_f64_read` does.
  *
  * # Safety
  * As for `dbshm_f64_read`.
  */
-enum dbshm_status dbshm_f64_wait(struct dbshm_f64 *h,
+enum dbshm_status dbshm_f64_wait(const struct dbshm_f64 *h,
                                  uint64_t after_seq,
                                  uint64_t timeout_us,
                                  double *out,
@@ -1547,9 +2174,11 @@ enum dbshm_status dbshm_f64_wait(struct dbshm_f64 *h,
                                  struct dbshm_frame_info *info);
 
 /**
- * Number of the latest published frame (0 before the first write, and for
- * NULL). A writer's next frame gets this number plus one; a reader can wait
- * for frames after it.
+ * The number of the latest published frame. A writer's next frame gets
+ * this number plus one; a reader can wait for frames after it.
+ *
+ * @param h the handle, or NULL
+ * @return the frame number; 0 before the first write, and for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1557,7 +2186,10 @@ enum dbshm_status dbshm_f64_wait(struct dbshm_f64 *h,
 uint64_t dbshm_f64_latest_seq(const struct dbshm_f64 *h);
 
 /**
- * Total bytes of the shared segment (header and both buffers); 0 for NULL.
+ * The size of the shared segment: its header and both buffers.
+ *
+ * @param h the handle, or NULL
+ * @return the size in bytes; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1565,7 +2197,10 @@ uint64_t dbshm_f64_latest_seq(const struct dbshm_f64 *h);
 size_t dbshm_f64_memory_size(const struct dbshm_f64 *h);
 
 /**
- * Elements in one frame (the product of the shape); 0 for NULL.
+ * The number of elements in one frame: the product of the shape.
+ *
+ * @param h the handle, or NULL
+ * @return the element count; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1573,7 +2208,10 @@ size_t dbshm_f64_memory_size(const struct dbshm_f64 *h);
 size_t dbshm_f64_len(const struct dbshm_f64 *h);
 
 /**
- * Number of dimensions of a frame; 0 for NULL.
+ * The number of dimensions of a frame.
+ *
+ * @param h the handle, or NULL
+ * @return the number of dimensions; 0 for NULL.
  *
  * # Safety
  * `h` is NULL or a live handle.
@@ -1581,8 +2219,13 @@ size_t dbshm_f64_len(const struct dbshm_f64 *h);
 size_t dbshm_f64_ndim(const struct dbshm_f64 *h);
 
 /**
- * Copies the shape into `out`, which has room for `cap` values (at least
- * the ndim; `DBSHM_MAX_NDIM` always suffices).
+ * Copies the shape out, outermost dimension first.
+ *
+ * @param h the handle
+ * @param out receives the `dbshm_f64_ndim(h)` lengths
+ * @param cap how many values `out` has room for: at least the ndim
+ * (`DBSHM_MAX_NDIM` always suffices)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
  *
  * # Safety
  * `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1590,8 +2233,9 @@ size_t dbshm_f64_ndim(const struct dbshm_f64 *h);
 enum dbshm_status dbshm_f64_shape(const struct dbshm_f64 *h, size_t *out, size_t cap);
 
 /**
- * Releases a handle (and the writer role, if it holds it); the segment
- * stays. NULL is fine.
+ * Releases a handle, and the writer role if it holds it; the segment stays.
+ *
+ * @param h the handle, or NULL (which does nothing); not used afterwards
  *
  * # Safety
  * `h` is NULL or a live handle, not used afterwards.

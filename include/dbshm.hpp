@@ -7,9 +7,11 @@
  *
  * Buffer<T> owns one handle (move-only, released by its destructor) and is
  * templated on the element type: one of those DBSHM_FOR_EACH_TYPE in dbshm.h
- * lists (uint8_t ... double); any other type is a compile-time error. Every
- * failure throws dbshm::Error, carrying the dbshm_status and the library's
- * message (which names the segment).
+ * lists (uint8_t ... double); any other type is a compile-time error.
+ * Reading, waiting and the queries are const member functions, as the C
+ * functions under them take a const handle; one Buffer may be used by
+ * several threads at once. Every failure throws dbshm::Error, carrying the
+ * dbshm_status and the library's message (which names the segment).
  */
 #ifndef DBSHM_HPP
 #define DBSHM_HPP
@@ -148,20 +150,20 @@ public:
     void write(const std::vector<T> &data) { write(data.data(), data.size()); }
 
     /** Copies the latest complete frame into out[0..len). */
-    FrameInfo read(T *out, size_t len) {
+    FrameInfo read(T *out, size_t len) const {
         FrameInfo info{};
         detail::check(Api::read(handle_, out, len, &info));
         return info;
     }
 
     /** Copies the latest complete frame into `out`, resized to len() first. */
-    FrameInfo read(std::vector<T> &out) {
+    FrameInfo read(std::vector<T> &out) const {
         out.resize(len());
         return read(out.data(), out.size());
     }
 
     /** The latest complete frame, as a new vector. */
-    std::vector<T> read() {
+    std::vector<T> read() const {
         std::vector<T> out(len());
         read(out.data(), out.size());
         return out;
@@ -169,7 +171,7 @@ public:
 
     /** Waits for a frame newer than after_seq, then reads it into `out` (resized to len() first).
      *  `timeout` of wait_forever waits without limit; a negative one does not wait. */
-    FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) {
+    FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) const {
         out.resize(len());
         FrameInfo info{};
         // Only wait_forever waits without limit; a deadline already past is 0.

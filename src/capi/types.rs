@@ -32,7 +32,14 @@ impl Handle for dbshm_u8 {
 
 /// Opens the `uint8_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -43,8 +50,14 @@ pub unsafe extern "C" fn dbshm_u8_new(name: *const c_char, shape: *const usize, 
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `uint8_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `uint8_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_u8_new`.
@@ -55,6 +68,12 @@ pub unsafe extern "C" fn dbshm_u8_create(name: *const c_char, shape: *const usiz
 }
 
 /// Opens the existing `uint8_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -67,6 +86,10 @@ pub unsafe extern "C" fn dbshm_u8_open(name: *const c_char, out: *mut *mut dbshm
 /// Opens the existing `uint8_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return as `dbshm_u8_open` does.
+///
 /// # Safety
 /// As for `dbshm_u8_open`.
 #[no_mangle]
@@ -75,9 +98,17 @@ pub unsafe extern "C" fn dbshm_u8_open_readonly(name: *const c_char, out: *mut *
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u8_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -87,35 +118,52 @@ pub unsafe extern "C" fn dbshm_u8_write(h: *mut dbshm_u8, data: *const u8, len: 
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u8_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u8_read(h: *mut dbshm_u8, out: *mut u8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u8_read(h: *const dbshm_u8, out: *mut u8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_u8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_u8_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u8_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u8_read` does.
 ///
 /// # Safety
 /// As for `dbshm_u8_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u8_wait(h: *mut dbshm_u8, after_seq: u64, timeout_us: u64, out: *mut u8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u8_wait(h: *const dbshm_u8, after_seq: u64, timeout_us: u64, out: *mut u8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -125,7 +173,10 @@ pub unsafe extern "C" fn dbshm_u8_latest_seq(h: *const dbshm_u8) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -135,7 +186,10 @@ pub unsafe extern "C" fn dbshm_u8_memory_size(h: *const dbshm_u8) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -145,7 +199,10 @@ pub unsafe extern "C" fn dbshm_u8_len(h: *const dbshm_u8) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -155,8 +212,13 @@ pub unsafe extern "C" fn dbshm_u8_ndim(h: *const dbshm_u8) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_u8_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -166,8 +228,9 @@ pub unsafe extern "C" fn dbshm_u8_shape(h: *const dbshm_u8, out: *mut usize, cap
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -193,7 +256,14 @@ impl Handle for dbshm_i8 {
 
 /// Opens the `int8_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -204,8 +274,14 @@ pub unsafe extern "C" fn dbshm_i8_new(name: *const c_char, shape: *const usize, 
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `int8_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `int8_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_i8_new`.
@@ -216,6 +292,12 @@ pub unsafe extern "C" fn dbshm_i8_create(name: *const c_char, shape: *const usiz
 }
 
 /// Opens the existing `int8_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -228,6 +310,10 @@ pub unsafe extern "C" fn dbshm_i8_open(name: *const c_char, out: *mut *mut dbshm
 /// Opens the existing `int8_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return as `dbshm_i8_open` does.
+///
 /// # Safety
 /// As for `dbshm_i8_open`.
 #[no_mangle]
@@ -236,9 +322,17 @@ pub unsafe extern "C" fn dbshm_i8_open_readonly(name: *const c_char, out: *mut *
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i8_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -248,35 +342,52 @@ pub unsafe extern "C" fn dbshm_i8_write(h: *mut dbshm_i8, data: *const i8, len: 
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i8_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i8_read(h: *mut dbshm_i8, out: *mut i8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i8_read(h: *const dbshm_i8, out: *mut i8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_i8_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_i8_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i8_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i8_read` does.
 ///
 /// # Safety
 /// As for `dbshm_i8_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i8_wait(h: *mut dbshm_i8, after_seq: u64, timeout_us: u64, out: *mut i8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i8_wait(h: *const dbshm_i8, after_seq: u64, timeout_us: u64, out: *mut i8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -286,7 +397,10 @@ pub unsafe extern "C" fn dbshm_i8_latest_seq(h: *const dbshm_i8) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -296,7 +410,10 @@ pub unsafe extern "C" fn dbshm_i8_memory_size(h: *const dbshm_i8) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -306,7 +423,10 @@ pub unsafe extern "C" fn dbshm_i8_len(h: *const dbshm_i8) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -316,8 +436,13 @@ pub unsafe extern "C" fn dbshm_i8_ndim(h: *const dbshm_i8) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_i8_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -327,8 +452,9 @@ pub unsafe extern "C" fn dbshm_i8_shape(h: *const dbshm_i8, out: *mut usize, cap
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -354,7 +480,14 @@ impl Handle for dbshm_u16 {
 
 /// Opens the `uint16_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -365,8 +498,14 @@ pub unsafe extern "C" fn dbshm_u16_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `uint16_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `uint16_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_u16_new`.
@@ -377,6 +516,12 @@ pub unsafe extern "C" fn dbshm_u16_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `uint16_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -389,6 +534,10 @@ pub unsafe extern "C" fn dbshm_u16_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `uint16_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return as `dbshm_u16_open` does.
+///
 /// # Safety
 /// As for `dbshm_u16_open`.
 #[no_mangle]
@@ -397,9 +546,17 @@ pub unsafe extern "C" fn dbshm_u16_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u16_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -409,35 +566,52 @@ pub unsafe extern "C" fn dbshm_u16_write(h: *mut dbshm_u16, data: *const u16, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u16_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u16_read(h: *mut dbshm_u16, out: *mut u16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u16_read(h: *const dbshm_u16, out: *mut u16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_u16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_u16_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u16_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u16_read` does.
 ///
 /// # Safety
 /// As for `dbshm_u16_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u16_wait(h: *mut dbshm_u16, after_seq: u64, timeout_us: u64, out: *mut u16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u16_wait(h: *const dbshm_u16, after_seq: u64, timeout_us: u64, out: *mut u16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -447,7 +621,10 @@ pub unsafe extern "C" fn dbshm_u16_latest_seq(h: *const dbshm_u16) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -457,7 +634,10 @@ pub unsafe extern "C" fn dbshm_u16_memory_size(h: *const dbshm_u16) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -467,7 +647,10 @@ pub unsafe extern "C" fn dbshm_u16_len(h: *const dbshm_u16) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -477,8 +660,13 @@ pub unsafe extern "C" fn dbshm_u16_ndim(h: *const dbshm_u16) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_u16_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -488,8 +676,9 @@ pub unsafe extern "C" fn dbshm_u16_shape(h: *const dbshm_u16, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -515,7 +704,14 @@ impl Handle for dbshm_i16 {
 
 /// Opens the `int16_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -526,8 +722,14 @@ pub unsafe extern "C" fn dbshm_i16_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `int16_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `int16_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_i16_new`.
@@ -538,6 +740,12 @@ pub unsafe extern "C" fn dbshm_i16_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `int16_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -550,6 +758,10 @@ pub unsafe extern "C" fn dbshm_i16_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `int16_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return as `dbshm_i16_open` does.
+///
 /// # Safety
 /// As for `dbshm_i16_open`.
 #[no_mangle]
@@ -558,9 +770,17 @@ pub unsafe extern "C" fn dbshm_i16_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i16_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -570,35 +790,52 @@ pub unsafe extern "C" fn dbshm_i16_write(h: *mut dbshm_i16, data: *const i16, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i16_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i16_read(h: *mut dbshm_i16, out: *mut i16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i16_read(h: *const dbshm_i16, out: *mut i16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_i16_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_i16_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i16_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i16_read` does.
 ///
 /// # Safety
 /// As for `dbshm_i16_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i16_wait(h: *mut dbshm_i16, after_seq: u64, timeout_us: u64, out: *mut i16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i16_wait(h: *const dbshm_i16, after_seq: u64, timeout_us: u64, out: *mut i16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -608,7 +845,10 @@ pub unsafe extern "C" fn dbshm_i16_latest_seq(h: *const dbshm_i16) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -618,7 +858,10 @@ pub unsafe extern "C" fn dbshm_i16_memory_size(h: *const dbshm_i16) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -628,7 +871,10 @@ pub unsafe extern "C" fn dbshm_i16_len(h: *const dbshm_i16) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -638,8 +884,13 @@ pub unsafe extern "C" fn dbshm_i16_ndim(h: *const dbshm_i16) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_i16_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -649,8 +900,9 @@ pub unsafe extern "C" fn dbshm_i16_shape(h: *const dbshm_i16, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -676,7 +928,14 @@ impl Handle for dbshm_u32 {
 
 /// Opens the `uint32_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -687,8 +946,14 @@ pub unsafe extern "C" fn dbshm_u32_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `uint32_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `uint32_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_u32_new`.
@@ -699,6 +964,12 @@ pub unsafe extern "C" fn dbshm_u32_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `uint32_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -711,6 +982,10 @@ pub unsafe extern "C" fn dbshm_u32_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `uint32_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return as `dbshm_u32_open` does.
+///
 /// # Safety
 /// As for `dbshm_u32_open`.
 #[no_mangle]
@@ -719,9 +994,17 @@ pub unsafe extern "C" fn dbshm_u32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u32_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -731,35 +1014,52 @@ pub unsafe extern "C" fn dbshm_u32_write(h: *mut dbshm_u32, data: *const u32, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u32_read(h: *mut dbshm_u32, out: *mut u32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u32_read(h: *const dbshm_u32, out: *mut u32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_u32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_u32_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u32_read` does.
 ///
 /// # Safety
 /// As for `dbshm_u32_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u32_wait(h: *mut dbshm_u32, after_seq: u64, timeout_us: u64, out: *mut u32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u32_wait(h: *const dbshm_u32, after_seq: u64, timeout_us: u64, out: *mut u32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -769,7 +1069,10 @@ pub unsafe extern "C" fn dbshm_u32_latest_seq(h: *const dbshm_u32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -779,7 +1082,10 @@ pub unsafe extern "C" fn dbshm_u32_memory_size(h: *const dbshm_u32) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -789,7 +1095,10 @@ pub unsafe extern "C" fn dbshm_u32_len(h: *const dbshm_u32) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -799,8 +1108,13 @@ pub unsafe extern "C" fn dbshm_u32_ndim(h: *const dbshm_u32) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_u32_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -810,8 +1124,9 @@ pub unsafe extern "C" fn dbshm_u32_shape(h: *const dbshm_u32, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -837,7 +1152,14 @@ impl Handle for dbshm_i32 {
 
 /// Opens the `int32_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -848,8 +1170,14 @@ pub unsafe extern "C" fn dbshm_i32_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `int32_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `int32_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_i32_new`.
@@ -860,6 +1188,12 @@ pub unsafe extern "C" fn dbshm_i32_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `int32_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -872,6 +1206,10 @@ pub unsafe extern "C" fn dbshm_i32_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `int32_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return as `dbshm_i32_open` does.
+///
 /// # Safety
 /// As for `dbshm_i32_open`.
 #[no_mangle]
@@ -880,9 +1218,17 @@ pub unsafe extern "C" fn dbshm_i32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i32_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -892,35 +1238,52 @@ pub unsafe extern "C" fn dbshm_i32_write(h: *mut dbshm_i32, data: *const i32, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i32_read(h: *mut dbshm_i32, out: *mut i32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i32_read(h: *const dbshm_i32, out: *mut i32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_i32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_i32_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i32_read` does.
 ///
 /// # Safety
 /// As for `dbshm_i32_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i32_wait(h: *mut dbshm_i32, after_seq: u64, timeout_us: u64, out: *mut i32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i32_wait(h: *const dbshm_i32, after_seq: u64, timeout_us: u64, out: *mut i32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -930,7 +1293,10 @@ pub unsafe extern "C" fn dbshm_i32_latest_seq(h: *const dbshm_i32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -940,7 +1306,10 @@ pub unsafe extern "C" fn dbshm_i32_memory_size(h: *const dbshm_i32) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -950,7 +1319,10 @@ pub unsafe extern "C" fn dbshm_i32_len(h: *const dbshm_i32) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -960,8 +1332,13 @@ pub unsafe extern "C" fn dbshm_i32_ndim(h: *const dbshm_i32) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_i32_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -971,8 +1348,9 @@ pub unsafe extern "C" fn dbshm_i32_shape(h: *const dbshm_i32, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -998,7 +1376,14 @@ impl Handle for dbshm_u64 {
 
 /// Opens the `uint64_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1009,8 +1394,14 @@ pub unsafe extern "C" fn dbshm_u64_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `uint64_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `uint64_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_u64_new`.
@@ -1021,6 +1412,12 @@ pub unsafe extern "C" fn dbshm_u64_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `uint64_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -1033,6 +1430,10 @@ pub unsafe extern "C" fn dbshm_u64_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `uint64_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return as `dbshm_u64_open` does.
+///
 /// # Safety
 /// As for `dbshm_u64_open`.
 #[no_mangle]
@@ -1041,9 +1442,17 @@ pub unsafe extern "C" fn dbshm_u64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u64_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1053,35 +1462,52 @@ pub unsafe extern "C" fn dbshm_u64_write(h: *mut dbshm_u64, data: *const u64, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u64_read(h: *mut dbshm_u64, out: *mut u64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u64_read(h: *const dbshm_u64, out: *mut u64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_u64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_u64_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_u64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u64_read` does.
 ///
 /// # Safety
 /// As for `dbshm_u64_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_u64_wait(h: *mut dbshm_u64, after_seq: u64, timeout_us: u64, out: *mut u64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_u64_wait(h: *const dbshm_u64, after_seq: u64, timeout_us: u64, out: *mut u64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1091,7 +1517,10 @@ pub unsafe extern "C" fn dbshm_u64_latest_seq(h: *const dbshm_u64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1101,7 +1530,10 @@ pub unsafe extern "C" fn dbshm_u64_memory_size(h: *const dbshm_u64) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1111,7 +1543,10 @@ pub unsafe extern "C" fn dbshm_u64_len(h: *const dbshm_u64) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1121,8 +1556,13 @@ pub unsafe extern "C" fn dbshm_u64_ndim(h: *const dbshm_u64) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_u64_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1132,8 +1572,9 @@ pub unsafe extern "C" fn dbshm_u64_shape(h: *const dbshm_u64, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -1159,7 +1600,14 @@ impl Handle for dbshm_i64 {
 
 /// Opens the `int64_t` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1170,8 +1618,14 @@ pub unsafe extern "C" fn dbshm_i64_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `int64_t` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `int64_t` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_i64_new`.
@@ -1182,6 +1636,12 @@ pub unsafe extern "C" fn dbshm_i64_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `int64_t` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -1194,6 +1654,10 @@ pub unsafe extern "C" fn dbshm_i64_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `int64_t` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return as `dbshm_i64_open` does.
+///
 /// # Safety
 /// As for `dbshm_i64_open`.
 #[no_mangle]
@@ -1202,9 +1666,17 @@ pub unsafe extern "C" fn dbshm_i64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i64_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1214,35 +1686,52 @@ pub unsafe extern "C" fn dbshm_i64_write(h: *mut dbshm_i64, data: *const i64, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i64_read(h: *mut dbshm_i64, out: *mut i64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i64_read(h: *const dbshm_i64, out: *mut i64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_i64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_i64_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_i64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i64_read` does.
 ///
 /// # Safety
 /// As for `dbshm_i64_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_i64_wait(h: *mut dbshm_i64, after_seq: u64, timeout_us: u64, out: *mut i64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_i64_wait(h: *const dbshm_i64, after_seq: u64, timeout_us: u64, out: *mut i64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1252,7 +1741,10 @@ pub unsafe extern "C" fn dbshm_i64_latest_seq(h: *const dbshm_i64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1262,7 +1754,10 @@ pub unsafe extern "C" fn dbshm_i64_memory_size(h: *const dbshm_i64) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1272,7 +1767,10 @@ pub unsafe extern "C" fn dbshm_i64_len(h: *const dbshm_i64) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1282,8 +1780,13 @@ pub unsafe extern "C" fn dbshm_i64_ndim(h: *const dbshm_i64) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_i64_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1293,8 +1796,9 @@ pub unsafe extern "C" fn dbshm_i64_shape(h: *const dbshm_i64, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -1320,7 +1824,14 @@ impl Handle for dbshm_f32 {
 
 /// Opens the `float` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1331,8 +1842,14 @@ pub unsafe extern "C" fn dbshm_f32_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `float` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `float` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_f32_new`.
@@ -1343,6 +1860,12 @@ pub unsafe extern "C" fn dbshm_f32_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `float` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -1355,6 +1878,10 @@ pub unsafe extern "C" fn dbshm_f32_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `float` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return as `dbshm_f32_open` does.
+///
 /// # Safety
 /// As for `dbshm_f32_open`.
 #[no_mangle]
@@ -1363,9 +1890,17 @@ pub unsafe extern "C" fn dbshm_f32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f32_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1375,35 +1910,52 @@ pub unsafe extern "C" fn dbshm_f32_write(h: *mut dbshm_f32, data: *const f32, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_f32_read(h: *mut dbshm_f32, out: *mut f32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_f32_read(h: *const dbshm_f32, out: *mut f32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_f32_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_f32_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f32_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_f32_read` does.
 ///
 /// # Safety
 /// As for `dbshm_f32_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_f32_wait(h: *mut dbshm_f32, after_seq: u64, timeout_us: u64, out: *mut f32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_f32_wait(h: *const dbshm_f32, after_seq: u64, timeout_us: u64, out: *mut f32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1413,7 +1965,10 @@ pub unsafe extern "C" fn dbshm_f32_latest_seq(h: *const dbshm_f32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1423,7 +1978,10 @@ pub unsafe extern "C" fn dbshm_f32_memory_size(h: *const dbshm_f32) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1433,7 +1991,10 @@ pub unsafe extern "C" fn dbshm_f32_len(h: *const dbshm_f32) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1443,8 +2004,13 @@ pub unsafe extern "C" fn dbshm_f32_ndim(h: *const dbshm_f32) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_f32_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1454,8 +2020,9 @@ pub unsafe extern "C" fn dbshm_f32_shape(h: *const dbshm_f32, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
@@ -1481,7 +2048,14 @@ impl Handle for dbshm_f64 {
 
 /// Opens the `double` segment `name` if it exists (its shape must equal
 /// `shape`), or creates it with mode 0600; race-free between processes.
-/// On success stores a new handle in `*out`.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return DBSHM_OK; DBSHM_ERR_TYPE_MISMATCH or DBSHM_ERR_SHAPE_MISMATCH if
+/// the segment exists with another type or shape; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `shape` NULL or `ndim`
@@ -1492,8 +2066,14 @@ pub unsafe extern "C" fn dbshm_f64_new(name: *const c_char, shape: *const usize,
     unsafe { generic::new(name, shape, ndim, out, false) }
 }
 
-/// Creates the `double` segment `name` with mode 0600;
-/// `DBSHM_ERR_ALREADY_EXISTS` if the name is taken.
+/// Creates the `double` segment `name` with mode 0600.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return DBSHM_OK; DBSHM_ERR_ALREADY_EXISTS if the name is taken;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// As for `dbshm_f64_new`.
@@ -1504,6 +2084,12 @@ pub unsafe extern "C" fn dbshm_f64_create(name: *const c_char, shape: *const usi
 }
 
 /// Opens the existing `double` segment `name`; its shape comes from the segment.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if no segment has that name;
+/// DBSHM_ERR_TYPE_MISMATCH if it holds another type; DBSHM_ERR_INVALID_ARGUMENT,
+/// DBSHM_ERR_INCOMPATIBLE, DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string, `out` NULL or writable.
@@ -1516,6 +2102,10 @@ pub unsafe extern "C" fn dbshm_f64_open(name: *const c_char, out: *mut *mut dbsh
 /// Opens the existing `double` segment `name` without write permission: it can
 /// read and wait; writes get `DBSHM_ERR_READ_ONLY`.
 ///
+/// @param name the segment's name, NUL-terminated
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return as `dbshm_f64_open` does.
+///
 /// # Safety
 /// As for `dbshm_f64_open`.
 #[no_mangle]
@@ -1524,9 +2114,17 @@ pub unsafe extern "C" fn dbshm_f64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
-/// Writes one frame of `len` elements (the frame's element count, row-major)
-/// into the back buffer and publishes it. The first write takes the writer
-/// role for this handle; `DBSHM_ERR_WRITER_BUSY` while another handle has it.
+/// Writes one frame into the back buffer and publishes it. The first write
+/// takes the writer role for this handle.
+///
+/// @param h the handle
+/// @param data the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f64_len(h)`
+/// @return DBSHM_OK; DBSHM_ERR_WRITER_BUSY while another handle has the
+/// writer role, or another write through `h` is in progress;
+/// DBSHM_ERR_READ_ONLY for a read-only handle; DBSHM_ERR_SHAPE_MISMATCH if
+/// `len` is not the frame's element count; DBSHM_ERR_INVALID_ARGUMENT or
+/// DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `data` NULL or `len` readable elements.
@@ -1536,35 +2134,52 @@ pub unsafe extern "C" fn dbshm_f64_write(h: *mut dbshm_f64, data: *const f64, le
     unsafe { generic::write(h, data, len) }
 }
 
-/// Copies the latest complete frame into `out` (`len` elements, the frame's
-/// element count) and, if `info` is not NULL, its number and timestamp.
-/// `out` is untouched on failure, but for `DBSHM_ERR_INCOMPATIBLE` (a
-/// damaged segment whose frame never validates): then it holds a partial copy.
+/// Copies the latest complete frame out. `out` is untouched on failure, but
+/// for `DBSHM_ERR_INCOMPATIBLE` (a damaged segment whose frame never
+/// validates): then it holds a partial copy.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_SHAPE_MISMATCH if `len` is not the frame's
+/// element count; DBSHM_ERR_INVALID_ARGUMENT or DBSHM_ERR_INCOMPATIBLE.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `len` writable elements,
 /// `info` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_f64_read(h: *mut dbshm_f64, out: *mut f64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_f64_read(h: *const dbshm_f64, out: *mut f64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::read(h, out, len, info) }
 }
 
 /// Waits until a frame newer than `after_seq` is published, then reads it as
-/// `dbshm_f64_read` does. `DBSHM_ERR_TIMEOUT` after `timeout_us`
-/// microseconds; `DBSHM_WAIT_FOREVER` waits without limit.
+/// `dbshm_f64_read` does.
+///
+/// @param h the handle; only read, so any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param out receives the frame, row-major: `len` elements
+/// @param len the frame's element count, `dbshm_f64_len(h)`
+/// @param info receives the frame's number and timestamp; may be NULL
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_f64_read` does.
 ///
 /// # Safety
 /// As for `dbshm_f64_read`.
 #[no_mangle]
-pub unsafe extern "C" fn dbshm_f64_wait(h: *mut dbshm_f64, after_seq: u64, timeout_us: u64, out: *mut f64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
+pub unsafe extern "C" fn dbshm_f64_wait(h: *const dbshm_f64, after_seq: u64, timeout_us: u64, out: *mut f64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
-/// Number of the latest published frame (0 before the first write, and for
-/// NULL). A writer's next frame gets this number plus one; a reader can wait
-/// for frames after it.
+/// The number of the latest published frame. A writer's next frame gets
+/// this number plus one; a reader can wait for frames after it.
+///
+/// @param h the handle, or NULL
+/// @return the frame number; 0 before the first write, and for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1574,7 +2189,10 @@ pub unsafe extern "C" fn dbshm_f64_latest_seq(h: *const dbshm_f64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// Total bytes of the shared segment (header and both buffers); 0 for NULL.
+/// The size of the shared segment: its header and both buffers.
+///
+/// @param h the handle, or NULL
+/// @return the size in bytes; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1584,7 +2202,10 @@ pub unsafe extern "C" fn dbshm_f64_memory_size(h: *const dbshm_f64) -> usize {
     unsafe { generic::query(h, |s| s.get_memory_size()) }
 }
 
-/// Elements in one frame (the product of the shape); 0 for NULL.
+/// The number of elements in one frame: the product of the shape.
+///
+/// @param h the handle, or NULL
+/// @return the element count; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1594,7 +2215,10 @@ pub unsafe extern "C" fn dbshm_f64_len(h: *const dbshm_f64) -> usize {
     unsafe { generic::query(h, |s| s.len()) }
 }
 
-/// Number of dimensions of a frame; 0 for NULL.
+/// The number of dimensions of a frame.
+///
+/// @param h the handle, or NULL
+/// @return the number of dimensions; 0 for NULL.
 ///
 /// # Safety
 /// `h` is NULL or a live handle.
@@ -1604,8 +2228,13 @@ pub unsafe extern "C" fn dbshm_f64_ndim(h: *const dbshm_f64) -> usize {
     unsafe { generic::query(h, |s| s.shape().len()) }
 }
 
-/// Copies the shape into `out`, which has room for `cap` values (at least
-/// the ndim; `DBSHM_MAX_NDIM` always suffices).
+/// Copies the shape out, outermost dimension first.
+///
+/// @param h the handle
+/// @param out receives the `dbshm_f64_ndim(h)` lengths
+/// @param cap how many values `out` has room for: at least the ndim
+/// (`DBSHM_MAX_NDIM` always suffices)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL or a `cap` too small.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `out` NULL or `cap` writable values.
@@ -1615,8 +2244,9 @@ pub unsafe extern "C" fn dbshm_f64_shape(h: *const dbshm_f64, out: *mut usize, c
     unsafe { generic::shape_into(h, out, cap) }
 }
 
-/// Releases a handle (and the writer role, if it holds it); the segment
-/// stays. NULL is fine.
+/// Releases a handle, and the writer role if it holds it; the segment stays.
+///
+/// @param h the handle, or NULL (which does nothing); not used afterwards
 ///
 /// # Safety
 /// `h` is NULL or a live handle, not used afterwards.
