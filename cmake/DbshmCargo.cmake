@@ -14,9 +14,8 @@ function(dbshm_cargo_version out)
   set(${out} "${version}" PARENT_SCOPE)
 endfunction()
 
-# Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree.
-# Before 1.0 a minor release may break the ABI, so the SONAME carries it
-# (libdbshm.so.0.1); from 1.0 on, the major alone (libdbshm.so.1).
+# Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree,
+# and names the SONAME (libdbshm.so.0.1 while 0.x; libdbshm.so.1 from 1.0).
 function(dbshm_cargo_build)
   find_program(CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
   set(target_dir "${CMAKE_CURRENT_BINARY_DIR}/cargo")
@@ -30,10 +29,15 @@ function(dbshm_cargo_build)
     BYPRODUCTS "${out}/libdbshm.so" "${out}/libdbshm.a"
     COMMENT "cargo: building libdbshm.so and libdbshm.a"
     USES_TERMINAL VERBATIM)
-  if(PROJECT_VERSION_MAJOR EQUAL 0)
-    set(soname "libdbshm.so.0.${PROJECT_VERSION_MINOR}")
-  else()
-    set(soname "libdbshm.so.${PROJECT_VERSION_MAJOR}")
+  # The SONAME as the generator recorded it in the header (build.rs passes
+  # the same line to the linker); the capi_drift test keeps it in step with
+  # the version.
+  set(header "${CMAKE_CURRENT_SOURCE_DIR}/include/dbshm.h")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${header}")
+  file(STRINGS "${header}" line REGEX "^#define DBSHM_SONAME \"[^\"]+\"$" LIMIT_COUNT 1)
+  string(REGEX REPLACE "^#define DBSHM_SONAME \"([^\"]+)\"$" "\\1" soname "${line}")
+  if(NOT soname)
+    message(FATAL_ERROR "no DBSHM_SONAME in ${header}")
   endif()
   set(DBSHM_SHARED "${out}/libdbshm.so" PARENT_SCOPE)
   set(DBSHM_STATIC "${out}/libdbshm.a" PARENT_SCOPE)

@@ -21,27 +21,23 @@ use common::{check, check_tally, emit, fill, is_frame, json, Proc, Report, Tally
 use dbshm::{DoubleBufferedSharedMemory, Element};
 use num_traits::NumCast;
 
-const TYPES: [&str; 10] = [
-    "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "f32", "f64",
-];
+macro_rules! type_names {
+    ({} $(($t:ident, $v:ident, $code:literal, $c:literal))*) => {
+        [$(stringify!($t)),*]
+    };
+}
+
+/// The name of every element type, in code order.
+const TYPES: [&str; dbshm::Dtype::ALL.len()] = dbshm::for_each_element!(type_names {});
 
 /// Calls `$f::<T>($args)` with `T` the element type named by `$ty`.
 macro_rules! with_type {
-    ($ty:expr, $f:ident ( $($arg:expr),* )) => {
-        match $ty {
-            "u8" => $f::<u8>($($arg),*),
-            "i8" => $f::<i8>($($arg),*),
-            "u16" => $f::<u16>($($arg),*),
-            "i16" => $f::<i16>($($arg),*),
-            "u32" => $f::<u32>($($arg),*),
-            "i32" => $f::<i32>($($arg),*),
-            "u64" => $f::<u64>($($arg),*),
-            "i64" => $f::<i64>($($arg),*),
-            "f32" => $f::<f32>($($arg),*),
-            "f64" => $f::<f64>($($arg),*),
-            other => panic!("unknown element type {other}"),
-        }
-    };
+    ($ty:expr, $f:ident $args:tt) => {{
+        let ty: &str = $ty;
+        let dtype = dbshm::Dtype::ALL.into_iter().find(|d| d.name() == ty);
+        let dtype = dtype.unwrap_or_else(|| panic!("unknown element type {ty}"));
+        dbshm::with_element_type!(dtype, $f $args)
+    }};
 }
 
 fn main() {
@@ -197,9 +193,9 @@ fn tools() -> &'static Tools {
         let (lib, bin) = (stage.join("lib"), stage.join("bin"));
         std::fs::create_dir_all(&lib).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
-        let soname = format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"));
-        std::fs::copy(&built, lib.join(&soname)).unwrap();
-        std::os::unix::fs::symlink(&soname, lib.join("libdbshm.so")).unwrap();
+        let soname = env!("DBSHM_SONAME");
+        std::fs::copy(&built, lib.join(soname)).unwrap();
+        std::os::unix::fs::symlink(soname, lib.join("libdbshm.so")).unwrap();
         let tools = Tools { root, lib, bin };
         for (src, out) in [
             ("tests/c/frames.c", "frames"),
@@ -346,12 +342,9 @@ fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Fail
 fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
     let so = tools().lib.join("libdbshm.so");
     let dynamic = Command::new("readelf").arg("-d").arg(&so).output()?;
-    let soname = format!(
-        "Library soname: [libdbshm.so.0.{}]",
-        env!("CARGO_PKG_VERSION_MINOR")
-    );
+    let soname = concat!("Library soname: [", env!("DBSHM_SONAME"), "]");
     check(
-        String::from_utf8_lossy(&dynamic.stdout).contains(&soname),
+        String::from_utf8_lossy(&dynamic.stdout).contains(soname),
         || format!("no {soname} in readelf -d"),
     )?;
     let nm = Command::new("nm")
@@ -371,7 +364,7 @@ fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
         format!("exports beyond the C API: {foreign:?}")
     })?;
     // 13 functions per element type, and the 4 shared ones.
-    check(symbols.len() == 10 * 13 + 4, || {
+    check(symbols.len() == dbshm::Dtype::ALL.len() * 13 + 4, || {
         format!("{} symbols exported", symbols.len())
     })
 }
@@ -549,8 +542,7 @@ fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
     let _ = std::fs::remove_dir_all(&target);
     std::fs::create_dir_all(target.join("release"))?;
     std::fs::copy(
-        t.lib
-            .join(format!("libdbshm.so.0.{}", env!("CARGO_PKG_VERSION_MINOR"))),
+        t.lib.join(env!("DBSHM_SONAME")),
         target.join("release/libdbshm.so"),
     )?;
     let out = Command::new("make")
@@ -573,7 +565,8 @@ fn examples_makefile_builds_into_cargo_target_dir() -> Result<(), Failed> {
         .output()?;
     let deps = String::from_utf8_lossy(&ldd.stdout);
     let expected = target
-        .join("examples-c/libdbshm.so.0.")
+        .join("examples-c")
+        .join(env!("DBSHM_SONAME"))
         .display()
         .to_string();
     check(deps.contains(&expected), || format!("ldd: {deps}"))

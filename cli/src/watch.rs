@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element, FrameInfo};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory, Element, FrameInfo};
 use num_traits::ToPrimitive;
 
 use crate::stats::{self, Latencies};
@@ -35,18 +35,7 @@ pub fn run(args: WatchArgs) -> Result<ExitCode, String> {
         None => None,
     };
     let dtype = dbshm::inspect(&args.name).map_err(|e| e.to_string())?.dtype;
-    match dtype {
-        Dtype::U8 => watch::<u8>(&args, duration),
-        Dtype::I8 => watch::<i8>(&args, duration),
-        Dtype::U16 => watch::<u16>(&args, duration),
-        Dtype::I16 => watch::<i16>(&args, duration),
-        Dtype::U32 => watch::<u32>(&args, duration),
-        Dtype::I32 => watch::<i32>(&args, duration),
-        Dtype::U64 => watch::<u64>(&args, duration),
-        Dtype::I64 => watch::<i64>(&args, duration),
-        Dtype::F32 => watch::<f32>(&args, duration),
-        Dtype::F64 => watch::<f64>(&args, duration),
-    }
+    dbshm::with_element_type!(dtype, watch(&args, duration))
 }
 
 /// Min, max and mean of a frame's elements, as f64.
