@@ -629,7 +629,10 @@ fn stress_1080p_frames() -> Result<(), Failed> {
     if soak() {
         stress("stress-1080p-soak", (1080, 1920, 3), 540_000, 100_000)
     } else {
-        stress("stress-1080p", (1080, 1920, 3), 3_000, 200)
+        // 60 reads: three readers made 4,774 here on a quiet machine and 174
+        // with four builds running at once; 60 is still 60 whole 6.2 MB
+        // frames verified under a writer flat out.
+        stress("stress-1080p", (1080, 1920, 3), 3_000, 60)
     }
 }
 
