@@ -176,7 +176,12 @@ fn tools() -> &'static Tools {
             .unwrap()
             .to_path_buf();
         let built = target.join("release/libdbshm.so");
-        let newest_source = newest(&root.join("src")).max(newest(&root.join("build.rs")));
+        // The header too: build.rs takes the SONAME from it.
+        let newest_source = ["src", "build.rs", "include/dbshm.h"]
+            .map(|p| newest(&root.join(p)))
+            .into_iter()
+            .max()
+            .unwrap();
         match std::fs::metadata(&built).and_then(|m| m.modified()) {
             Ok(t) if t >= newest_source => {}
             Ok(_) => panic!(
