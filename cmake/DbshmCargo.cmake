@@ -1,22 +1,26 @@
 # Helpers for the top-level CMakeLists.txt: cargo builds the libraries, CMake
 # installs them the way C libraries are installed.
 
+# `out` = the first group of `pattern` on the first line of `file` it
+# matches; a change to `file` reconfigures.
+function(dbshm_read_line file pattern out)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${file}")
+  file(STRINGS "${file}" line REGEX "${pattern}" LIMIT_COUNT 1)
+  if(NOT line MATCHES "${pattern}")
+    message(FATAL_ERROR "no line like ${pattern} in ${file}")
+  endif()
+  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
 # The package version from Cargo.toml (its first `version = "..."` line, the
 # [package] one): one place to bump.
 function(dbshm_cargo_version out)
-  # A version bump in Cargo.toml reconfigures.
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml")
-  file(STRINGS "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml" line REGEX "^version = \"[0-9]+\\.[0-9]+\\.[0-9]+\"" LIMIT_COUNT 1)
-  string(REGEX REPLACE "^version = \"([0-9.]+)\".*" "\\1" version "${line}")
-  if(NOT version)
-    message(FATAL_ERROR "no version in Cargo.toml")
-  endif()
+  dbshm_read_line("${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml" "^version = \"([0-9]+\\.[0-9]+\\.[0-9]+)\"" version)
   set(${out} "${version}" PARENT_SCOPE)
 endfunction()
 
-# Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree.
-# Before 1.0 a minor release may break the ABI, so the SONAME carries it
-# (libdbshm.so.0.1); from 1.0 on, the major alone (libdbshm.so.1).
+# Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree,
+# and names the SONAME (libdbshm.so.0.1 while 0.x; libdbshm.so.1 from 1.0).
 function(dbshm_cargo_build)
   find_program(CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
   set(target_dir "${CMAKE_CURRENT_BINARY_DIR}/cargo")
@@ -30,11 +34,10 @@ function(dbshm_cargo_build)
     BYPRODUCTS "${out}/libdbshm.so" "${out}/libdbshm.a"
     COMMENT "cargo: building libdbshm.so and libdbshm.a"
     USES_TERMINAL VERBATIM)
-  if(PROJECT_VERSION_MAJOR EQUAL 0)
-    set(soname "libdbshm.so.0.${PROJECT_VERSION_MINOR}")
-  else()
-    set(soname "libdbshm.so.${PROJECT_VERSION_MAJOR}")
-  endif()
+  # The SONAME as the generator recorded it in the header (build.rs passes
+  # the same line to the linker); the capi_drift test keeps it in step with
+  # the version.
+  dbshm_read_line("${CMAKE_CURRENT_SOURCE_DIR}/include/dbshm.h" "^#define DBSHM_SONAME \"([^\"]+)\"$" soname)
   set(DBSHM_SHARED "${out}/libdbshm.so" PARENT_SCOPE)
   set(DBSHM_STATIC "${out}/libdbshm.a" PARENT_SCOPE)
   set(DBSHM_SONAME "${soname}" PARENT_SCOPE)

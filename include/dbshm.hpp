@@ -6,9 +6,11 @@
  *   dbshm::FrameInfo info = camera.wait(0, std::chrono::seconds(1), frame);
  *
  * Buffer<T> owns one handle (move-only, released by its destructor) and is
- * templated on the element type: uint8_t, int8_t, uint16_t, int16_t,
- * uint32_t, int32_t, uint64_t, int64_t, float or double; any other type is a
- * compile-time error. Every failure throws dbshm::Error, carrying the
+ * templated on the element type: one of those DBSHM_FOR_EACH_TYPE in dbshm.h
+ * lists (uint8_t ... double); any other type is a compile-time error.
+ * Reading, waiting and the queries are const member functions, as the C
+ * functions under them take a const handle; one Buffer may be used by
+ * several threads at once. Every failure throws dbshm::Error, carrying the
  * dbshm_status and the library's message (which names the segment).
  */
 #ifndef DBSHM_HPP
@@ -67,7 +69,9 @@ inline void check(dbshm_status status) {
 template <typename T>
 struct Api;
 
-#define DBSHM_DETAIL_API(T, X)                                                                      \
+/* One specialisation per element type of dbshm.h's list: X is the C name's
+ * part (u8), T the element type (uint8_t). */
+#define DBSHM_DETAIL_API(X, T)                                                                      \
     template <>                                                                                     \
     struct Api<T> {                                                                                 \
         using Handle = dbshm_##X;                                                                   \
@@ -86,16 +90,7 @@ struct Api;
         static constexpr auto free = dbshm_##X##_free;                                              \
     };
 
-DBSHM_DETAIL_API(uint8_t, u8)
-DBSHM_DETAIL_API(int8_t, i8)
-DBSHM_DETAIL_API(uint16_t, u16)
-DBSHM_DETAIL_API(int16_t, i16)
-DBSHM_DETAIL_API(uint32_t, u32)
-DBSHM_DETAIL_API(int32_t, i32)
-DBSHM_DETAIL_API(uint64_t, u64)
-DBSHM_DETAIL_API(int64_t, i64)
-DBSHM_DETAIL_API(float, f32)
-DBSHM_DETAIL_API(double, f64)
+DBSHM_FOR_EACH_TYPE(DBSHM_DETAIL_API)
 
 #undef DBSHM_DETAIL_API
 
@@ -109,9 +104,10 @@ struct is_element<T, std::void_t<typename Api<T>::Handle>> : std::true_type {};
 /** A segment of T elements; see the file comment. */
 template <typename T>
 class Buffer {
+#define DBSHM_DETAIL_NAME(X, T) " " #T
     static_assert(detail::is_element<T>::value,
-                  "dbshm::Buffer<T>: T must be one of uint8_t, int8_t, uint16_t, int16_t, uint32_t, "
-                  "int32_t, uint64_t, int64_t, float, double");
+                  "dbshm::Buffer<T>: T must be one of" DBSHM_FOR_EACH_TYPE(DBSHM_DETAIL_NAME));
+#undef DBSHM_DETAIL_NAME
     using Api = detail::Api<T>;
 
 public:
@@ -154,20 +150,20 @@ public:
     void write(const std::vector<T> &data) { write(data.data(), data.size()); }
 
     /** Copies the latest complete frame into out[0..len). */
-    FrameInfo read(T *out, size_t len) {
+    FrameInfo read(T *out, size_t len) const {
         FrameInfo info{};
         detail::check(Api::read(handle_, out, len, &info));
         return info;
     }
 
     /** Copies the latest complete frame into `out`, resized to len() first. */
-    FrameInfo read(std::vector<T> &out) {
+    FrameInfo read(std::vector<T> &out) const {
         out.resize(len());
         return read(out.data(), out.size());
     }
 
     /** The latest complete frame, as a new vector. */
-    std::vector<T> read() {
+    std::vector<T> read() const {
         std::vector<T> out(len());
         read(out.data(), out.size());
         return out;
@@ -175,7 +171,7 @@ public:
 
     /** Waits for a frame newer than after_seq, then reads it into `out` (resized to len() first).
      *  `timeout` of wait_forever waits without limit; a negative one does not wait. */
-    FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) {
+    FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) const {
         out.resize(len());
         FrameInfo info{};
         // Only wait_forever waits without limit; a deadline already past is 0.

@@ -1,40 +1,62 @@
-//! The committed C header and per-type C functions are what build.rs
-//! generates now (feature `capi`): a change to the Rust API, the template or
-//! cbindgen.toml that was not regenerated fails here.
+//! The committed C header and per-type C functions are what the generator
+//! (xtask/src/capi.rs, included here) writes now: a change to the Rust API,
+//! the element types, the template, cbindgen.toml or the crate version that
+//! was not regenerated fails here.
 //!
-//! Regenerate with `DBSHM_BLESS=1 cargo build --features capi`.
+//! Regenerate with `cargo run -p xtask -- gen-capi`.
 
-fn same(committed: &str, fresh: &str) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let committed_text = std::fs::read_to_string(format!("{root}/{committed}")).unwrap();
-    let fresh_text = std::fs::read_to_string(format!("{}/{fresh}", env!("OUT_DIR"))).unwrap();
-    if committed_text != fresh_text {
-        let line = committed_text
+#[path = "../xtask/src/capi.rs"]
+mod capi;
+
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn committed_matches(fresh: capi::Generated) {
+    let path = root().join(fresh.path);
+    let committed = std::fs::read_to_string(&path).unwrap();
+    if committed != fresh.text {
+        let line = committed
             .lines()
-            .zip(fresh_text.lines())
+            .zip(fresh.text.lines())
             .position(|(a, b)| a != b)
             .map_or_else(|| "the end".to_owned(), |n| format!("line {}", n + 1));
         panic!(
-            "{committed} differs from a fresh generation (first at {line}); \
-             regenerate with DBSHM_BLESS=1 cargo build --features capi"
+            "{} differs from a fresh generation (first at {line}); regenerate with {}",
+            fresh.path,
+            capi::REGENERATE
         );
     }
 }
 
 #[test]
+fn generator_reads_the_crate_version() {
+    assert_eq!(capi::crate_version(root()), env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
 fn committed_header_matches_a_fresh_generation() {
-    same("include/dbshm.h", "dbshm.h");
+    committed_matches(capi::header(root(), &capi::crate_version(root())));
 }
 
 #[test]
 fn committed_per_type_functions_match_their_template() {
-    same("src/capi/types.rs", "types.rs");
+    committed_matches(capi::types_rs(root(), &capi::crate_version(root())));
+}
+
+#[test]
+fn soname_carries_the_minor_before_1_0_and_the_major_after() {
+    assert_eq!(capi::soname("0.1.0"), "libdbshm.so.0.1");
+    assert_eq!(capi::soname("0.12.3"), "libdbshm.so.0.12");
+    assert_eq!(capi::soname("1.4.2"), "libdbshm.so.1");
+    assert_eq!(capi::soname("2.0.0"), "libdbshm.so.2");
 }
 
 #[test]
 fn every_function_is_declared_once() {
-    let header =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/dbshm.h")).unwrap();
+    let header = std::fs::read_to_string(root().join("include/dbshm.h")).unwrap();
     let mut names: Vec<&str> = header
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with('*') && !l.starts_with('#'))
@@ -48,10 +70,11 @@ fn every_function_is_declared_once() {
     let total = names.len();
     names.sort_unstable();
     names.dedup();
-    // 13 functions for each of the 10 element types, and 4 shared ones.
+    // 13 functions for each element type, and 4 shared ones.
+    let expected = dbshm::Dtype::ALL.len() * 13 + 4;
     assert_eq!(
         (total, names.len()),
-        (134, 134),
+        (expected, expected),
         "declarations: {total}, distinct: {}",
         names.len()
     );

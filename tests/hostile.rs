@@ -5,8 +5,9 @@
 //!
 //! Like `multiprocess.rs`, this binary re-runs itself as each child process
 //! (with `DBSHM_TEST_CHILD` set, the first argument names the role) and the
-//! children report `key=value` words on stdout. Any child that could hang
-//! is watched: one whose progress stands still is killed and reported.
+//! children report JSON lines on stdout; each role is a function beside the
+//! test that spawns it, listed in `main`. Any child that could hang is
+//! watched: one whose progress stands still is killed and reported.
 
 mod common;
 #[path = "common/foreign.rs"]
@@ -19,13 +20,13 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{check, root_or_skip, words, Failed, TestSegment, CHILD_ENV};
+use common::{check, emit, json, root_or_skip, Failed, Report, TestSegment};
 use dbshm::ndarray::Array;
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 use foreign::Foreign;
@@ -56,7 +57,25 @@ fn main() {
         a_cleaner_racing_creators_never_breaks_a_segment,
         a_squatter_on_the_names_a_creator_will_use_stops_no_creation,
     ];
-    common::run_tests_or_child(child, trials);
+    let roles = common::roles![
+        racer,
+        opener,
+        race_observer,
+        observe,
+        spin,
+        fork_then_sleep,
+        write_once,
+        write_and_hold,
+        lock_all,
+        create_as_user,
+        thread_busy,
+        mode_as_user,
+        no_proc,
+        patch_lock_id,
+        squat,
+        clean_loop,
+    ];
+    common::run_tests_or_child(&roles, trials);
 }
 
 // ------------------------------------------------------------- helpers
@@ -139,9 +158,8 @@ struct Watched {
 
 impl Watched {
     fn spawn(args: &[&str]) -> Watched {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(args)
-            .env(CHILD_ENV, "1")
+        let mut child = dbshm_testkit::child::command(args[0])
+            .args(&args[1..])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -180,32 +198,32 @@ impl Watched {
         )
     }
 
-    /// Waits up to `timeout` for a line starting with `prefix`; returns it.
-    fn expect_line(&mut self, prefix: &str, timeout: Duration) -> Result<String, Failed> {
+    /// Waits up to `timeout` for a report line with `key`; returns it.
+    fn expect(&mut self, key: &str, timeout: Duration) -> Result<Report, Failed> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok((_, line)) => {
-                    if line.starts_with("progress ") {
+                    if progress(&line).is_some() {
                         self.last_progress = Some(line);
                         continue;
                     }
                     self.seen.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return Ok(line);
+                    if let Some(report) = Report::line(&line).filter(|r| r.has(key)) {
+                        return Ok(report);
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(format!(
-                        "no {prefix:?} line within {timeout:?} (hung?): {}",
+                        "no {key:?} report within {timeout:?} (hung?): {}",
                         self.describe()
                     )
                     .into())
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(
-                        format!("exited before printing {prefix:?}: {}", self.describe()).into(),
+                        format!("exited before reporting {key:?}: {}", self.describe()).into(),
                     )
                 }
             }
@@ -217,23 +235,18 @@ impl Watched {
         self.stdin.take();
     }
 
-    /// Waits for a clean exit and returns the `key=value` words it printed.
-    /// Kills it and fails if the count of its `progress n=` lines stands
-    /// still for `stall` (a call in its loop hangs), or it runs past `limit`.
-    fn finish(
-        mut self,
-        stall: Duration,
-        limit: Duration,
-    ) -> Result<HashMap<String, String>, Failed> {
+    /// Waits for a clean exit and returns its report lines, merged. Kills it
+    /// and fails if the count of its `progress` lines stands still for
+    /// `stall` (a call in its loop hangs), or it runs past `limit`.
+    fn finish(mut self, stall: Duration, limit: Duration) -> Result<Report, Failed> {
         let start = Instant::now();
-        let mut progress: Option<(String, Instant)> = None;
+        let mut progressed: Option<(u64, Instant)> = None;
         loop {
             match self.lines.recv_timeout(Duration::from_millis(50)) {
                 Ok((at, line)) => {
-                    if line.starts_with("progress ") {
-                        let n = words(&line).get("n").cloned().unwrap_or_default();
-                        if progress.as_ref().is_none_or(|(seen, _)| *seen != n) {
-                            progress = Some((n, at));
+                    if let Some(n) = progress(&line) {
+                        if progressed.is_none_or(|(seen, _)| seen != n) {
+                            progressed = Some((n, at));
                         }
                         self.last_progress = Some(line);
                     } else {
@@ -243,7 +256,7 @@ impl Watched {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            if let Some((_, since)) = &progress {
+            if let Some((_, since)) = &progressed {
                 if since.elapsed() > stall {
                     let why = format!(
                         "stalled: no progress for {stall:?}, so a call hangs: {}",
@@ -274,13 +287,13 @@ impl Watched {
         if !status.success() {
             return Err(format!("failed with {status}: {}", self.describe()).into());
         }
-        Ok(words(&self.seen.join("\n")))
+        Ok(Report::parse(&self.seen.join("\n")))
     }
 
     /// The lines it printed so far, without waiting.
     fn drain(&mut self) -> &[String] {
         while let Ok((_, line)) = self.lines.try_recv() {
-            if !line.starts_with("progress ") {
+            if progress(&line).is_none() {
                 self.seen.push(line);
             }
         }
@@ -329,15 +342,28 @@ fn verdict<T>(r: &Result<T, DbShmError>) -> &'static str {
     }
 }
 
-fn get<'a>(r: &'a HashMap<String, String>, key: &str) -> &'a str {
-    r.get(key).map_or("<missing>", String::as_str)
+/// The count of a `progress` line (see `start_ticker`).
+fn progress(line: &str) -> Option<u64> {
+    Report::line(line)
+        .filter(|r| r.has("progress"))
+        .map(|r| r.count("progress"))
 }
 
-fn num(r: &HashMap<String, String>, key: &str) -> u64 {
-    r.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+/// What a child reported under `key`, as text (`"<missing>"` if nothing).
+fn get(r: &Report, key: &str) -> String {
+    match r.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "<missing>".into(),
+    }
 }
 
-// ------------------------------------------------------------ children
+/// The count a child reported under `key`, 0 if none.
+fn num(r: &Report, key: &str) -> u64 {
+    r.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0)
+}
+
+// ------------------------------------------------ what the children share
 
 /// Loop progress of a child, printed by `start_ticker` for the parent's
 /// watchdog: iterations done and the operation in flight.
@@ -347,11 +373,10 @@ static DOING: AtomicUsize = AtomicUsize::new(0);
 fn start_ticker(ops: &'static [&'static str]) {
     thread::spawn(move || loop {
         thread::sleep(Duration::from_millis(100));
-        println!(
-            "progress n={} op={}",
-            DONE.load(Ordering::Relaxed),
-            ops[DOING.load(Ordering::Relaxed)]
-        );
+        emit(&json!({
+            "progress": DONE.load(Ordering::Relaxed),
+            "op": ops[DOING.load(Ordering::Relaxed)],
+        }));
     });
 }
 
@@ -383,606 +408,7 @@ fn hold_until_stdin_closes() {
 const MARKER: u8 = 0xA5;
 const RACE_SHAPE: [usize; 1] = [4096];
 
-fn child(args: &[String]) {
-    let arg = |i: usize| args[i].as_str();
-    match arg(0) {
-        // racer NAME TARGET: until stdin closes, puts a symlink to TARGET
-        // under NAME, then nothing, then a FIFO, then nothing. Each goes in
-        // with RENAME_NOREPLACE (never over a segment the opener made) and
-        // is taken away only if the name still holds it.
-        "racer" => {
-            let (name, target) = (arg(1), arg(2));
-            let stop = stop_flag();
-            let path = shm_file(name);
-            let tmp = [
-                shm_file(&format!("{name}-racer-link")),
-                shm_file(&format!("{name}-racer-fifo")),
-            ];
-            let mut placed = [0u64; 2];
-            let (mut blocked, mut cycles) = (0u64, 0u64);
-            println!("racing");
-            while !stop.load(Ordering::Relaxed) {
-                for (kind, tmp) in tmp.iter().enumerate() {
-                    let _ = std::fs::remove_file(tmp);
-                    if kind == 0 {
-                        std::os::unix::fs::symlink(target, tmp).unwrap();
-                    } else {
-                        let c = CString::new(tmp.to_str().unwrap()).unwrap();
-                        // SAFETY: a valid NUL-terminated path.
-                        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-                    }
-                    let ino = std::fs::symlink_metadata(tmp).unwrap().ino();
-                    match rustix::fs::renameat_with(
-                        rustix::fs::CWD,
-                        tmp,
-                        rustix::fs::CWD,
-                        &path,
-                        rustix::fs::RenameFlags::NOREPLACE,
-                    ) {
-                        Ok(()) => {
-                            placed[kind] += 1;
-                            thread::sleep(Duration::from_micros(200));
-                            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == ino) {
-                                let _ = std::fs::remove_file(&path);
-                            }
-                        }
-                        Err(_) => {
-                            blocked += 1;
-                            let _ = std::fs::remove_file(tmp);
-                        }
-                    }
-                    thread::sleep(Duration::from_micros(100));
-                }
-                cycles += 1;
-            }
-            println!(
-                "links={} fifos={} blocked={blocked} cycles={cycles}",
-                placed[0], placed[1]
-            );
-        }
-        // opener NAME: open, open_readonly, new and create in turn, at least
-        // 4000 times and 2 s (at most 8 s). A success that reads frame 1 or
-        // the marker came through the link; each writable success writes a
-        // frame (through the link, that changes the outside file); a segment
-        // it made itself it unlinks at once.
-        "opener" => {
-            const OPS: [&str; 4] = ["open", "open_readonly", "new", "create"];
-            let name = arg(1);
-            start_ticker(&OPS);
-            let frame = vec![0x5Au8; RACE_SHAPE[0]];
-            let mut ok = [0u64; 4];
-            let mut errors: HashMap<&str, u64> = HashMap::new();
-            let mut through = 0u64;
-            let start = Instant::now();
-            let mut n = 0u64;
-            while (n < 4000 || start.elapsed() < Duration::from_secs(2))
-                && start.elapsed() < Duration::from_secs(8)
-            {
-                let op = (n % 4) as usize;
-                DOING.store(op, Ordering::Relaxed);
-                let result = match op {
-                    0 => Shm::<u8>::open(name),
-                    1 => Shm::<u8>::open_readonly(name),
-                    2 => Shm::<u8>::new(name, RACE_SHAPE),
-                    _ => Shm::<u8>::create(name, RACE_SHAPE),
-                };
-                match result {
-                    Ok(shm) => {
-                        ok[op] += 1;
-                        let seq = shm.latest_seq();
-                        let marked = shm.read().map_or(true, |f| f.iter().any(|&x| x == MARKER));
-                        if seq != 0 || marked {
-                            through += 1;
-                            if through <= 5 {
-                                println!("through_link_via={}_seq{seq}", OPS[op]);
-                            }
-                        }
-                        if op != 1 {
-                            let _ = shm.write_slice(&frame);
-                        }
-                        if op >= 2 && seq == 0 && !marked {
-                            let _ = dbshm::unlink(name);
-                        }
-                    }
-                    Err(e) => {
-                        let v = verdict(&Err::<(), _>(e));
-                        *errors.entry(v).or_default() += 1;
-                    }
-                }
-                n += 1;
-                DONE.store(n, Ordering::Relaxed);
-            }
-            let e = |k: &str| errors.get(k).copied().unwrap_or(0);
-            println!(
-                "iters={n} through_link={through} ok_open={} ok_readonly={} ok_new={} ok_create={} \
-                 incompatible={} notfound={} exists={} other={}",
-                ok[0],
-                ok[1],
-                ok[2],
-                ok[3],
-                e("incompatible"),
-                e("notfound"),
-                e("exists"),
-                e("error") + e("denied") + e("busy")
-            );
-        }
-        // race_observer NAME: list() and inspect(NAME) until stdin closes;
-        // counts what it saw of the marker segment behind the link.
-        "race_observer" => {
-            let name = arg(1);
-            // The copy outside names the model's lock file; a segment the
-            // opener makes under the name has a lock file of its own.
-            let marker_lock = arg(2);
-            let stop = stop_flag();
-            start_ticker(&["list", "inspect"]);
-            let (mut lists, mut inspects, mut through) = (0u64, 0u64, 0u64);
-            while !stop.load(Ordering::Relaxed) {
-                DOING.store(0, Ordering::Relaxed);
-                if let Ok(all) = dbshm::list() {
-                    through += all
-                        .iter()
-                        .filter(|s| s.name == name && s.lock_file == marker_lock)
-                        .count() as u64;
-                }
-                lists += 1;
-                DOING.store(1, Ordering::Relaxed);
-                if dbshm::inspect(name).is_ok_and(|s| s.lock_file == marker_lock) {
-                    through += 1;
-                }
-                inspects += 1;
-                DONE.fetch_add(1, Ordering::Relaxed);
-            }
-            println!("lists={lists} inspects={inspects} through_link={through}");
-        }
-        // observe NAME THREADS: THREADS threads call inspect(NAME) (what
-        // `dbshm info` does), one of them list() every 20th time (`dbshm
-        // list`, slower), until stdin closes.
-        "observe" => {
-            let name = arg(1).to_owned();
-            let threads: usize = arg(2).parse().unwrap();
-            let stop = stop_flag();
-            let total = Arc::new(AtomicU64::new(0));
-            let workers: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (name, stop, total) = (name.clone(), Arc::clone(&stop), Arc::clone(&total));
-                    thread::spawn(move || {
-                        let mut n = 0u64;
-                        while !stop.load(Ordering::Relaxed) {
-                            let _ = dbshm::inspect(&name);
-                            if t == 0 && n % 20 == 0 {
-                                let _ = dbshm::list();
-                            }
-                            n += 1;
-                            total.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                })
-                .collect();
-            while total.load(Ordering::Relaxed) == 0 {
-                thread::sleep(Duration::from_millis(1));
-            }
-            println!("observing");
-            for w in workers {
-                w.join().unwrap();
-            }
-            println!("observations={}", total.load(Ordering::Relaxed));
-        }
-        // spin: keeps a core busy until stdin closes.
-        "spin" => {
-            let stop = stop_flag();
-            println!("spinning");
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::spin_loop();
-            }
-        }
-        // fork_then_sleep NAME TEST_PID: writes once (takes the role), forks
-        // a child that only sleeps (never execs) while TEST_PID lives, prints
-        // the child's pid, and sleeps until killed.
-        "fork_then_sleep" => {
-            let shm = Shm::<u8>::open(arg(1)).unwrap();
-            shm.write_with(|mut b| b.fill(1)).unwrap();
-            let test_pid: libc::pid_t = arg(2).parse().unwrap();
-            // The child says when it runs: dbshm's atfork handler has closed
-            // its copies of the role by then (before that, for an instant
-            // after any fork, the child shares them).
-            let mut ready = [0 as libc::c_int; 2];
-            // SAFETY: `ready` has room for the two descriptors.
-            assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0);
-            // SAFETY: this process is single-threaded, so the forked copy may
-            // run Rust code; it leaves with _exit, running no destructors.
-            match unsafe { libc::fork() } {
-                0 => {
-                    // SAFETY: writes one byte to the pipe made above.
-                    unsafe { libc::write(ready[1], [1u8].as_ptr().cast(), 1) };
-                    // Let go of the parent's pipes, so that they close when
-                    // the writer dies; then sleep while the test lives.
-                    // SAFETY: plain system calls on this process's own descriptors.
-                    unsafe {
-                        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                        libc::dup2(null, 0);
-                        libc::dup2(null, 1);
-                        libc::dup2(null, 2);
-                    }
-                    let start = Instant::now();
-                    // SAFETY: signal 0 only checks that the test still runs.
-                    while unsafe { libc::kill(test_pid, 0) } == 0
-                        && start.elapsed() < Duration::from_secs(60)
-                    {
-                        thread::sleep(Duration::from_millis(50));
-                    }
-                    // SAFETY: ends the forked child without unwinding.
-                    unsafe { libc::_exit(0) };
-                }
-                -1 => panic!("fork failed"),
-                pid => {
-                    let mut byte = [0u8];
-                    // SAFETY: reads one byte from the pipe made above.
-                    let got = unsafe { libc::read(ready[0], byte.as_mut_ptr().cast(), 1) };
-                    assert_eq!(got, 1);
-                    println!("forked child={pid}");
-                    hold_until_stdin_closes();
-                }
-            }
-        }
-        // write_once NAME: a fresh process's first write.
-        "write_once" => {
-            let shm = Shm::<u8>::open(arg(1)).unwrap();
-            let r = shm.write_with(|mut b| b.fill(2));
-            if let Err(e) = &r {
-                eprintln!("write_once: {e}");
-            }
-            println!("write={}", verdict(&r));
-        }
-        // write_and_hold NAME: writes once, says how that went, and keeps the
-        // handle until stdin closes.
-        "write_and_hold" => {
-            let shm = Shm::<u8>::open(arg(1)).unwrap();
-            let r = shm.write_with(|mut b| b.fill(3));
-            if let Err(e) = &r {
-                eprintln!("write_and_hold: {e}");
-            }
-            println!("write={}", verdict(&r));
-            hold_until_stdin_closes();
-        }
-        // lock_all NAME sh|ex: becomes uid/gid 4242 and, every 10 ms until
-        // stdin closes, opens read-only each file of /dev/shm whose name
-        // contains NAME or starts with ".dbshm" and takes on it a flock (sh
-        // or ex), a classic fcntl read lock and an OFD read lock over the
-        // whole file, retrying those it did not get. Prints `ready` after
-        // the first pass, with what it holds on the segment's own file.
-        "lock_all" => lock_all(arg(1), arg(2) == "ex"),
-        // create_as_user NAME MODE: as uid/gid 4242, creates NAME with MODE (octal).
-        "create_as_user" => {
-            become_user(OTHER, OTHER);
-            let mode = u32::from_str_radix(arg(2), 8).unwrap();
-            let r = Options::new().mode(mode).create::<u8>(arg(1), [16]);
-            if let Err(e) = &r {
-                eprintln!("create_as_user: {e}");
-            }
-            println!("created={}", verdict(&r));
-        }
-        // thread_busy NAME: thread 1 is inside write_with until released;
-        // meanwhile the main thread writes through the same handle.
-        "thread_busy" => thread_busy(arg(1)),
-        // mode_as_user NAME MODE: as uid 4242 if root (so that permissions
-        // apply), creates NAME with MODE, then writes and reads back.
-        "mode_as_user" => {
-            if rustix::process::geteuid().is_root() {
-                become_user(OTHER, OTHER);
-            }
-            let (name, mode) = (arg(1), u32::from_str_radix(arg(2), 8).unwrap());
-            match Options::new().mode(mode).create::<u8>(name, [16]) {
-                Err(e) => {
-                    let msg = e.to_string();
-                    let named = msg.contains(name)
-                        && (msg.contains(&format!("{mode:04o}"))
-                            || msg.contains(&format!("{mode:#o}")));
-                    eprintln!("mode {mode:04o}: create refused: {msg}");
-                    println!("create=refused message_ok={}", u8::from(named));
-                }
-                Ok(shm) => {
-                    let w = shm.write_with(|mut b| b.fill(7));
-                    if let Err(e) = &w {
-                        eprintln!("mode {mode:04o}: created, but the write failed: {e}");
-                    }
-                    let read = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 7));
-                    println!("create=ok write={} read={}", verdict(&w), u8::from(read));
-                }
-            }
-        }
-        // no_proc NAME: in a mount namespace of its own without /proc,
-        // creates NAME, writes, reads back, and tries a second handle.
-        "no_proc" => no_proc(arg(1)),
-        // patch_lock_id NAME LOCKFILE: as uid/gid 4242, who may write NAME,
-        // points NAME's header at LOCKFILE (another segment's).
-        "patch_lock_id" => {
-            become_user(OTHER, OTHER);
-            let hex = arg(2).strip_prefix(".dbshm-lock-").unwrap();
-            let id: Vec<u8> = (0..16)
-                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-                .collect();
-            let file = OpenOptions::new()
-                .write(true)
-                .open(shm_file(arg(1)))
-                .unwrap();
-            file.write_all_at(&id, dbshm::layout::offset::LOCK_ID as u64)
-                .unwrap();
-            println!("patched=1");
-        }
-        // squat: as uid/gid 4242, watches /dev/shm (inotify) and, for each
-        // new `.dbshm-lock-<id>`, creates `.dbshm-new-<id>` and every other
-        // name it could guess from it, until stdin closes.
-        "squat" => {
-            become_user(OTHER, OTHER);
-            let stop = stop_flag();
-            // SAFETY: inotify calls with valid arguments; the buffer is ours.
-            let inotify = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-            assert!(inotify >= 0);
-            // SAFETY: as above; a NUL-terminated path.
-            let watch =
-                unsafe { libc::inotify_add_watch(inotify, c"/dev/shm".as_ptr(), libc::IN_CREATE) };
-            assert!(watch >= 0);
-            println!("watching");
-            let (mut seen, mut squatted) = (0u64, 0u64);
-            let mut buf = [0u8; 65536];
-            while !stop.load(Ordering::Relaxed) {
-                // SAFETY: reads into `buf`, which is large enough for events.
-                let n = unsafe { libc::read(inotify, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    thread::sleep(Duration::from_micros(50));
-                    continue;
-                }
-                let mut at = 0usize;
-                while at < n as usize {
-                    let len =
-                        u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap()) as usize;
-                    let raw = &buf[at + 16..at + 16 + len];
-                    let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap());
-                    if let Some(id) = name.strip_prefix(".dbshm-lock-") {
-                        seen += 1;
-                        for guess in [format!(".dbshm-new-{id}"), id.to_string()] {
-                            if OpenOptions::new()
-                                .write(true)
-                                .create_new(true)
-                                .mode(0o644)
-                                .open(shm_file(&guess))
-                                .is_ok()
-                            {
-                                squatted += 1;
-                                // Gone when the test ends: `squat_cleanup` below.
-                                println!("squatted {guess}");
-                            }
-                        }
-                    }
-                    at += 16 + len;
-                }
-            }
-            println!("seen={seen} squatted={squatted}");
-        }
-        // clean_loop: dbshm::remove_leftovers() until stdin closes.
-        "clean_loop" => {
-            let stop = stop_flag();
-            start_ticker(&["remove_leftovers"]);
-            let mut passes = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                dbshm::remove_leftovers().unwrap();
-                passes += 1;
-                DONE.store(passes, Ordering::Relaxed);
-            }
-            println!("passes={passes}");
-        }
-        role => panic!("unknown child role {role}"),
-    }
-}
-
-fn lock_all(name: &str, exclusive: bool) {
-    struct Held {
-        _fds: Vec<OwnedFd>,
-        fds: [i32; 3],
-        got: [bool; 3],
-    }
-    fn read_lock(fd: i32, cmd: libc::c_int) -> bool {
-        // SAFETY: an all-zero flock is valid; zero l_len means the whole
-        // file, and OFD locks require l_pid 0.
-        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-        lock.l_type = libc::F_RDLCK as libc::c_short;
-        lock.l_whence = libc::SEEK_SET as libc::c_short;
-        // SAFETY: fd is open; the struct lives across the call.
-        unsafe { libc::fcntl(fd, cmd, &lock) == 0 }
-    }
-    become_user(OTHER, OTHER);
-    let stop = stop_flag();
-    let flock = if exclusive {
-        rustix::fs::FlockOperation::NonBlockingLockExclusive
-    } else {
-        rustix::fs::FlockOperation::NonBlockingLockShared
-    };
-    let mut held: HashMap<String, Held> = HashMap::new();
-    let mut unopenable: Vec<String> = Vec::new();
-    let mut first = true;
-    while !stop.load(Ordering::Relaxed) {
-        for entry in std::fs::read_dir("/dev/shm").unwrap().flatten() {
-            let file = entry.file_name().to_string_lossy().into_owned();
-            if !(file.contains(name) || file.starts_with(".dbshm")) || unopenable.contains(&file) {
-                continue;
-            }
-            if !held.contains_key(&file) {
-                let open = || {
-                    rustix::fs::open(
-                        entry.path().as_path(),
-                        rustix::fs::OFlags::RDONLY
-                            | rustix::fs::OFlags::NONBLOCK
-                            | rustix::fs::OFlags::NOFOLLOW
-                            | rustix::fs::OFlags::CLOEXEC,
-                        rustix::fs::Mode::empty(),
-                    )
-                };
-                match (open(), open(), open()) {
-                    (Ok(a), Ok(b), Ok(c)) => {
-                        let fds = [a.as_raw_fd(), b.as_raw_fd(), c.as_raw_fd()];
-                        held.insert(
-                            file.clone(),
-                            Held {
-                                _fds: vec![a, b, c],
-                                fds,
-                                got: [false; 3],
-                            },
-                        );
-                    }
-                    _ => {
-                        unopenable.push(file.clone());
-                        continue;
-                    }
-                }
-            }
-            let h = held.get_mut(&file).unwrap();
-            let before = h.got;
-            if !h.got[0] {
-                // SAFETY: the descriptor is open for the life of `h`.
-                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(h.fds[0]) };
-                h.got[0] = rustix::fs::flock(fd, flock).is_ok();
-            }
-            if !h.got[1] {
-                h.got[1] = read_lock(h.fds[1], libc::F_SETLK);
-            }
-            if !h.got[2] {
-                h.got[2] = read_lock(h.fds[2], libc::F_OFD_SETLK);
-            }
-            if h.got != before {
-                println!(
-                    "held file={file:?} flock={} posix={} ofd={}",
-                    u8::from(h.got[0]),
-                    u8::from(h.got[1]),
-                    u8::from(h.got[2])
-                );
-            }
-        }
-        if first {
-            first = false;
-            let seg = held.get(name).map_or([false; 3], |h| h.got);
-            println!(
-                "ready files={} unopenable={} seg_flock={} seg_posix={} seg_ofd={}",
-                held.len(),
-                unopenable.len(),
-                u8::from(seg[0]),
-                u8::from(seg[1]),
-                u8::from(seg[2])
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn thread_busy(name: &str) {
-    let shm = Arc::new(Shm::<u8>::open(name).unwrap());
-    let len = shm.len();
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let first = {
-        let shm = Arc::clone(&shm);
-        thread::spawn(move || {
-            shm.write_with(|mut back| {
-                back.fill(1);
-                started_tx.send(()).unwrap();
-                let _ = release_rx.recv();
-            })
-            .map(|info| info.seq)
-        })
-    };
-    started_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("thread 1 entered write_with");
-    // A second write that waits for the first instead of refusing would wait
-    // forever: release thread 1 after 4 s, so that such a wait ends and shows.
-    let late_release = release_tx.clone();
-    thread::spawn(move || {
-        thread::sleep(Duration::from_secs(4));
-        let _ = late_release.send(());
-    });
-    let t = Instant::now();
-    let slice = shm.write_slice(&vec![2u8; len]);
-    let slice_ms = t.elapsed().as_millis();
-    let t = Instant::now();
-    let array = shm.write(&Array::from_elem(len, 2u8));
-    let array_ms = t.elapsed().as_millis();
-    let _ = release_tx.send(());
-    let first = first.join().unwrap();
-    let third = shm.write_slice(&vec![3u8; len]);
-    let frame_is_third = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 3));
-    println!(
-        "second_slice={} slice_ms={slice_ms} second_array={} array_ms={array_ms} \
-         first={} first_seq={} third={} third_seq={} frame_is_third={}",
-        verdict(&slice),
-        verdict(&array),
-        verdict(&first),
-        first.as_ref().map_or(0, |s| *s),
-        verdict(&third),
-        third.as_ref().map_or(0, |i| i.seq),
-        u8::from(frame_is_third)
-    );
-}
-
-fn no_proc(name: &str) {
-    // SAFETY: plain system calls in a single-threaded child, on its own
-    // mount namespace (made just before), with valid NUL-terminated strings.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            println!("skip=unshare({})", std::io::Error::last_os_error().kind());
-            return;
-        }
-        let root = c"/";
-        if libc::mount(
-            std::ptr::null(),
-            root.as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            println!(
-                "skip=mount_private({})",
-                std::io::Error::last_os_error().kind()
-            );
-            return;
-        }
-        if libc::umount2(c"/proc".as_ptr(), libc::MNT_DETACH) != 0 {
-            println!(
-                "skip=umount_proc({})",
-                std::io::Error::last_os_error().kind()
-            );
-            return;
-        }
-    }
-    println!(
-        "proc_gone={}",
-        u8::from(!Path::new("/proc/self/fd").exists())
-    );
-    let shm = match Shm::<u8>::create(name, [16]) {
-        Ok(shm) => shm,
-        Err(e) => {
-            eprintln!("no_proc: create: {e}");
-            println!("create=error");
-            return;
-        }
-    };
-    let w = shm.write_with(|mut b| b.fill(4));
-    if let Err(e) = &w {
-        eprintln!("no_proc: write: {e}");
-    }
-    let read = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 4));
-    let second = Shm::<u8>::open(name).and_then(|s| s.write_with(|mut b| b.fill(5)));
-    if let Err(e) = &second {
-        eprintln!("no_proc: second handle: {e}");
-    }
-    println!(
-        "create=ok write={} read={} second={}",
-        verdict(&w),
-        u8::from(read),
-        verdict(&second)
-    );
-}
-
-// --------------------------------------------------------------- tests
+// --------------------------------------------- tests, each beside its children
 
 /// Every way in must call an object dbshm did not make `Incompatible`;
 /// `create` and `inspect` may fail as they like, but must not succeed.
@@ -1105,6 +531,159 @@ impl Drop for TempDir {
     }
 }
 
+/// Child `racer NAME TARGET`: until stdin closes, puts a symlink to TARGET
+/// under NAME, then nothing, then a FIFO, then nothing. Each goes in
+/// with RENAME_NOREPLACE (never over a segment the opener made) and
+/// is taken away only if the name still holds it.
+fn racer(args: &[String]) {
+    let (name, target) = (args[0].as_str(), args[1].as_str());
+    let stop = stop_flag();
+    let path = shm_file(name);
+    let tmp = [
+        shm_file(&format!("{name}-racer-link")),
+        shm_file(&format!("{name}-racer-fifo")),
+    ];
+    let mut placed = [0u64; 2];
+    let (mut blocked, mut cycles) = (0u64, 0u64);
+    emit(&json!({ "racing": true }));
+    while !stop.load(Ordering::Relaxed) {
+        for (kind, tmp) in tmp.iter().enumerate() {
+            let _ = std::fs::remove_file(tmp);
+            if kind == 0 {
+                std::os::unix::fs::symlink(target, tmp).unwrap();
+            } else {
+                let c = CString::new(tmp.to_str().unwrap()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            }
+            let ino = std::fs::symlink_metadata(tmp).unwrap().ino();
+            match rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                tmp,
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => {
+                    placed[kind] += 1;
+                    thread::sleep(Duration::from_micros(200));
+                    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == ino) {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+                Err(_) => {
+                    blocked += 1;
+                    let _ = std::fs::remove_file(tmp);
+                }
+            }
+            thread::sleep(Duration::from_micros(100));
+        }
+        cycles += 1;
+    }
+    emit(&json!({
+        "links": placed[0],
+        "fifos": placed[1],
+        "blocked": blocked,
+        "cycles": cycles,
+    }));
+}
+
+/// Child `opener NAME`: open, open_readonly, new and create in turn, at least
+/// 4000 times and 2 s (at most 8 s). A success that reads frame 1 or
+/// the marker came through the link; each writable success writes a
+/// frame (through the link, that changes the outside file); a segment
+/// it made itself it unlinks at once.
+fn opener(args: &[String]) {
+    const OPS: [&str; 4] = ["open", "open_readonly", "new", "create"];
+    let name = args[0].as_str();
+    start_ticker(&OPS);
+    let frame = vec![0x5Au8; RACE_SHAPE[0]];
+    let mut ok = [0u64; 4];
+    let mut errors: HashMap<&str, u64> = HashMap::new();
+    let mut through = 0u64;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while (n < 4000 || start.elapsed() < Duration::from_secs(2))
+        && start.elapsed() < Duration::from_secs(8)
+    {
+        let op = (n % 4) as usize;
+        DOING.store(op, Ordering::Relaxed);
+        let result = match op {
+            0 => Shm::<u8>::open(name),
+            1 => Shm::<u8>::open_readonly(name),
+            2 => Shm::<u8>::new(name, RACE_SHAPE),
+            _ => Shm::<u8>::create(name, RACE_SHAPE),
+        };
+        match result {
+            Ok(shm) => {
+                ok[op] += 1;
+                let seq = shm.latest_seq();
+                let marked = shm.read().map_or(true, |f| f.iter().any(|&x| x == MARKER));
+                if seq != 0 || marked {
+                    through += 1;
+                    if through <= 5 {
+                        emit(&json!({ "through_link_via": OPS[op], "seq": seq }));
+                    }
+                }
+                if op != 1 {
+                    let _ = shm.write_slice(&frame);
+                }
+                if op >= 2 && seq == 0 && !marked {
+                    let _ = dbshm::unlink(name);
+                }
+            }
+            Err(e) => {
+                let v = verdict(&Err::<(), _>(e));
+                *errors.entry(v).or_default() += 1;
+            }
+        }
+        n += 1;
+        DONE.store(n, Ordering::Relaxed);
+    }
+    let e = |k: &str| errors.get(k).copied().unwrap_or(0);
+    emit(&json!({
+        "iters": n,
+        "through_link": through,
+        "ok_open": ok[0],
+        "ok_readonly": ok[1],
+        "ok_new": ok[2],
+        "ok_create": ok[3],
+        "incompatible": e("incompatible"),
+        "notfound": e("notfound"),
+        "exists": e("exists"),
+        "other": e("error") + e("denied") + e("busy"),
+    }));
+}
+
+/// Child `race_observer NAME`: list() and inspect(NAME) until stdin closes;
+/// counts what it saw of the marker segment behind the link.
+fn race_observer(args: &[String]) {
+    let name = args[0].as_str();
+    // The copy outside names the model's lock file; a segment the
+    // opener makes under the name has a lock file of its own.
+    let marker_lock = args[1].as_str();
+    let stop = stop_flag();
+    start_ticker(&["list", "inspect"]);
+    let (mut lists, mut inspects, mut through) = (0u64, 0u64, 0u64);
+    while !stop.load(Ordering::Relaxed) {
+        DOING.store(0, Ordering::Relaxed);
+        if let Ok(all) = dbshm::list() {
+            through += all
+                .iter()
+                .filter(|s| s.name == name && s.lock_file == marker_lock)
+                .count() as u64;
+        }
+        lists += 1;
+        DOING.store(1, Ordering::Relaxed);
+        if dbshm::inspect(name).is_ok_and(|s| s.lock_file == marker_lock) {
+            through += 1;
+        }
+        inspects += 1;
+        DONE.fetch_add(1, Ordering::Relaxed);
+    }
+    emit(&json!({ "lists": lists, "inspects": inspects, "through_link": through }));
+}
+
 fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Result<(), Failed> {
     let tmp = TempDir(std::env::temp_dir().join(unique("race-dir")));
     std::fs::create_dir(&tmp.0)?;
@@ -1125,15 +704,15 @@ fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Re
     let before = snapshot(&outside)?;
     let name = RacedName(unique("race"));
     let mut racer = Watched::spawn(&["racer", &name.0, outside.to_str().unwrap()]);
-    racer.expect_line("racing", Duration::from_secs(10))?;
+    racer.expect("racing", Duration::from_secs(10))?;
     let mut observer = Watched::spawn(&["race_observer", &name.0, &marker_lock]);
     let opener = Watched::spawn(&["opener", &name.0]);
     let stall = Duration::from_secs(3);
     let mut bad = Vec::new();
-    let mut outcome = |what: &str, r: Result<HashMap<String, String>, Failed>| {
+    let mut outcome = |what: &str, r: Result<Report, Failed>| {
         r.unwrap_or_else(|e| {
             bad.push(format!("{what}: {}", e.message().unwrap_or_default()));
-            HashMap::new()
+            Report::default()
         })
     };
     let o = outcome("opener", opener.finish(stall, Duration::from_secs(20)));
@@ -1148,7 +727,7 @@ fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Re
     check(num(&r, "links") >= 100 && num(&r, "fifos") >= 100, || {
         format!("the link and the FIFO were under the name too seldom: {r:?}")
     })?;
-    if !o.is_empty() {
+    if o != Report::default() {
         if num(&o, "iters") < 2000 {
             bad.push(format!("the opener ran too few times: {o:?}"));
         }
@@ -1158,7 +737,7 @@ fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Re
             ));
         }
     }
-    if !v.is_empty() {
+    if v != Report::default() {
         if num(&v, "lists") < 20 || num(&v, "inspects") < 20 {
             bad.push(format!("the observer ran too few times: {v:?}"));
         }
@@ -1174,6 +753,66 @@ fn open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name() -> Re
     check(bad.is_empty(), || bad.join("\n"))
 }
 
+/// Child `fork_then_sleep NAME TEST_PID`: writes once (takes the role), forks
+/// a child that only sleeps (never execs) while TEST_PID lives, prints
+/// the child's pid, and sleeps until killed.
+fn fork_then_sleep(args: &[String]) {
+    let shm = Shm::<u8>::open(args[0].as_str()).unwrap();
+    shm.write_with(|mut b| b.fill(1)).unwrap();
+    let test_pid: libc::pid_t = args[1].as_str().parse().unwrap();
+    // The child says when it runs: dbshm's atfork handler has closed
+    // its copies of the role by then (before that, for an instant
+    // after any fork, the child shares them).
+    let mut ready = [0 as libc::c_int; 2];
+    // SAFETY: `ready` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0);
+    // SAFETY: this process is single-threaded, so the forked copy may
+    // run Rust code; it leaves with _exit, running no destructors.
+    match unsafe { libc::fork() } {
+        0 => {
+            // SAFETY: writes one byte to the pipe made above.
+            unsafe { libc::write(ready[1], [1u8].as_ptr().cast(), 1) };
+            // Let go of the parent's pipes, so that they close when
+            // the writer dies; then sleep while the test lives.
+            // SAFETY: plain system calls on this process's own descriptors.
+            unsafe {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+                libc::dup2(null, 2);
+            }
+            let start = Instant::now();
+            // SAFETY: signal 0 only checks that the test still runs.
+            while unsafe { libc::kill(test_pid, 0) } == 0
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                thread::sleep(Duration::from_millis(50));
+            }
+            // SAFETY: ends the forked child without unwinding.
+            unsafe { libc::_exit(0) };
+        }
+        -1 => panic!("fork failed"),
+        pid => {
+            let mut byte = [0u8];
+            // SAFETY: reads one byte from the pipe made above.
+            let got = unsafe { libc::read(ready[0], byte.as_mut_ptr().cast(), 1) };
+            assert_eq!(got, 1);
+            emit(&json!({ "forked": true, "child": pid }));
+            hold_until_stdin_closes();
+        }
+    }
+}
+
+/// Child `write_once NAME`: a fresh process's first write.
+fn write_once(args: &[String]) {
+    let shm = Shm::<u8>::open(args[0].as_str()).unwrap();
+    let r = shm.write_with(|mut b| b.fill(2));
+    if let Err(e) = &r {
+        eprintln!("write_once: {e}");
+    }
+    emit(&json!({ "write": verdict(&r) }));
+}
+
 fn a_forked_child_does_not_keep_a_dead_writers_role() -> Result<(), Failed> {
     let seg = TestSegment::new("fork-keeps");
     drop(Shm::<u8>::create(seg.name(), [16])?);
@@ -1182,8 +821,8 @@ fn a_forked_child_does_not_keep_a_dead_writers_role() -> Result<(), Failed> {
         seg.name(),
         &std::process::id().to_string(),
     ]);
-    let line = writer.expect_line("forked", Duration::from_secs(10))?;
-    let forked = KillOnDrop(words(&line)["child"].parse()?);
+    let line = writer.expect("forked", Duration::from_secs(10))?;
+    let forked = KillOnDrop(line.count("child").try_into()?);
     writer.kill();
     check(forked.alive(), || {
         "the forked child died with the writer".into()
@@ -1218,6 +857,123 @@ fn a_forked_child_does_not_keep_a_dead_writers_role() -> Result<(), Failed> {
     })
 }
 
+/// Child `write_and_hold NAME`: writes once, says how that went, and keeps the
+/// handle until stdin closes.
+fn write_and_hold(args: &[String]) {
+    let shm = Shm::<u8>::open(args[0].as_str()).unwrap();
+    let r = shm.write_with(|mut b| b.fill(3));
+    if let Err(e) = &r {
+        eprintln!("write_and_hold: {e}");
+    }
+    emit(&json!({ "write": verdict(&r) }));
+    hold_until_stdin_closes();
+}
+
+/// Child `lock_all NAME sh|ex`: becomes uid/gid 4242 and, every 10 ms until
+/// stdin closes, opens read-only each file of /dev/shm whose name
+/// contains NAME or starts with ".dbshm" and takes on it a flock (sh
+/// or ex), a classic fcntl read lock and an OFD read lock over the
+/// whole file, retrying those it did not get. Prints `ready` after
+/// the first pass, with what it holds on the segment's own file.
+fn lock_all(args: &[String]) {
+    let (name, exclusive) = (args[0].as_str(), args[1] == "ex");
+    struct Held {
+        _fds: Vec<OwnedFd>,
+        fds: [i32; 3],
+        got: [bool; 3],
+    }
+    fn read_lock(fd: i32, cmd: libc::c_int) -> bool {
+        // SAFETY: an all-zero flock is valid; zero l_len means the whole
+        // file, and OFD locks require l_pid 0.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_RDLCK as libc::c_short;
+        lock.l_whence = libc::SEEK_SET as libc::c_short;
+        // SAFETY: fd is open; the struct lives across the call.
+        unsafe { libc::fcntl(fd, cmd, &lock) == 0 }
+    }
+    become_user(OTHER, OTHER);
+    let stop = stop_flag();
+    let flock = if exclusive {
+        rustix::fs::FlockOperation::NonBlockingLockExclusive
+    } else {
+        rustix::fs::FlockOperation::NonBlockingLockShared
+    };
+    let mut held: HashMap<String, Held> = HashMap::new();
+    let mut unopenable: Vec<String> = Vec::new();
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) {
+        for entry in std::fs::read_dir("/dev/shm").unwrap().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if !(file.contains(name) || file.starts_with(".dbshm")) || unopenable.contains(&file) {
+                continue;
+            }
+            if !held.contains_key(&file) {
+                let open = || {
+                    rustix::fs::open(
+                        entry.path().as_path(),
+                        rustix::fs::OFlags::RDONLY
+                            | rustix::fs::OFlags::NONBLOCK
+                            | rustix::fs::OFlags::NOFOLLOW
+                            | rustix::fs::OFlags::CLOEXEC,
+                        rustix::fs::Mode::empty(),
+                    )
+                };
+                match (open(), open(), open()) {
+                    (Ok(a), Ok(b), Ok(c)) => {
+                        let fds = [a.as_raw_fd(), b.as_raw_fd(), c.as_raw_fd()];
+                        held.insert(
+                            file.clone(),
+                            Held {
+                                _fds: vec![a, b, c],
+                                fds,
+                                got: [false; 3],
+                            },
+                        );
+                    }
+                    _ => {
+                        unopenable.push(file.clone());
+                        continue;
+                    }
+                }
+            }
+            let h = held.get_mut(&file).unwrap();
+            let before = h.got;
+            if !h.got[0] {
+                // SAFETY: the descriptor is open for the life of `h`.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(h.fds[0]) };
+                h.got[0] = rustix::fs::flock(fd, flock).is_ok();
+            }
+            if !h.got[1] {
+                h.got[1] = read_lock(h.fds[1], libc::F_SETLK);
+            }
+            if !h.got[2] {
+                h.got[2] = read_lock(h.fds[2], libc::F_OFD_SETLK);
+            }
+            if h.got != before {
+                emit(&json!({
+                    "held": file,
+                    "flock": u8::from(h.got[0]),
+                    "posix": u8::from(h.got[1]),
+                    "ofd": u8::from(h.got[2]),
+                }));
+            }
+        }
+        if first {
+            first = false;
+            let seg = held.get(name).map_or([false; 3], |h| h.got);
+            emit(&json!({
+                "ready": true,
+                "files": held.len(),
+                "unopenable": unopenable.len(),
+                "seg_flock": u8::from(seg[0]),
+                "seg_posix": u8::from(seg[1]),
+                "seg_ofd": u8::from(seg[2]),
+            }));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn read_only_user_blocks_no_writer(test: &str, mode: &str) -> Result<(), Failed> {
     if !root_or_skip(test) {
         return Ok(());
@@ -1231,7 +987,7 @@ fn read_only_user_blocks_no_writer(test: &str, mode: &str) -> Result<(), Failed>
     let lock_file = dbshm::inspect(seg.name())?.lock_file;
     std::os::unix::fs::chown(shm_file(&lock_file), None, Some(OTHER))?;
     let mut attacker = Watched::spawn(&["lock_all", seg.name(), mode]);
-    let ready = words(&attacker.expect_line("ready", Duration::from_secs(10))?);
+    let ready = attacker.expect("ready", Duration::from_secs(10))?;
     eprintln!("{test}: attacker {ready:?}");
     check(
         get(&ready, "seg_flock") == "1"
@@ -1240,8 +996,8 @@ fn read_only_user_blocks_no_writer(test: &str, mode: &str) -> Result<(), Failed>
         || format!("the attacker did not get its locks on the segment: {ready:?}"),
     )?;
     let mut owner = Watched::spawn(&["write_and_hold", seg.name()]);
-    let first = owner.expect_line("write=", Duration::from_secs(10))?;
-    check(first == "write=ok", || {
+    let first = owner.expect("write", Duration::from_secs(10))?;
+    check(get(&first, "write") == "ok", || {
         format!(
             "the owner's first write failed while a read-only user held {mode} flocks \
              and read locks: {first}; attacker: {:?}",
@@ -1309,6 +1065,19 @@ fn unlink_on_drop_removes_only_the_object_the_handle_opened() -> Result<(), Fail
         drop(b);
     }
     Ok(())
+}
+
+/// Child `create_as_user NAME MODE`: as uid/gid 4242, creates NAME with MODE (octal).
+fn create_as_user(args: &[String]) {
+    become_user(OTHER, OTHER);
+    let mode = u32::from_str_radix(args[1].as_str(), 8).unwrap();
+    let r = Options::new()
+        .mode(mode)
+        .create::<u8>(args[0].as_str(), [16]);
+    if let Err(e) = &r {
+        eprintln!("create_as_user: {e}");
+    }
+    emit(&json!({ "created": verdict(&r) }));
 }
 
 fn an_explicit_mode_refuses_an_existing_segment_more_open_than_asked() -> Result<(), Failed> {
@@ -1418,6 +1187,58 @@ fn names_with_control_characters_are_invalid_everywhere() -> Result<(), Failed> 
     })
 }
 
+/// Child `thread_busy NAME`: thread 1 is inside write_with until released;
+/// meanwhile the main thread writes through the same handle.
+fn thread_busy(args: &[String]) {
+    let name = args[0].as_str();
+    let shm = Arc::new(Shm::<u8>::open(name).unwrap());
+    let len = shm.len();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let first = {
+        let shm = Arc::clone(&shm);
+        thread::spawn(move || {
+            shm.write_with(|mut back| {
+                back.fill(1);
+                started_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+            })
+            .map(|info| info.seq)
+        })
+    };
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("thread 1 entered write_with");
+    // A second write that waits for the first instead of refusing would wait
+    // forever: release thread 1 after 4 s, so that such a wait ends and shows.
+    let late_release = release_tx.clone();
+    thread::spawn(move || {
+        thread::sleep(Duration::from_secs(4));
+        let _ = late_release.send(());
+    });
+    let t = Instant::now();
+    let slice = shm.write_slice(&vec![2u8; len]);
+    let slice_ms = t.elapsed().as_millis();
+    let t = Instant::now();
+    let array = shm.write(&Array::from_elem(len, 2u8));
+    let array_ms = t.elapsed().as_millis();
+    let _ = release_tx.send(());
+    let first = first.join().unwrap();
+    let third = shm.write_slice(&vec![3u8; len]);
+    let frame_is_third = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 3));
+    emit(&json!({
+        "second_slice": verdict(&slice),
+        "slice_ms": slice_ms as u64,
+        "second_array": verdict(&array),
+        "array_ms": array_ms as u64,
+        "first": verdict(&first),
+        "first_seq": first.as_ref().map_or(0, |s| *s),
+        "third": verdict(&third),
+        "third_seq": third.as_ref().map_or(0, |i| i.seq),
+        "frame_is_third": u8::from(frame_is_third),
+    }));
+}
+
 fn a_write_from_another_thread_during_write_with_is_writer_busy_at_once() -> Result<(), Failed> {
     let seg = TestSegment::new("thread-busy");
     drop(Shm::<u8>::create(seg.name(), [16])?);
@@ -1449,6 +1270,35 @@ fn a_write_from_another_thread_during_write_with_is_writer_busy_at_once() -> Res
     )
 }
 
+/// Child `mode_as_user NAME MODE`: as uid 4242 if root (so that permissions
+/// apply), creates NAME with MODE, then writes and reads back.
+fn mode_as_user(args: &[String]) {
+    if rustix::process::geteuid().is_root() {
+        become_user(OTHER, OTHER);
+    }
+    let (name, mode) = (
+        args[0].as_str(),
+        u32::from_str_radix(args[1].as_str(), 8).unwrap(),
+    );
+    match Options::new().mode(mode).create::<u8>(name, [16]) {
+        Err(e) => {
+            let msg = e.to_string();
+            let named = msg.contains(name)
+                && (msg.contains(&format!("{mode:04o}")) || msg.contains(&format!("{mode:#o}")));
+            eprintln!("mode {mode:04o}: create refused: {msg}");
+            emit(&json!({ "create": "refused", "message_ok": u8::from(named) }));
+        }
+        Ok(shm) => {
+            let w = shm.write_with(|mut b| b.fill(7));
+            if let Err(e) = &w {
+                eprintln!("mode {mode:04o}: created, but the write failed: {e}");
+            }
+            let read = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 7));
+            emit(&json!({ "create": "ok", "write": verdict(&w), "read": u8::from(read) }));
+        }
+    }
+}
+
 fn a_mode_without_the_owners_read_and_write_is_refused_or_works() -> Result<(), Failed> {
     if !rustix::process::geteuid().is_root() {
         eprintln!("a_mode_without_the_owners_read_and_write_is_refused_or_works: not root, runs as this user");
@@ -1470,6 +1320,63 @@ fn a_mode_without_the_owners_read_and_write_is_refused_or_works() -> Result<(), 
              and the mode) or work: {bad:?}"
         )
     })
+}
+
+/// Child `no_proc NAME`: in a mount namespace of its own without /proc,
+/// creates NAME, writes, reads back, and tries a second handle.
+fn no_proc(args: &[String]) {
+    let name = args[0].as_str();
+    // SAFETY: plain system calls in a single-threaded child, on its own
+    // mount namespace (made just before), with valid NUL-terminated strings.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            let why = format!("unshare({})", std::io::Error::last_os_error().kind());
+            emit(&json!({ "skip": why }));
+            return;
+        }
+        let root = c"/";
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            let why = format!("mount_private({})", std::io::Error::last_os_error().kind());
+            emit(&json!({ "skip": why }));
+            return;
+        }
+        if libc::umount2(c"/proc".as_ptr(), libc::MNT_DETACH) != 0 {
+            let why = format!("umount_proc({})", std::io::Error::last_os_error().kind());
+            emit(&json!({ "skip": why }));
+            return;
+        }
+    }
+    emit(&json!({ "proc_gone": u8::from(!Path::new("/proc/self/fd").exists()) }));
+    let shm = match Shm::<u8>::create(name, [16]) {
+        Ok(shm) => shm,
+        Err(e) => {
+            eprintln!("no_proc: create: {e}");
+            emit(&json!({ "create": "error" }));
+            return;
+        }
+    };
+    let w = shm.write_with(|mut b| b.fill(4));
+    if let Err(e) = &w {
+        eprintln!("no_proc: write: {e}");
+    }
+    let read = shm.read().is_ok_and(|f| f.iter().all(|&x| x == 4));
+    let second = Shm::<u8>::open(name).and_then(|s| s.write_with(|mut b| b.fill(5)));
+    if let Err(e) = &second {
+        eprintln!("no_proc: second handle: {e}");
+    }
+    emit(&json!({
+        "create": "ok",
+        "write": verdict(&w),
+        "read": u8::from(read),
+        "second": verdict(&second),
+    }));
 }
 
 fn the_writer_role_does_not_need_proc() -> Result<(), Failed> {
@@ -1496,15 +1403,58 @@ fn the_writer_role_does_not_need_proc() -> Result<(), Failed> {
     })
 }
 
+/// Child `observe NAME THREADS`: THREADS threads call inspect(NAME) (what
+/// `dbshm info` does), one of them list() every 20th time (`dbshm
+/// list`, slower), until stdin closes.
+fn observe(args: &[String]) {
+    let name = args[0].as_str().to_owned();
+    let threads: usize = args[1].as_str().parse().unwrap();
+    let stop = stop_flag();
+    let total = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (name, stop, total) = (name.clone(), Arc::clone(&stop), Arc::clone(&total));
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = dbshm::inspect(&name);
+                    if t == 0 && n % 20 == 0 {
+                        let _ = dbshm::list();
+                    }
+                    n += 1;
+                    total.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    while total.load(Ordering::Relaxed) == 0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    emit(&json!({ "observing": true }));
+    for w in workers {
+        w.join().unwrap();
+    }
+    emit(&json!({ "observations": total.load(Ordering::Relaxed) }));
+}
+
+/// Child `spin`: keeps a core busy until stdin closes.
+fn spin(_: &[String]) {
+    let stop = stop_flag();
+    emit(&json!({ "spinning": true }));
+    while !stop.load(Ordering::Relaxed) {
+        std::hint::spin_loop();
+    }
+}
+
 fn an_observer_never_costs_a_writer_its_first_write_on_busy_cores() -> Result<(), Failed> {
     let seg = TestSegment::new("observer-loaded");
     drop(Shm::<u8>::create(seg.name(), [64])?);
     let mut spinners = [Watched::spawn(&["spin"]), Watched::spawn(&["spin"])];
     for s in &mut spinners {
-        s.expect_line("spinning", Duration::from_secs(10))?;
+        s.expect("spinning", Duration::from_secs(10))?;
     }
     let mut observer = Watched::spawn(&["observe", seg.name(), "2"]);
-    observer.expect_line("observing", Duration::from_secs(10))?;
+    observer.expect("observing", Duration::from_secs(10))?;
     let frame = vec![1u8; 64];
     let (mut busy, mut writes) = (0u32, 0u32);
     let start = Instant::now();
@@ -1544,7 +1494,7 @@ fn a_stopped_observer_never_costs_a_writer_its_first_write() -> Result<(), Faile
     let seg = TestSegment::new("observer-stopped");
     drop(Shm::<u8>::create(seg.name(), [64])?);
     let mut observer = Watched::spawn(&["observe", seg.name(), "1"]);
-    observer.expect_line("observing", Duration::from_secs(10))?;
+    observer.expect("observing", Duration::from_secs(10))?;
     let pid = observer.pid() as libc::pid_t;
     let frame = vec![1u8; 64];
     let (mut busy, mut stops) = (0u32, 0u32);
@@ -1579,6 +1529,23 @@ fn a_stopped_observer_never_costs_a_writer_its_first_write() -> Result<(), Faile
     check(busy == 0, || {
         format!("{busy} of {stops} first writes were WriterBusy while the observer was stopped")
     })
+}
+
+/// Child `patch_lock_id NAME LOCKFILE`: as uid/gid 4242, who may write NAME,
+/// points NAME's header at LOCKFILE (another segment's).
+fn patch_lock_id(args: &[String]) {
+    become_user(OTHER, OTHER);
+    let hex = args[1].as_str().strip_prefix(".dbshm-lock-").unwrap();
+    let id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let file = OpenOptions::new()
+        .write(true)
+        .open(shm_file(args[0].as_str()))
+        .unwrap();
+    file.write_all_at(&id, dbshm::layout::offset::LOCK_ID as u64)
+        .unwrap();
+    emit(&json!({ "patched": 1 }));
 }
 
 fn a_header_pointed_at_another_segments_lock_file_gains_nothing() -> Result<(), Failed> {
@@ -1721,6 +1688,19 @@ fn leftovers_are_removed_and_nothing_live_is() -> Result<(), Failed> {
     })
 }
 
+/// Child `clean_loop`: dbshm::remove_leftovers() until stdin closes.
+fn clean_loop(_: &[String]) {
+    let stop = stop_flag();
+    start_ticker(&["remove_leftovers"]);
+    let mut passes = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        dbshm::remove_leftovers().unwrap();
+        passes += 1;
+        DONE.store(passes, Ordering::Relaxed);
+    }
+    emit(&json!({ "passes": passes }));
+}
+
 fn a_cleaner_racing_creators_never_breaks_a_segment() -> Result<(), Failed> {
     // `rm --stale` in a loop in another process while segments are created,
     // written and removed: every create gives a segment whose first write
@@ -1755,6 +1735,55 @@ fn a_cleaner_racing_creators_never_breaks_a_segment() -> Result<(), Failed> {
     check(bad.is_empty(), || bad.join("\n"))
 }
 
+/// Child `squat`: as uid/gid 4242, watches /dev/shm (inotify) and, for each
+/// new `.dbshm-lock-<id>`, creates `.dbshm-new-<id>` and every other
+/// name it could guess from it, until stdin closes.
+fn squat(_: &[String]) {
+    become_user(OTHER, OTHER);
+    let stop = stop_flag();
+    // SAFETY: inotify calls with valid arguments; the buffer is ours.
+    let inotify = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+    assert!(inotify >= 0);
+    // SAFETY: as above; a NUL-terminated path.
+    let watch = unsafe { libc::inotify_add_watch(inotify, c"/dev/shm".as_ptr(), libc::IN_CREATE) };
+    assert!(watch >= 0);
+    emit(&json!({ "watching": true }));
+    let (mut seen, mut squatted) = (0u64, 0u64);
+    let mut buf = [0u8; 65536];
+    while !stop.load(Ordering::Relaxed) {
+        // SAFETY: reads into `buf`, which is large enough for events.
+        let n = unsafe { libc::read(inotify, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            thread::sleep(Duration::from_micros(50));
+            continue;
+        }
+        let mut at = 0usize;
+        while at < n as usize {
+            let len = u32::from_ne_bytes(buf[at + 12..at + 16].try_into().unwrap()) as usize;
+            let raw = &buf[at + 16..at + 16 + len];
+            let name = String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap());
+            if let Some(id) = name.strip_prefix(".dbshm-lock-") {
+                seen += 1;
+                for guess in [format!(".dbshm-new-{id}"), id.to_string()] {
+                    if OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o644)
+                        .open(shm_file(&guess))
+                        .is_ok()
+                    {
+                        squatted += 1;
+                        // Gone when the test ends: `squat_cleanup` below.
+                        emit(&json!({ "squatted_file": guess }));
+                    }
+                }
+            }
+            at += 16 + len;
+        }
+    }
+    emit(&json!({ "seen": seen, "squatted": squatted }));
+}
+
 fn a_squatter_on_the_names_a_creator_will_use_stops_no_creation() -> Result<(), Failed> {
     // Another user sees every lock file appear (inotify on /dev/shm) and at
     // once creates the names it could derive from it. A creator builds its
@@ -1763,7 +1792,7 @@ fn a_squatter_on_the_names_a_creator_will_use_stops_no_creation() -> Result<(), 
         return Ok(());
     }
     let mut squatter = Watched::spawn(&["squat"]);
-    squatter.expect_line("watching", Duration::from_secs(10))?;
+    squatter.expect("watching", Duration::from_secs(10))?;
     let seg = TestSegment::new("squatted");
     let mut failed = Vec::new();
     for _ in 0..500 {

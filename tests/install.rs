@@ -15,6 +15,11 @@ use std::sync::OnceLock;
 use common::TestSegment;
 use dbshm::DoubleBufferedSharedMemory;
 
+/// The library's version and SONAME, from their one source each
+/// (Cargo.toml, and the header's DBSHM_SONAME, which build.rs passes on).
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const SONAME: &str = env!("DBSHM_SONAME");
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -100,7 +105,7 @@ fn exchange(consumer: &Path, env: &[(&str, &Path)]) {
     }
     let out = run(&mut command);
     assert!(
-        String::from_utf8_lossy(&out.stdout).starts_with("ok 0.1.0"),
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!("ok {VERSION}")),
         "{out:?}"
     );
     let shm = DoubleBufferedSharedMemory::<u32>::open(seg.name()).unwrap();
@@ -119,8 +124,9 @@ fn ldd(binary: &Path) -> String {
 #[test]
 fn install_lays_out_a_versioned_library_headers_and_package_files() {
     let p = prefix();
+    let real = format!("libdbshm.so.{VERSION}");
     for file in [
-        "lib/libdbshm.so.0.1.0",
+        &format!("lib/{real}"),
         "lib/libdbshm.a",
         "include/dbshm.h",
         "include/dbshm.hpp",
@@ -131,8 +137,8 @@ fn install_lays_out_a_versioned_library_headers_and_package_files() {
         assert!(p.join(file).is_file(), "{file} not installed");
     }
     for (link, target) in [
-        ("lib/libdbshm.so.0.1", "libdbshm.so.0.1.0"),
-        ("lib/libdbshm.so", "libdbshm.so.0.1"),
+        (format!("lib/{SONAME}").as_str(), real.as_str()),
+        ("lib/libdbshm.so", SONAME),
     ] {
         assert_eq!(
             std::fs::read_link(p.join(link)).unwrap(),
@@ -142,8 +148,10 @@ fn install_lays_out_a_versioned_library_headers_and_package_files() {
     }
     let dynamic = run(Command::new("readelf")
         .arg("-d")
-        .arg(p.join("lib/libdbshm.so.0.1.0")));
-    assert!(String::from_utf8_lossy(&dynamic.stdout).contains("Library soname: [libdbshm.so.0.1]"));
+        .arg(p.join("lib").join(&real)));
+    assert!(
+        String::from_utf8_lossy(&dynamic.stdout).contains(&format!("Library soname: [{SONAME}]"))
+    );
     // The version has one source: Cargo.toml.
     let pc = std::fs::read_to_string(p.join("lib/pkgconfig/dbshm.pc")).unwrap();
     assert!(
@@ -165,7 +173,7 @@ fn c_project_with_find_package_uses_the_shared_library() {
         .find(|l| l.contains("libdbshm"))
         .unwrap_or_else(|| panic!("not linked: {deps}"));
     assert!(
-        line.trim_start().starts_with("libdbshm.so.0.1 =>")
+        line.trim_start().starts_with(&format!("{SONAME} =>"))
             && line.contains(&prefix().display().to_string()),
         "{line}"
     );
@@ -175,7 +183,8 @@ fn c_project_with_find_package_uses_the_shared_library() {
 #[test]
 fn find_package_refuses_versions_this_one_does_not_satisfy() {
     prefix();
-    // 0.x: the same minor version only (SameMinorVersion).
+    // 0.x: the same minor version only (SameMinorVersion); the requests
+    // are those around version 0.1.
     for (request, ok) in [
         ("0.1", true),
         ("0.1.0", true),
@@ -201,7 +210,7 @@ fn find_package_refuses_versions_this_one_does_not_satisfy() {
 #[test]
 fn cpp_project_with_find_package_uses_the_wrapper() {
     let consumer = cmake_consumer("cpp", "consumer_cpp");
-    assert!(ldd(&consumer).contains("libdbshm.so.0.1 =>"));
+    assert!(ldd(&consumer).contains(&format!("{SONAME} =>")));
     exchange(&consumer, &[]);
 }
 

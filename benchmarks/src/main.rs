@@ -2,11 +2,12 @@
 //!
 //!     cargo run --release --manifest-path benchmarks/Cargo.toml -- --out target/benchmarks.md
 //!
-//! Options: `--quick` (fewer rounds and frames, a minute or so), `--smoke`
-//! (a few frames of everything, to check the harness itself), `--out FILE`
-//! (also write the markdown there), `--only inproc|sweep|transfer|wake|scaling`
-//! (one section). Build without iceoryx2 with
-//! `--no-default-features`.
+//! Options (`--help`): `--quick` (fewer rounds and frames, a minute or so),
+//! `--smoke` (a few frames of everything, to check the harness itself), `--out
+//! FILE` (also write the markdown there), `--only
+//! inproc|sweep|transfer|wake|scaling` (one section). Build without iceoryx2
+//! with `--no-default-features`. It re-runs itself as its peers and scaling
+//! processes, the roles in `ROLES`.
 //!
 //! Every contender runs interleaved with the others, round by round, and the
 //! report gives medians and ratios taken within rounds. In-process timings are
@@ -30,8 +31,10 @@ mod shmword;
 mod stats;
 mod xproc;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::{Parser, ValueEnum};
 use frames::FRAMES;
 use stats::{median, quantile, time};
 use xproc::{Transport, ALL};
@@ -98,43 +101,62 @@ impl Settings {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(
-        args.first().map(String::as_str),
-        Some("peer" | "scale-writer" | "scale-reader")
-    ) {
-        die_with_parent();
-    }
-    match args.first().map(String::as_str) {
-        Some("peer") => return xproc::peer(&args[1..]),
-        Some("scale-writer") => return scaling::writer(&args[1..]),
-        Some("scale-reader") => return scaling::reader(&args[1..]),
-        Some("idle") => return scaling::idle(),
-        _ => {}
-    }
-    let mut settings = Settings::full();
-    let mut out = None;
-    let mut only: Option<String> = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--quick" => settings = Settings::quick(),
-            "--smoke" => settings = Settings::smoke(),
-            "--out" => out = Some(it.next().expect("--out needs a file").clone()),
-            "--only" => only = Some(it.next().expect("--only needs a section").clone()),
-            other => {
-                eprintln!(
-                    "compare: unknown argument {other}; see the top of benchmarks/src/main.rs"
-                );
-                std::process::exit(2);
-            }
-        }
-    }
+/// The comparison behind BENCHMARKS.md: dbshm against memcpy, its old
+/// design, pipes, Unix sockets, a raw futex and iceoryx2.
+#[derive(Parser)]
+#[command(name = "compare")]
+struct Args {
+    /// Fewer rounds and frames: a minute or so.
+    #[arg(long, overrides_with = "smoke")]
+    quick: bool,
+    /// A few frames of everything, each checked: a test of the harness itself.
+    /// (Of --quick and --smoke, the last given counts.)
+    #[arg(long, overrides_with = "quick")]
+    smoke: bool,
+    /// Also write the markdown report to FILE.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Run one section only.
+    #[arg(long, value_enum, value_name = "SECTION")]
+    only: Option<Section>,
+}
 
-    let run = |section: &str| only.as_deref().is_none_or(|o| o == section);
+/// The sections of the report.
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Section {
+    Inproc,
+    Sweep,
+    Transfer,
+    Wake,
+    Scaling,
+}
+
+/// What this program does as a child of itself (`dbshm_testkit::child`).
+const ROLES: [dbshm_testkit::child::Role; 4] = {
+    use scaling::{idle, scale_reader, scale_writer};
+    use xproc::peer;
+    dbshm_testkit::roles![peer, scale_writer, scale_reader, idle]
+};
+
+fn main() {
+    if let Some(args) = dbshm_testkit::child::args() {
+        die_with_parent();
+        return dbshm_testkit::child::play(&ROLES, &args);
+    }
+    let args = Args::parse();
+    let settings = if args.smoke {
+        Settings::smoke()
+    } else if args.quick {
+        Settings::quick()
+    } else {
+        Settings::full()
+    };
+    let only = args.only;
+    let out = args.out;
+
+    let run = |section: Section| only.is_none_or(|o| o == section);
     let mut report = machine(&settings);
-    if run("inproc") {
+    if run(Section::Inproc) {
         eprintln!("compare: in-process timings");
         let timings: Vec<_> = FRAMES
             .iter()
@@ -143,33 +165,28 @@ fn main() {
             .collect();
         report += &inproc::report(&timings, &settings);
     }
-    if run("sweep") {
+    if run(Section::Sweep) {
         eprintln!("compare: cache sweep");
         report += &inproc::sweep(&settings);
     }
-    if run("transfer") {
+    if run(Section::Transfer) {
         eprintln!("compare: cross-process transfers");
         report += &transfers(&settings);
     }
-    if run("wake") {
+    if run(Section::Wake) {
         eprintln!("compare: wake latency");
         report += &wake(&settings);
     }
-    if run("scaling") {
+    if run(Section::Scaling) {
         eprintln!("compare: reader scaling and memory");
         report += &scaling_section(&settings);
     }
 
     print!("{report}");
     if let Some(path) = out {
-        std::fs::write(&path, &report).unwrap_or_else(|e| panic!("write {path}: {e}"));
-        eprintln!("compare: wrote {path}");
+        std::fs::write(&path, &report).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        eprintln!("compare: wrote {}", path.display());
     }
-}
-
-/// This program, to be run again as one of its child roles.
-pub fn this_program() -> std::process::Command {
-    std::process::Command::new(std::env::current_exe().expect("own path"))
 }
 
 /// Has the kernel kill this child process when the harness dies, however it

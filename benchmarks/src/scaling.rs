@@ -4,11 +4,12 @@
 //! frame's two stamps. Each process reports its counts and its resident
 //! memory from /proc/self/status at the end.
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dbshm::{monotonic_ns, DbShmError, DoubleBufferedSharedMemory, Options};
+use dbshm_testkit::report::{emit, json, Report};
+use serde_json::{Map, Value};
 
 use crate::frames::{stamp, stamps, Frame};
 use crate::stats::{median, quantile, time};
@@ -22,30 +23,26 @@ pub const FPS: [u32; 2] = [0, 60];
 pub struct Run {
     pub readers: usize,
     pub fps: u32,
-    pub writer: HashMap<String, f64>,
-    pub reader: Vec<HashMap<String, f64>>,
+    pub writer: Report,
+    pub reader: Vec<Report>,
 }
 
 fn spawn(args: &[String]) -> std::process::Child {
-    crate::this_program()
-        .args(args)
+    dbshm_testkit::child::command(&args[0])
+        .args(&args[1..])
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn")
 }
 
-fn report(child: std::process::Child) -> HashMap<String, f64> {
+fn report(child: std::process::Child) -> Report {
     let out = child.wait_with_output().expect("wait");
     assert!(
         out.status.success(),
         "a scaling process failed: {}",
         out.status
     );
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().expect("a number")))
-        .collect()
+    Report::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// One run with `readers` readers of `frame` for `secs` seconds, the writer
@@ -58,12 +55,12 @@ pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32) -> Run {
         .expect("create the dbshm segment");
     let reader_secs = format!("{}", secs + 0.5);
     let children: Vec<_> = (0..readers)
-        .map(|_| spawn(&["scale-reader".into(), name.clone(), reader_secs.clone()]))
+        .map(|_| spawn(&["scale_reader".into(), name.clone(), reader_secs.clone()]))
         .collect();
     // Let the readers map the segment and fall asleep before the writer starts.
     std::thread::sleep(Duration::from_millis(200));
     let writer = spawn(&[
-        "scale-writer".into(),
+        "scale_writer".into(),
         name.clone(),
         secs.to_string(),
         fps.to_string(),
@@ -79,11 +76,11 @@ pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32) -> Run {
     }
 }
 
-/// `compare scale-writer <name> <secs> <fps>`: writes until `secs` have
+/// Child `scale_writer <name> <secs> <fps>`: writes until `secs` have
 /// passed, at `fps` frames per second or, with 0, as fast as it can.
-pub fn writer(args: &[String]) {
+pub fn scale_writer(args: &[String]) {
     let [name, secs, fps] = args else {
-        panic!("usage: compare scale-writer <name> <secs> <fps>")
+        panic!("usage: compare scale_writer <name> <secs> <fps>")
     };
     let shm = DoubleBufferedSharedMemory::<u8>::open(name).expect("open");
     let mut frame = vec![0u8; shm.len()];
@@ -103,21 +100,20 @@ pub fn writer(args: &[String]) {
         writes.push(t.elapsed().as_nanos() as f64);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    println!(
-        "frames={} secs={elapsed} write_p50={} write_p99={} segment={} {}",
-        writes.len(),
-        median(&writes),
-        quantile(&writes, 0.99),
-        shm.get_memory_size(),
-        memory()
-    );
+    emit(&with_memory(json!({
+        "frames": writes.len(),
+        "secs": elapsed,
+        "write_p50": median(&writes),
+        "write_p99": quantile(&writes, 0.99),
+        "segment": shm.get_memory_size(),
+    })));
 }
 
-/// `compare scale-reader <name> <secs>`: copies out every new frame it sees,
+/// Child `scale_reader <name> <secs>`: copies out every new frame it sees,
 /// and measures each one's latency from publish to copied.
-pub fn reader(args: &[String]) {
+pub fn scale_reader(args: &[String]) {
     let [name, secs] = args else {
-        panic!("usage: compare scale-reader <name> <secs>")
+        panic!("usage: compare scale_reader <name> <secs>")
     };
     let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(name).expect("open");
     let mut out = vec![0u8; shm.len()];
@@ -132,7 +128,7 @@ pub fn reader(args: &[String]) {
                 let (first, end) = stamps(&out);
                 if first != info.seq || end != info.seq {
                     eprintln!(
-                        "compare scale-reader: torn frame {}: stamps {first}, {end}",
+                        "compare scale_reader: torn frame {}: stamps {first}, {end}",
                         info.seq
                     );
                     torn += 1;
@@ -148,43 +144,52 @@ pub fn reader(args: &[String]) {
     } else {
         (median(&latencies), quantile(&latencies, 0.99))
     };
-    println!(
-        "reads={} torn={torn} retries={} latency_p50={p50} latency_p99={p99} {}",
-        latencies.len(),
-        shm.retries(),
-        memory()
-    );
+    emit(&with_memory(json!({
+        "reads": latencies.len(),
+        "torn": torn,
+        "retries": shm.retries(),
+        "latency_p50": p50,
+        "latency_p99": p99,
+    })));
 }
 
-/// The memory report of `compare idle`, run as a child.
-pub fn idle_memory() -> HashMap<String, f64> {
+/// The memory report of the child `idle`.
+pub fn idle_memory() -> Report {
     report(spawn(&["idle".into()]))
 }
 
-/// `compare idle`: the memory of this program doing nothing, the baseline
+/// Child `idle`: the memory of this program doing nothing, the baseline
 /// for the others.
-pub fn idle() {
-    println!("{}", memory());
+pub fn idle(_: &[String]) {
+    emit(&with_memory(json!({})));
 }
 
-/// VmRSS and its parts from /proc/self/status, as `key=kB` pairs.
-fn memory() -> String {
+/// `report` with this process's `memory()` added.
+fn with_memory(mut report: Value) -> Value {
+    report
+        .as_object_mut()
+        .expect("a report is an object")
+        .extend(memory());
+    report
+}
+
+/// VmRSS and its parts from /proc/self/status, in kB.
+fn memory() -> Map<String, Value> {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
     status
         .lines()
         .filter_map(|line| {
             let (key, rest) = line.split_once(':')?;
-            let kb = rest.trim().strip_suffix(" kB")?;
+            let kb: u64 = rest.trim().strip_suffix(" kB")?.parse().ok()?;
             ["VmRSS", "RssAnon", "RssFile", "RssShmem"]
                 .contains(&key)
-                .then(|| format!("{key}={kb}"))
+                .then(|| (key.to_string(), kb.into()))
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect()
 }
 
 /// The scaling and memory tables.
-pub fn tables(runs: &[Run], idle: &HashMap<String, f64>, settings: &Settings) -> String {
+pub fn tables(runs: &[Run], idle: &Report, settings: &Settings) -> String {
     let mut s = format!(
         "### Reader scaling, 1920x1080x3 u8\n\n\
          A writer process writes for {} s while each reader process waits for \
@@ -207,28 +212,29 @@ pub fn tables(runs: &[Run], idle: &HashMap<String, f64>, settings: &Settings) ->
                 .iter()
                 .filter(|r| r.readers == k && r.fps == fps)
                 .collect();
-            let w = |key: &str| median(&of.iter().map(|r| r.writer[key]).collect::<Vec<_>>());
+            let w =
+                |key: &str| median(&of.iter().map(|r| r.writer.number(key)).collect::<Vec<_>>());
             let rate = median(
                 &of.iter()
-                    .map(|r| r.writer["frames"] / r.writer["secs"])
+                    .map(|r| r.writer.number("frames") / r.writer.number("secs"))
                     .collect::<Vec<_>>(),
             );
-            let per = |f: &dyn Fn(&Run, &HashMap<String, f64>) -> f64| {
+            let per = |f: &dyn Fn(&Run, &Report) -> f64| {
                 let v: Vec<f64> = of
                     .iter()
                     .flat_map(|r| r.reader.iter().map(move |m| f(r, m)))
                     .collect();
                 (!v.is_empty()).then_some(v)
             };
-            let got = per(&|r, m| 100.0 * m["reads"] / r.writer["frames"])
+            let got = per(&|r, m| 100.0 * m.number("reads") / r.writer.number("frames"))
                 .map(|v| v.into_iter().fold(f64::INFINITY, f64::min));
-            let total = |key: &str| per(&|_, m| m[key]).map(|v| v.iter().sum::<f64>());
+            let total = |key: &str| per(&|_, m| m.number(key)).map(|v| v.iter().sum::<f64>());
             let retries = total("retries")
                 .zip(total("reads"))
                 .map(|(r, n)| r / n.max(1.0));
             let torn = total("torn");
-            let p50 = per(&|_, m| m["latency_p50"]).map(|v| median(&v));
-            let p99 = per(&|_, m| m["latency_p99"]).map(|v| median(&v));
+            let p50 = per(&|_, m| m.number("latency_p50")).map(|v| median(&v));
+            let p99 = per(&|_, m| m.number("latency_p99")).map(|v| median(&v));
             let dash = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".into(), f);
             s += &format!(
                 "| {} | {k} | {rate:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
@@ -253,13 +259,13 @@ pub fn tables(runs: &[Run], idle: &HashMap<String, f64>, settings: &Settings) ->
         .find(|r| r.readers == 1 && r.fps == 60)
         .expect("a run with one reader");
     let mib = |kb: f64| format!("{:.1} MiB", kb / 1024.0);
-    let row = |who: &str, m: &HashMap<String, f64>| {
+    let row = |who: &str, m: &Report| {
         format!(
             "| {who} | {} | {} | {} | {} |\n",
-            mib(m["VmRSS"]),
-            mib(m["RssAnon"]),
-            mib(m["RssFile"]),
-            mib(m["RssShmem"])
+            mib(m.number("VmRSS")),
+            mib(m.number("RssAnon")),
+            mib(m.number("RssFile")),
+            mib(m.number("RssShmem"))
         )
     };
     s += &format!(
@@ -270,7 +276,7 @@ pub fn tables(runs: &[Run], idle: &HashMap<String, f64>, settings: &Settings) ->
          each include a frame buffer of their own ({}); `idle` is this program \
          doing nothing, the baseline.\n\n\
          | process | VmRSS | RssAnon | RssFile | RssShmem |\n|---|---|---|---|---|\n",
-        mib(one.writer["segment"] / 1024.0),
+        mib(one.writer.number("segment") / 1024.0),
         crate::frames::HD.bytes(),
         mib(crate::frames::HD.bytes() as f64 / 1024.0),
     );

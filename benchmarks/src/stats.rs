@@ -1,19 +1,17 @@
-//! Medians and percentiles of measured samples.
+//! Medians and percentiles of measured samples, and how the report shows them.
 
-/// The `q`-quantile (0.0..=1.0) of `samples`, interpolated linearly between
-/// the two nearest ranks of a sorted copy (so the median of an even count is
-/// the mean of the middle two).
+use dbshm_testkit::stats;
+
+/// The nearest-rank `q`-quantile (0.0..=1.0) of `samples`: the test kit's
+/// definition (`dbshm_testkit::stats::quantile`, hdrhistogram's
+/// `value_at_quantile`), on a sorted copy; always one of the samples.
 pub fn quantile(samples: &[f64], q: f64) -> f64 {
-    assert!(!samples.is_empty(), "no samples");
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    stats::quantile(&stats::sorted(samples), q)
 }
 
+/// The median of `samples`: for an even count, the mean of the middle two.
 pub fn median(samples: &[f64]) -> f64 {
-    quantile(samples, 0.5)
+    stats::median(&stats::sorted(samples))
 }
 
 /// A time in nanoseconds as µs or ms, with three significant figures.
@@ -42,13 +40,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quantiles_of_a_known_set() {
+    fn quantiles_of_an_unsorted_set_are_nearest_rank_samples() {
         let s = [5.0, 1.0, 4.0, 2.0, 3.0];
         assert_eq!(median(&s), 3.0);
         assert_eq!(quantile(&s, 0.0), 1.0);
         assert_eq!(quantile(&s, 1.0), 5.0);
         assert_eq!(quantile(&s, 0.25), 2.0);
+        assert_eq!(quantile(&s, 0.5), 3.0);
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(quantile(&[0.0, 10.0], 0.99), 9.9);
+        // A sample, not 9.9 between the two.
+        assert_eq!(quantile(&[10.0, 0.0], 0.99), 10.0);
+        let hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(quantile(&hundred, 0.99), 99.0);
+    }
+
+    #[test]
+    fn the_ratio_shows_the_median_and_the_quartiles() {
+        assert_eq!(ratio(&[1.0, 2.0, 3.0, 4.0]), "2.50x (1.00-3.00)");
     }
 }

@@ -6,9 +6,9 @@
 //! for that, sleeps a little so that a blocking reader is asleep again, and
 //! sends the next frame. The acknowledgement is outside the timed span.
 //!
-//! The reader is this program run again as `compare peer ...`; its stdin is
-//! the data channel (for the pipe and the socket) and its stdout the
-//! acknowledgement channel.
+//! The reader is this program run again as its child `peer`
+//! (`dbshm_testkit::child`); its stdin is the data channel (for the pipe and
+//! the socket) and its stdout the acknowledgement channel.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -257,7 +257,7 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     measured
 }
 
-/// The reader's side of `lockstep`, run as `compare peer <transport> <bytes> <name> <frames>`.
+/// Child `peer <transport> <bytes> <name> <frames>`: the reader's side of `lockstep`.
 pub fn peer(args: &[String]) {
     let [transport, bytes, name, frames] = args else {
         panic!("usage: compare peer <transport> <bytes> <name> <frames>");
@@ -320,8 +320,8 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(args: &[&str], stdin: Stdio) -> Peer {
-        let mut child = crate::this_program()
-            .args(args)
+        let mut child = dbshm_testkit::child::command(args[0])
+            .args(&args[1..])
             .stdin(stdin)
             .stdout(Stdio::piped())
             .spawn()

@@ -4,6 +4,7 @@
 mod demo;
 mod segments;
 mod stats;
+mod table;
 mod time;
 mod watch;
 

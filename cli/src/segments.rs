@@ -6,6 +6,7 @@ use std::time::Duration;
 use dbshm::SegmentInfo;
 
 use crate::stats;
+use crate::table::print_table;
 use crate::time;
 
 pub fn list(json: bool) -> Result<ExitCode, String> {
@@ -60,30 +61,6 @@ fn writer(s: &SegmentInfo) -> String {
         (true, pid) => format!("alive (pid {pid})"),
         (false, 0) => "none yet".into(),
         (false, _) => "gone".into(),
-    }
-}
-
-/// Left-aligned columns, two spaces apart.
-pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r[i].chars().count())
-            .chain([header[i].len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..N).map(width).collect();
-    let line = |cells: Vec<&str>| {
-        let text: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", text.join("  ").trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
     }
 }
 

@@ -2,28 +2,47 @@
 
 use std::time::Duration;
 
-/// Latencies in nanoseconds, kept whole for exact percentiles.
-#[derive(Default, Clone)]
-pub struct Latencies(Vec<u64>);
+use hdrhistogram::Histogram;
+
+/// Latencies in nanoseconds, counted in a histogram: recording one takes
+/// constant time and memory, and a report reads its quantiles without
+/// sorting (or keeping) the samples.
+///
+/// The range is 1 ns to [`SLOWEST`] at 3 significant digits: a value below
+/// 2048 ns is kept exactly, a larger one in a bucket less than 1/1024 of it
+/// wide, and what a quantile or the maximum reports is the top of its
+/// bucket, so at most 0.1 % above the sample. A longer latency counts as
+/// [`SLOWEST`].
+#[derive(Clone)]
+pub struct Latencies(Histogram<u64>);
+
+/// The largest latency told apart from the others: a minute.
+pub const SLOWEST: u64 = 60_000_000_000;
+
+impl Default for Latencies {
+    fn default() -> Self {
+        // 27,648 counters (221 KB): 2048 for the exact values below 2048 ns,
+        // then 1024 for each of the 25 doublings up to a minute.
+        Latencies(Histogram::new_with_bounds(1, SLOWEST, 3).expect("1 <= 2 * 1 <= SLOWEST"))
+    }
+}
 
 impl Latencies {
     pub fn push(&mut self, ns: u64) {
-        self.0.push(ns);
+        self.0.saturating_record(ns);
     }
 
-    /// The `p`-th percentile (0 to 100), nearest rank; `None` when empty.
-    pub fn percentile(&self, p: f64) -> Option<u64> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let mut sorted = self.0.clone();
-        sorted.sort_unstable();
-        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-        Some(sorted[rank.clamp(1, sorted.len()) - 1])
+    /// The `q`-quantile (`q` from 0 to 1) by nearest rank: the smallest
+    /// recorded value `v` such that at least `q·n` of the `n` samples are
+    /// at most `v`, i.e. the ⌈q·n⌉-th smallest (the first, for `q·n` below
+    /// one). This is hdrhistogram's `value_at_quantile`, and the definition
+    /// the benchmark harness uses too. `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        (!self.0.is_empty()).then(|| self.0.value_at_quantile(q))
     }
 
     pub fn max(&self) -> Option<u64> {
-        self.0.iter().copied().max()
+        (!self.0.is_empty()).then(|| self.0.max())
     }
 }
 
@@ -95,17 +114,49 @@ pub fn printable(name: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The nearest rank as defined, from the samples sorted: the
+    /// ⌈q·n⌉-th smallest, and at least the first.
+    fn nearest_rank(samples: &[u64], q: f64) -> u64 {
+        let mut sorted = samples.to_vec();
+        sorted.sort_unstable();
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        sorted[rank - 1]
+    }
+
     #[test]
-    fn percentiles_are_nearest_rank() {
+    fn quantiles_are_the_nearest_rank_of_the_samples() {
         let mut l = Latencies::default();
-        assert_eq!(l.percentile(50.0), None);
-        for ns in 1..=100 {
+        assert_eq!((l.quantile(0.5), l.max()), (None, None));
+        // Below 2048 ns, where the histogram keeps every value exactly.
+        let samples = [700, 100, 1000, 300, 900, 200, 500, 400, 800, 600];
+        for ns in samples {
             l.push(ns);
         }
-        assert_eq!(l.percentile(50.0), Some(50));
-        assert_eq!(l.percentile(99.0), Some(99));
-        assert_eq!(l.percentile(100.0), Some(100));
-        assert_eq!(l.max(), Some(100));
+        // By hand: at least 5 of the 10 are at most 500, and only 4 at
+        // most 400; 5.5 of them means 6; 9.9 means all 10.
+        assert_eq!(l.quantile(0.5), Some(500));
+        assert_eq!(l.quantile(0.55), Some(600));
+        assert_eq!(l.quantile(0.99), Some(1000));
+        assert_eq!(l.quantile(0.01), Some(100));
+        assert_eq!(l.max(), Some(1000));
+        for percent in 1..=100 {
+            let q = f64::from(percent) / 100.0;
+            assert_eq!(l.quantile(q), Some(nearest_rank(&samples, q)), "q = {q}");
+        }
+    }
+
+    #[test]
+    fn a_large_latency_is_reported_within_a_thousandth_and_past_a_minute_as_a_minute() {
+        let mut l = Latencies::default();
+        l.push(1_234_567);
+        let p50 = l.quantile(0.5).unwrap();
+        assert!(
+            (1_234_567..=1_234_567 + 1_234_567 / 1024).contains(&p50),
+            "{p50}"
+        );
+        l.push(u64::MAX);
+        let max = l.max().unwrap();
+        assert!((SLOWEST..=SLOWEST + SLOWEST / 1024).contains(&max), "{max}");
     }
 
     #[test]

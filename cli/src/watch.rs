@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element, FrameInfo};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory, Element, FrameInfo};
 use num_traits::ToPrimitive;
 
 use crate::stats::{self, Latencies};
@@ -35,29 +35,38 @@ pub fn run(args: WatchArgs) -> Result<ExitCode, String> {
         None => None,
     };
     let dtype = dbshm::inspect(&args.name).map_err(|e| e.to_string())?.dtype;
-    match dtype {
-        Dtype::U8 => watch::<u8>(&args, duration),
-        Dtype::I8 => watch::<i8>(&args, duration),
-        Dtype::U16 => watch::<u16>(&args, duration),
-        Dtype::I16 => watch::<i16>(&args, duration),
-        Dtype::U32 => watch::<u32>(&args, duration),
-        Dtype::I32 => watch::<i32>(&args, duration),
-        Dtype::U64 => watch::<u64>(&args, duration),
-        Dtype::I64 => watch::<i64>(&args, duration),
-        Dtype::F32 => watch::<f32>(&args, duration),
-        Dtype::F64 => watch::<f64>(&args, duration),
+    dbshm::with_element_type!(dtype, watch(&args, duration))
+}
+
+/// Min, max and mean of a frame's elements, as f64.
+#[derive(Debug, PartialEq)]
+struct Summary {
+    min: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Summary {
+    fn of<T: ToPrimitive + Copy>(frame: &[T]) -> Summary {
+        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for x in frame.iter().filter_map(|x| x.to_f64()) {
+            min = min.min(x);
+            max = max.max(x);
+            sum += x;
+        }
+        Summary {
+            min,
+            max,
+            mean: sum / frame.len().max(1) as f64,
+        }
     }
 }
 
-/// Min, max and mean of a frame, as f64.
-fn summary<T: ToPrimitive + Copy>(frame: &[T]) -> (f64, f64, f64) {
-    let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-    for x in frame.iter().filter_map(|x| x.to_f64()) {
-        min = min.min(x);
-        max = max.max(x);
-        sum += x;
-    }
-    (min, max, sum / frame.len().max(1) as f64)
+/// A file system object, by device and inode: what a name leads to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct ObjectId {
+    dev: u64,
+    ino: u64,
 }
 
 /// The object a name leads to now, by device and inode; `None` if none.
@@ -66,10 +75,13 @@ fn summary<T: ToPrimitive + Copy>(frame: &[T]) -> (f64, f64, f64) {
 /// unlinked object cannot be linked again, and tmpfs numbers inodes from a
 /// counter. So a name that leads to the same object before and after a
 /// look at it led there during the look.
-fn object_of(name: &str) -> Option<(u64, u64)> {
+fn object_of(name: &str) -> Option<ObjectId> {
     // Where Linux keeps POSIX shared-memory objects, as the library does.
     let meta = std::fs::symlink_metadata(format!("/dev/shm/{name}")).ok()?;
-    Some((meta.dev(), meta.ino()))
+    Some(ObjectId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+    })
 }
 
 /// What became of the segment a handle opened.
@@ -82,7 +94,7 @@ enum Fate {
     Replaced,
 }
 
-fn fate(name: &str, watched: (u64, u64)) -> Fate {
+fn fate(name: &str, watched: ObjectId) -> Fate {
     let info = dbshm::inspect(name);
     // Looked at after `inspect`: a name that still leads to the watched
     // object now did when `inspect` read it, so its writer is ours.
@@ -208,13 +220,13 @@ impl Window {
         let Some(info) = last else {
             return format!("no frame yet; {writer}");
         };
-        let (min, max, mean) = summary(frame);
+        let Summary { min, max, mean } = Summary::of(frame);
         let what = if self.frames > 0 {
             format!(
                 "{:>7.1} fps  latency p50 {:>8} p99 {:>8}",
                 self.frames as f64 / self.started.elapsed().as_secs_f64(),
-                stats::duration(self.latencies.percentile(50.0)),
-                stats::duration(self.latencies.percentile(99.0)),
+                stats::duration(self.latencies.quantile(0.50)),
+                stats::duration(self.latencies.quantile(0.99)),
             )
         } else {
             let age = dbshm::monotonic_ns().saturating_sub(info.timestamp_ns);
@@ -224,5 +236,24 @@ impl Window {
             "frame {:>8}  {what}  min {min:.3} max {max:.3} mean {mean:.3}",
             info.seq
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_summarised_by_its_min_max_and_mean() {
+        assert_eq!(
+            Summary::of(&[3i16, -5, 8]),
+            Summary {
+                min: -5.0,
+                max: 8.0,
+                mean: 2.0
+            }
+        );
+        let empty = Summary::of::<u8>(&[]);
+        assert_eq!(empty.mean, 0.0);
     }
 }

@@ -154,12 +154,13 @@ unsafe fn put_info(out: *mut dbshm_frame_info, info: crate::FrameInfo) {
     }
 }
 
-/// `dbshm_X_read`.
+/// `dbshm_X_read`. Reading needs only `&` of the handle (no scratch state
+/// lives in it), so C gets a `const` handle, as for `wait`.
 ///
 /// # Safety
 /// `h` NULL or live; `out` NULL or `len` writable elements; `info` NULL or writable.
 pub(crate) unsafe fn read<H: Handle>(
-    h: *mut H,
+    h: *const H,
     out: *mut H::Elem,
     len: usize,
     info: *mut dbshm_frame_info,
@@ -173,7 +174,7 @@ pub(crate) unsafe fn read<H: Handle>(
 /// # Safety
 /// As for [`read`].
 pub(crate) unsafe fn wait<H: Handle>(
-    h: *mut H,
+    h: *const H,
     after_seq: u64,
     timeout_us: u64,
     out: *mut H::Elem,
@@ -194,7 +195,7 @@ pub(crate) unsafe fn wait<H: Handle>(
 /// # Safety
 /// As for [`read`].
 unsafe fn read_after<H: Handle>(
-    h: *mut H,
+    h: *const H,
     after: Option<(u64, Duration)>,
     out: *mut H::Elem,
     len: usize,

@@ -20,17 +20,20 @@
 //!   a Rust panic never unwinds into C, it becomes `DBSHM_ERR_INTERNAL`.
 //! - Lengths (`len`) count elements, not bytes.
 //!
-//! The per-type items live in `types.rs`, which `build.rs` renders from one
-//! template and a test keeps in step: cbindgen on a stable toolchain cannot
-//! see functions a macro expands to, so they are written out as plain source
-//! it can parse. Each is one line calling the generic code in `generic.rs`.
+//! The per-type items live in `types.rs`, which `cargo run -p xtask --
+//! gen-capi` renders from its template `types.rs.in`, once per element type,
+//! and the `capi_drift` test keeps in step: cbindgen on a stable toolchain
+//! cannot see functions a macro expands to, so they are written out as plain
+//! source it can parse. Each is one line calling the generic code in
+//! `generic.rs`. The same command writes `include/dbshm.h`; builds only read
+//! both.
 
 // The C names are the contract: dbshm_u8, DBSHM_OK, ...
 #![allow(non_camel_case_types)]
 
 mod boundary;
 mod generic;
-#[rustfmt::skip] // rendered by build.rs
+#[rustfmt::skip] // rendered from types.rs.in by xtask
 mod types;
 
 use std::ffi::{c_char, c_int, CStr};
@@ -104,16 +107,21 @@ impl From<crate::FrameInfo> for dbshm_frame_info {
     }
 }
 
-/// The message of the last failed call on this thread, or "" if none has
-/// failed. Valid until the next failed call on this thread; never NULL.
+/// The message of the last failed call on this thread, naming the segment.
+///
+/// @return the message, or "" if no call has failed on this thread; never
+/// NULL. Valid until the next failed call on this thread.
 #[no_mangle]
 pub extern "C" fn dbshm_last_error() -> *const c_char {
     boundary::last_error()
 }
 
-/// A static, human-readable name for a status, e.g. "DBSHM_ERR_NOT_FOUND";
-/// "unknown status" for a value that is not one. Takes an `int` so that any
-/// value, even one that is no `dbshm_status`, is safe to pass.
+/// A human-readable name for a status. Takes an `int` so that any value,
+/// even one that is no `dbshm_status`, is safe to pass.
+///
+/// @param status a `dbshm_status`, or any other value
+/// @return a static string, e.g. "DBSHM_ERR_NOT_FOUND"; "unknown status" for
+/// a value that is no status.
 #[no_mangle]
 pub extern "C" fn dbshm_status_str(status: c_int) -> *const c_char {
     let code = status;
@@ -136,7 +144,10 @@ pub extern "C" fn dbshm_status_str(status: c_int) -> *const c_char {
     name.as_ptr()
 }
 
-/// The library's version, "MAJOR.MINOR.PATCH"; static.
+/// The library's version, which may differ from the header's
+/// `DBSHM_VERSION_*` a program was compiled with.
+///
+/// @return a static string, "MAJOR.MINOR.PATCH".
 #[no_mangle]
 pub extern "C" fn dbshm_version() -> *const c_char {
     types::VERSION.as_ptr()
@@ -145,9 +156,11 @@ pub extern "C" fn dbshm_version() -> *const c_char {
 /// Removes the segment's name and its lock file. Handles already open keep
 /// working.
 ///
-/// Returns `DBSHM_ERR_NOT_FOUND` if nothing has that name,
-/// `DBSHM_ERR_INCOMPATIBLE` (removing nothing) if what has it is not a
-/// segment, `DBSHM_ERR_INVALID_ARGUMENT` for a NULL or invalid name.
+/// @param name the segment's name, NUL-terminated
+/// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if nothing has that name;
+/// DBSHM_ERR_INCOMPATIBLE (removing nothing) if what has it is not a
+/// segment; DBSHM_ERR_INVALID_ARGUMENT for a NULL or invalid name;
+/// DBSHM_ERR_PERMISSION_DENIED or DBSHM_ERR_OS.
 ///
 /// # Safety
 /// `name` is NULL or points to a NUL-terminated string.

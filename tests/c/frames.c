@@ -6,7 +6,8 @@
  *   frames write TYPE NAME MILLIS   writes frames as fast as it can for MILLIS ms
  *   frames read TYPE NAME MILLIS    reads and verifies frames for MILLIS ms
  *
- * TYPE is u8 i8 u16 i16 u32 i32 u64 i64 f32 f64. Prints key=value words.
+ * TYPE is u8 i8 u16 i16 u32 i32 u64 i64 f32 f64. Reports one JSON line, as
+ * the test kit's children do (testkit/src/report.rs).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -17,7 +18,9 @@
 
 #include "dbshm.h"
 
-/* The same formula as the Rust side's; below 100, so exact in every type. */
+/* The test kit's frame pattern (testkit/src/frame.rs), which the Rust side
+ * uses; below 100, so exact in every type. tests/capi.rs checks that the two
+ * agree: Rust reads what this writes and verifies it, and the other way. */
 #define VALUE(seq, i) (((uint64_t)(seq) * 131u + (uint64_t)(i) * 7u) % 100u)
 
 static double now_ms(void) {
@@ -49,7 +52,7 @@ static double now_ms(void) {
             }                                                                                     \
             written++;                                                                            \
         }                                                                                         \
-        printf("written=%" PRIu64 "\n", written);                                                 \
+        printf("{\"written\":%" PRIu64 "}\n", written);                                             \
         free(buf);                                                                                \
         dbshm_##X##_free(h);                                                                      \
         return written > 0 ? 0 : 1;                                                               \
@@ -80,8 +83,8 @@ static double now_ms(void) {
             distinct += info.seq != last;                                                         \
             last = info.seq > last ? info.seq : last;                                             \
         }                                                                                         \
-        printf("reads=%" PRIu64 " torn=%" PRIu64 " backwards=%" PRIu64 " distinct=%" PRIu64      \
-               " max_seq=%" PRIu64 "\n",                                                          \
+        printf("{\"reads\":%" PRIu64 ",\"torn\":%" PRIu64 ",\"backwards\":%" PRIu64                \
+               ",\"distinct\":%" PRIu64 ",\"max_seq\":%" PRIu64 "}\n",                             \
                reads, torn, backwards, distinct, last);                                           \
         free(buf);                                                                                \
         dbshm_##X##_free(h);                                                                      \

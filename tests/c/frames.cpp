@@ -1,5 +1,5 @@
 // frames.cpp: the C++ side of the cross-language tests, through dbshm.hpp.
-// The same roles, formula and output as frames.c:
+// The same roles, formula and JSON report as frames.c:
 //
 //   frames_cpp write|read TYPE NAME MILLIS
 #include <chrono>
@@ -13,6 +13,8 @@
 
 namespace {
 
+// The test kit's frame pattern (testkit/src/frame.rs); tests/capi.rs checks
+// that the two agree, in both directions.
 uint64_t value(uint64_t seq, size_t i) { return (seq * 131u + static_cast<uint64_t>(i) * 7u) % 100u; }
 
 using Clock = std::chrono::steady_clock;
@@ -31,7 +33,7 @@ int write(const std::string &name, double ms) {
         shm.write(frame);
         written++;
     }
-    std::printf("written=%" PRIu64 "\n", written);
+    std::printf("{\"written\":%" PRIu64 "}\n", written);
     return written > 0 ? 0 : 1;
 }
 
@@ -53,8 +55,8 @@ int read(const std::string &name, double ms) {
         distinct += info.seq != last;
         last = info.seq > last ? info.seq : last;
     }
-    std::printf("reads=%" PRIu64 " torn=%" PRIu64 " backwards=%" PRIu64 " distinct=%" PRIu64 " max_seq=%" PRIu64
-                "\n",
+    std::printf("{\"reads\":%" PRIu64 ",\"torn\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"distinct\":%" PRIu64
+                ",\"max_seq\":%" PRIu64 "}\n",
                 reads, torn, backwards, distinct, last);
     return reads > 0 ? 0 : 1;
 }

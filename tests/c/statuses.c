@@ -5,7 +5,7 @@
  *
  *   statuses PREFIX      segment names start with PREFIX; all are removed
  *
- * Prints "checked=N failed=M"; exits non-zero if any check failed.
+ * Ends with the JSON line {"checked":N,"failed":M}; exits non-zero if any check failed.
  * DBSHM_ERR_INTERNAL (a caught panic) cannot be provoked through a correct
  * library; the Rust unit tests of the boundary check it.
  */
@@ -108,6 +108,15 @@ int main(int argc, char **argv) {
     expect(dbshm_u8_shape(w, dims, 1), DBSHM_ERR_INVALID_ARGUMENT, "shape: cap below ndim");
     expect_true(dims[0] == 99, "a failed shape call left out untouched");
     expect(dbshm_u8_shape(w, NULL, 2), DBSHM_ERR_INVALID_ARGUMENT, "shape: NULL out");
+    /* Successful calls leave the last message alone: no success writes it. */
+    char before[512];
+    snprintf(before, sizeof before, "%s", dbshm_last_error());
+    uint8_t frame0[32];
+    dbshm_frame_info info0;
+    size_t dims2[2];
+    expect(dbshm_u8_read(w, frame0, 32, &info0), DBSHM_OK, "read frame 0");
+    expect(dbshm_u8_shape(w, dims2, 2), DBSHM_OK, "shape");
+    expect_true(strcmp(dbshm_last_error(), before) == 0, "successful calls left the last error as it was");
 
     /* DBSHM_ERR_NOT_FOUND, DBSHM_ERR_ALREADY_EXISTS */
     expect(dbshm_u8_open(name(prefix, "missing"), &h), DBSHM_ERR_NOT_FOUND, "open a missing segment");
@@ -213,6 +222,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nnames; i++) {
         dbshm_unlink(names[i]);
     }
-    printf("checked=%d failed=%d\n", checked, failed);
+    printf("{\"checked\":%d,\"failed\":%d}\n", checked, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: unique segment names that are
-//! removed even when a test fails, and self-verifying frames.
+//! removed even when a test fails, child processes, and what the test kit
+//! (testkit/) defines for the tests, the demo and the benchmarks alike:
+//! self-verifying frames, child roles and their JSON reports.
 
 #![allow(dead_code)] // each test crate uses its own subset
 
@@ -51,52 +53,31 @@ pub fn remove_test_object(name: &str) {
     let _ = std::fs::remove_file(&path);
 }
 
-/// Element `i` of frame `seq`: every element depends on the frame number, so
-/// a copy mixing two frames cannot match either.
-pub fn pattern(seq: u64, i: usize) -> u8 {
-    (seq.wrapping_mul(131) as usize).wrapping_add(i.wrapping_mul(7)) as u8
-}
-
-/// Writes frame `seq`, last element first. A reader copies first element
-/// first, so a writer that enters the buffer after a reader began copying it
-/// changes bytes the copy has yet to reach: without the seqlock's check, such
-/// a copy is torn (`validation_is_what_stops_torn_frames` proves it).
-pub fn fill(seq: u64, frame: &mut [u8]) {
-    for (i, x) in frame.iter_mut().enumerate().rev() {
-        *x = pattern(seq, i);
-    }
-}
-
-/// Whether `frame` is exactly frame `seq` (frame 0 is the initial zeros).
-pub fn is_frame(seq: u64, frame: &[u8]) -> bool {
-    if seq == 0 {
-        return frame.iter().all(|&x| x == 0);
-    }
-    frame.iter().enumerate().all(|(i, &x)| x == pattern(seq, i))
-}
+#[allow(unused_imports)] // each test crate uses its own subset
+pub use dbshm_testkit::frame::{fill, is_frame, Tally};
+#[allow(unused_imports)] // as above
+pub use dbshm_testkit::report::{emit, json, Report};
 
 // ------------------------------------------------ child processes
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
-/// Set in a test binary's environment when it runs as a child of itself.
-pub const CHILD_ENV: &str = "DBSHM_TEST_CHILD";
+#[allow(unused_imports)] // as above
+pub use dbshm_testkit::child::{Role, CHILD_ENV};
+#[allow(unused_imports)] // as above
+pub use dbshm_testkit::roles;
 
 /// A test's failure, as libtest-mimic reports it.
 pub type Failed = libtest_mimic::Failed;
 
 /// The `main` of a test binary that re-runs itself as its child processes:
-/// with `CHILD_ENV` set it is the child its first argument names (`child`
-/// gets the arguments), otherwise it runs `trials`.
-pub fn run_tests_or_child(child: impl FnOnce(&[String]), trials: Vec<libtest_mimic::Trial>) {
-    if std::env::var_os(CHILD_ENV).is_some() {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        child(&args);
-        return;
+/// with `CHILD_ENV` set it plays the role among `roles` that its first
+/// argument names, otherwise it runs `trials`.
+pub fn run_tests_or_child(roles: &[Role], trials: Vec<libtest_mimic::Trial>) {
+    if !dbshm_testkit::child::play_if_child(roles) {
+        libtest_mimic::run(&libtest_mimic::Arguments::from_args(), trials).exit();
     }
-    libtest_mimic::run(&libtest_mimic::Arguments::from_args(), trials).exit();
 }
 
 /// Trials named by their functions: `trials![a, b]`.
@@ -124,8 +105,10 @@ pub struct Finished {
 impl Proc {
     /// This test binary again, as the child `args[0]` names.
     pub fn spawn(args: &[&str]) -> Proc {
-        let me = std::env::current_exe().unwrap();
-        Proc::start(Command::new(me).args(args), false)
+        Proc::start(
+            dbshm_testkit::child::command(args[0]).args(&args[1..]),
+            false,
+        )
     }
 
     /// `args[0]` with the rest as its arguments (this binary's children too).
@@ -161,23 +144,23 @@ impl Proc {
         self.child.id()
     }
 
-    /// Blocks until the child prints a line starting with `prefix`; returns it.
-    pub fn expect_line(&mut self, prefix: &str) -> Result<String, Failed> {
+    /// Blocks until the child reports a line with `key`; returns that line.
+    pub fn expect(&mut self, key: &str) -> Result<Report, Failed> {
         let out = self.stdout.as_mut().unwrap();
         let mut line = String::new();
         loop {
             line.clear();
             if out.read_line(&mut line).unwrap() == 0 {
-                return Err(format!("child exited before printing {prefix:?}").into());
+                return Err(format!("child exited before reporting {key:?}").into());
             }
-            if line.starts_with(prefix) {
-                return Ok(line.trim().to_owned());
+            if let Some(report) = Report::line(&line).filter(|r| r.has(key)) {
+                return Ok(report);
             }
         }
     }
 
-    /// Waits for a clean exit; returns the `key=value` words it printed.
-    pub fn report(mut self) -> Result<HashMap<String, String>, Failed> {
+    /// Waits for a clean exit; returns the report lines it printed, merged.
+    pub fn report(mut self) -> Result<Report, Failed> {
         let mut text = String::new();
         self.stdout
             .take()
@@ -188,7 +171,7 @@ impl Proc {
         if !status.success() {
             return Err(format!("child failed with {status}; it printed {text:?}").into());
         }
-        Ok(words(&text))
+        Ok(Report::parse(&text))
     }
 
     /// Waits for the exit of a child made by `spawn_command`.
@@ -221,22 +204,6 @@ impl Drop for Proc {
     }
 }
 
-/// The `key=value` words of a child's output.
-pub fn words(text: &str) -> HashMap<String, String> {
-    text.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// The number a child reported under `key`.
-pub fn count(report: &HashMap<String, String>, key: &str) -> u64 {
-    report
-        .get(key)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no number {key} in {report:?}"))
-}
-
 /// Tests that act as another user run as root, or report why they skip.
 pub fn root_or_skip(test: &str) -> bool {
     let root = rustix::process::geteuid().is_root();
@@ -256,4 +223,17 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Failed> {
     } else {
         Err(what().into())
     }
+}
+
+/// A verifying reader's report (its [`Tally`]) shows no torn frame, none
+/// out of order, and at least `distinct` new frames; `what` tells of the
+/// run in a failure.
+pub fn check_tally(report: &Report, distinct: u64, what: &str) -> Result<(), Failed> {
+    check(report.count("torn") == 0, || format!("torn frames: {what}"))?;
+    check(report.count("backwards") == 0, || {
+        format!("frames went backwards: {what}")
+    })?;
+    check(report.count("distinct") >= distinct, || {
+        format!("the reader saw fewer than {distinct} new frames: {what}")
+    })
 }
