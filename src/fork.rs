@@ -1,0 +1,166 @@
+//! Descriptors a forked child does not inherit: a `pthread_atfork` child
+//! handler closes every [`ForkSafeFd`] in the child. The writer role and
+//! the pin records are locks on open file descriptions, which a child would
+//! otherwise share, keeping them alive after the process that took them.
+
+use std::cell::UnsafeCell;
+use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Once;
+
+use crate::Result;
+
+/// A descriptor that a forked child does not inherit: the `pthread_atfork`
+/// child handler closes it there, and [`get`](Self::get) then says `None`.
+pub(crate) struct ForkSafeFd(Box<AtomicI32>);
+
+impl ForkSafeFd {
+    /// Registers the descriptor `open` makes. `open` runs with the registry
+    /// locked, so no fork can copy the descriptor before it is registered.
+    pub(crate) fn open(open: impl FnOnce() -> Result<OwnedFd>) -> Result<ForkSafeFd> {
+        REGISTRY.with(|fds| {
+            let fd = ForkSafeFd(Box::new(AtomicI32::new(open()?.into_raw_fd())));
+            fds.push(&*fd.0);
+            Ok(fd)
+        })
+    }
+
+    /// The descriptor, or `None` in a forked child.
+    pub(crate) fn get(&self) -> Option<BorrowedFd<'_>> {
+        // Relaxed: the value changes only in a forked child's handler, which
+        // runs before any other code of the child.
+        let fd = self.0.load(Ordering::Relaxed);
+        // SAFETY: a non-negative value is a descriptor this value owns,
+        // open until `drop` (or the child handler) closes it and stores -1.
+        (fd >= 0).then(|| unsafe { BorrowedFd::borrow_raw(fd) })
+    }
+}
+
+impl Drop for ForkSafeFd {
+    fn drop(&mut self) {
+        REGISTRY.with(|fds| {
+            fds.retain(|&p| !std::ptr::eq(p, &*self.0));
+            // Relaxed: as in `get`; the registry's lock orders this with the handlers.
+            let fd = self.0.swap(-1, Ordering::Relaxed);
+            if fd >= 0 {
+                // SAFETY: the descriptor is this value's, closed exactly once.
+                unsafe { libc::close(fd) };
+            }
+        })
+    }
+}
+
+/// Every `ForkSafeFd` of the process, behind a spin lock that the atfork
+/// handlers can take and release across `fork()` (a `Mutex` guard cannot
+/// be held from one handler to the next).
+struct Registry {
+    locked: AtomicBool,
+    fds: UnsafeCell<Vec<*const AtomicI32>>,
+}
+
+// SAFETY: `fds` is only touched with `locked` held (see `with` and the handlers).
+unsafe impl Sync for Registry {}
+
+static REGISTRY: Registry = Registry {
+    locked: AtomicBool::new(false),
+    fds: UnsafeCell::new(Vec::new()),
+};
+
+impl Registry {
+    fn lock(&self) {
+        // Acquire: pairs with `unlock`'s Release, so the holder sees the
+        // list as the last holder left it.
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+    }
+
+    fn unlock(&self) {
+        // Release: pairs with `lock`'s Acquire.
+        self.locked.store(false, Ordering::Release);
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Vec<*const AtomicI32>) -> R) -> R {
+        static HANDLERS: Once = Once::new();
+        // SAFETY: the handlers are `extern "C"` functions that live forever.
+        HANDLERS.call_once(|| unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_parent),
+                Some(after_fork_child),
+            );
+        });
+        // Signals are blocked while the lock is held: a handler that forks
+        // would otherwise spin in `before_fork` on a lock its own thread holds.
+        struct Unlock<'a>(&'a Registry, libc::sigset_t);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.unlock();
+                // SAFETY: restores the mask saved below; a valid sigset_t.
+                unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.1, std::ptr::null_mut()) };
+            }
+        }
+        // SAFETY: sigset_t is plain data that sigfillset and pthread_sigmask
+        // initialise before it is read.
+        let saved = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut saved: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut saved);
+            saved
+        };
+        self.lock();
+        let _unlock = Unlock(self, saved);
+        // SAFETY: the lock is held until `_unlock` drops.
+        f(unsafe { &mut *self.fds.get() })
+    }
+}
+
+extern "C" fn before_fork() {
+    REGISTRY.lock();
+}
+
+extern "C" fn after_fork_parent() {
+    REGISTRY.unlock();
+}
+
+extern "C" fn after_fork_child() {
+    // SAFETY: the lock taken in `before_fork` is held, and the child runs
+    // only this thread; every pointer in the list is a live ForkSafeFd's,
+    // removed before it is freed. close() is async-signal-safe.
+    unsafe {
+        for &fd in &*REGISTRY.fds.get() {
+            let raw = (*fd).swap(-1, Ordering::Relaxed);
+            if raw >= 0 {
+                libc::close(raw);
+            }
+        }
+    }
+    REGISTRY.unlock();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_are_blocked_while_the_registry_is_locked() {
+        // A signal handler that forks on a thread holding the lock would
+        // spin in `before_fork` for ever: no handler may run meanwhile.
+        let blocked = |signal| {
+            // SAFETY: queries this thread's mask into a sigset_t it owns.
+            unsafe {
+                let mut now: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+                libc::sigismember(&now, signal) == 1
+            }
+        };
+        assert!(!blocked(libc::SIGALRM));
+        assert!(REGISTRY.with(|_| blocked(libc::SIGALRM) && blocked(libc::SIGUSR1)));
+        assert!(!blocked(libc::SIGALRM), "the mask was not restored");
+    }
+}
