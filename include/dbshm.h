@@ -140,6 +140,18 @@ typedef enum dbshm_status {
    * A bug in dbshm (a caught panic); the message says where.
    */
   DBSHM_ERR_INTERNAL = 12,
+  /**
+   * Every buffer but the latest is pinned by readers: the write was
+   * dropped (nothing published, the data untouched); a write after a pin
+   * is let go succeeds.
+   */
+  DBSHM_ERR_ALL_PINNED = 13,
+  /**
+   * The frame cannot be pinned: the segment has fewer than 3 buffers, the
+   * handle pins as many buffers as it may, or every pin record is taken
+   * (the message says which).
+   */
+  DBSHM_ERR_CANNOT_PIN = 14,
 } dbshm_status;
 
 /**

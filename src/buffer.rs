@@ -11,10 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ndarray::{ArrayBase, ArrayD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn};
+use ndarray::{
+    ArrayBase, ArrayD, ArrayViewD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn,
+};
 
 use crate::copy::{copy_in, copy_racy};
-use crate::layout::{latest_parts, Geometry, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
+use crate::layout::{latest_parts, Geometry, Header, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
+use crate::pin::{self, PinId, Pins};
 use crate::protocol::{self, FrameInfo};
 use crate::segment::{self, Segment};
 use crate::writer::WriterRole;
@@ -48,7 +51,12 @@ pub struct Options {
     unlink_on_drop: bool,
     /// Buffers of a segment this creates; `None` for [`MIN_BUFFERS`].
     buffers: Option<usize>,
+    /// Most buffers the handle may pin at once; `None` for [`DEFAULT_MAX_PINS`].
+    max_pins: Option<usize>,
 }
+
+/// Buffers a handle may pin at once unless [`Options::max_pins`] says otherwise.
+const DEFAULT_MAX_PINS: usize = 1;
 
 /// The mode of a segment created without [`Options::mode`].
 const DEFAULT_MODE: u32 = 0o600;
@@ -90,6 +98,15 @@ impl Options {
     /// Opening a segment takes its count from the segment.
     pub fn buffers(mut self, count: usize) -> Options {
         self.buffers = Some(count);
+        self
+    }
+
+    /// Most buffers the handle may pin at once (default 1), so that a
+    /// program that forgets its pins holds that many buffers and no more;
+    /// pins of the same frame share a buffer. A segment needs two buffers
+    /// more than its readers pin at once.
+    pub fn max_pins(mut self, count: usize) -> Options {
+        self.max_pins = Some(count);
         self
     }
 
@@ -217,7 +234,10 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
     geometry: Geometry,
     /// `None` for a read-only handle.
     writer: Option<WriterRole>,
+    pins: Pins,
     retries: AtomicU64,
+    /// Writes dropped because every buffer but the latest was pinned.
+    dropped_writes: AtomicU64,
     unlink_on_drop: bool,
     _element: PhantomData<fn() -> T>,
 }
@@ -303,7 +323,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             segment,
             geometry,
             writer,
+            pins: Pins::new(options.max_pins.unwrap_or(DEFAULT_MAX_PINS)),
             retries: AtomicU64::new(0),
+            dropped_writes: AtomicU64::new(0),
             unlink_on_drop: options.unlink_on_drop,
             _element: PhantomData,
         }
@@ -395,7 +417,24 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         };
         let _turn = writer.take(&self.segment, &self.name)?;
         let header = self.segment.header();
-        let ticket = protocol::begin_write(header, self.geometry.nbuffers);
+        let nbuffers = self.geometry.nbuffers;
+        // Two buffers: nobody can pin, so nothing to look at.
+        let pins = (nbuffers > MIN_BUFFERS).then(|| self.segment.pin_page());
+        let begin = || protocol::begin_write(header, pins, nbuffers);
+        // Every buffer but the latest pinned: perhaps by readers that died.
+        let ticket = match begin().or_else(|| {
+            let reclaimed = pin::reclaim_dead(&self.segment, self.pins.own_record());
+            (reclaimed > 0).then(begin).flatten()
+        }) {
+            Some(ticket) => ticket,
+            None => {
+                self.dropped_writes.fetch_add(1, Ordering::Relaxed);
+                return Err(DbShmError::AllBuffersPinned {
+                    name: self.name.clone(),
+                    buffers: nbuffers,
+                });
+            }
+        };
         // SAFETY: `ticket.buffer` is below `nbuffers`, and every buffer lies
         // inside the mapping (checked by `Geometry::parse` or computed by
         // `Geometry::new`).
@@ -479,9 +518,8 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
 
     fn read_raw(&self, mut copy: impl FnMut(*const u8)) -> Result<FrameInfo> {
         let header = self.segment.header();
-        let mut retries = 0u64;
-        let mut stuck_since: Option<(Instant, u64)> = None;
-        loop {
+        let mut retries = Retries::new(header, &self.name);
+        let result = loop {
             if let Some(ticket) = protocol::begin_read(header, self.geometry.nbuffers) {
                 // SAFETY: as in `write_raw`, the buffer lies inside the mapping.
                 copy(unsafe {
@@ -490,41 +528,80 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
                         .add(self.geometry.buffer_offset(ticket.buffer))
                 });
                 if let Some(info) = protocol::validate_read(header, ticket) {
-                    if retries > 0 {
-                        self.retries.fetch_add(retries, Ordering::Relaxed);
-                    }
-                    return Ok(info);
+                    break Ok(info);
                 }
             }
-            retries += 1;
-            // A failed attempt waits for nobody: `latest` always names a whole
-            // frame, so the next attempt can succeed at once. Hence no
-            // backoff (crossbeam's `Backoff` spins longer each time, for a
-            // thread that waits on another's progress; measured against this
-            // loop, it changed nothing beyond run-to-run spread). Every 64th
-            // attempt yields and asks the clock whether the header is damaged.
-            if retries % 64 != 0 {
-                hint::spin_loop();
-                continue;
+            if let Err(e) = retries.again() {
+                break Err(e);
             }
-            thread::yield_now();
-            // Relaxed: only compared with itself to see whether frames move.
-            let (latest, _) = latest_parts(header.latest.load(Ordering::Relaxed));
-            match stuck_since {
-                Some((since, seen)) if seen == latest => {
-                    if since.elapsed() > STUCK_LIMIT {
-                        self.retries.fetch_add(retries, Ordering::Relaxed);
-                        return Err(DbShmError::Incompatible {
-                            name: self.name.clone(),
-                            reason: format!(
-                                "frame {latest} never became readable: the header is damaged"
-                            ),
-                        });
-                    }
-                }
-                _ => stuck_since = Some((Instant::now(), latest)),
-            }
+        };
+        if retries.count > 0 {
+            self.retries.fetch_add(retries.count, Ordering::Relaxed);
         }
+        result
+    }
+
+    /// Pins the latest complete frame: a view of it in place, which the
+    /// writer does not touch until the [`Pinned`] guard is dropped. Copies
+    /// nothing and, for up to four dimensions, allocates nothing.
+    ///
+    /// Needs a segment of three buffers or more ([`DbShmError::TooFewBuffers`]),
+    /// a user who may write the segment, also through a handle opened
+    /// read-only ([`DbShmError::PermissionDenied`]), and a pin record: the
+    /// handle's first pin claims one of the segment's 31
+    /// ([`DbShmError::TooManyPinners`]). A handle holds at most
+    /// [`Options::max_pins`] buffers at once ([`DbShmError::PinLimit`]);
+    /// pins of the same frame share its buffer.
+    ///
+    /// While a pin lives the writer fills the other buffers; with every
+    /// buffer but the latest pinned, writes fail with
+    /// [`DbShmError::AllBuffersPinned`] until one is let go.
+    pub fn pin(&self) -> Result<Pinned<'_, T>> {
+        let nbuffers = self.geometry.nbuffers;
+        if nbuffers <= MIN_BUFFERS {
+            return Err(DbShmError::TooFewBuffers {
+                name: self.name.clone(),
+                buffers: nbuffers,
+            });
+        }
+        let mut retries = Retries::new(self.segment.header(), &self.name);
+        let (ticket, id) = self
+            .pins
+            .pin(&self.segment, &self.name, nbuffers, || retries.again())?;
+        // SAFETY: the buffer lies inside the mapping (as in `write_raw`),
+        // ALIGN-aligned, one frame of `len` elements, and holds a whole
+        // frame that no honest writer touches while the pin lives (the
+        // protocol's guarantee, `protocol::pin`); the guard's lifetime ties
+        // the view to the handle, and so to the mapping. A process of a
+        // user who may write and ignores the protocol can change it, as it
+        // can any shared memory it may write.
+        let view = unsafe {
+            ArrayViewD::from_shape_ptr(
+                IxDyn(self.shape()),
+                self.segment
+                    .base()
+                    .add(self.geometry.buffer_offset(ticket.buffer))
+                    .cast::<T>()
+                    .cast_const(),
+            )
+        };
+        Ok(Pinned {
+            shm: self,
+            view,
+            info: ticket.info,
+            id,
+        })
+    }
+
+    /// Waits until a frame newer than `after_seq` is published, then pins
+    /// the latest frame, as [`pin`](Self::pin). [`DbShmError::Timeout`]
+    /// after `timeout`.
+    pub fn wait_pin(&self, after_seq: u64, timeout: Duration) -> Result<Pinned<'_, T>> {
+        if self.geometry.nbuffers <= MIN_BUFFERS {
+            return self.pin(); // its error, before any wait
+        }
+        self.wait_for(after_seq, timeout)?;
+        self.pin()
     }
 
     /// Waits until a frame newer than `after_seq` is published, then returns
@@ -633,6 +710,12 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         self.geometry.nbuffers
     }
 
+    /// Writes through this handle that were dropped because every buffer
+    /// but the latest was pinned ([`DbShmError::AllBuffersPinned`]).
+    pub fn dropped_writes(&self) -> u64 {
+        self.dropped_writes.load(Ordering::Relaxed)
+    }
+
     /// Reads this handle retried because the writer overwrote the buffer
     /// being copied (a reader lapped by the writer).
     pub fn retries(&self) -> u64 {
@@ -645,8 +728,109 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     }
 }
 
+/// The retries of one read or pin, which found the writer in the latest
+/// frame's buffer.
+struct Retries<'a> {
+    header: &'a Header,
+    name: &'a str,
+    count: u64,
+    /// When `latest` was last seen to move, and where it was.
+    stuck_since: Option<(Instant, u64)>,
+}
+
+impl<'a> Retries<'a> {
+    fn new(header: &'a Header, name: &'a str) -> Retries<'a> {
+        Retries {
+            header,
+            name,
+            count: 0,
+            stuck_since: None,
+        }
+    }
+
+    /// Before the next attempt: `Incompatible` once `latest` has stayed on
+    /// a frame that never became readable for [`STUCK_LIMIT`].
+    fn again(&mut self) -> Result<()> {
+        self.count += 1;
+        // A failed attempt waits for nobody: `latest` always names a whole
+        // frame, so the next attempt can succeed at once. Hence no
+        // backoff (crossbeam's `Backoff` spins longer each time, for a
+        // thread that waits on another's progress; measured against this
+        // loop, it changed nothing beyond run-to-run spread). Every 64th
+        // attempt yields and asks the clock whether the header is damaged.
+        if self.count % 64 != 0 {
+            hint::spin_loop();
+            return Ok(());
+        }
+        thread::yield_now();
+        // Relaxed: only compared with itself to see whether frames move.
+        let (latest, _) = latest_parts(self.header.latest.load(Ordering::Relaxed));
+        match self.stuck_since {
+            Some((since, seen)) if seen == latest => {
+                if since.elapsed() > STUCK_LIMIT {
+                    return Err(DbShmError::Incompatible {
+                        name: self.name.to_owned(),
+                        reason: format!(
+                            "frame {latest} never became readable: the header is damaged"
+                        ),
+                    });
+                }
+            }
+            _ => self.stuck_since = Some((Instant::now(), latest)),
+        }
+        Ok(())
+    }
+}
+
+/// A pinned frame: a view of the latest frame in place in shared memory,
+/// made by [`DoubleBufferedSharedMemory::pin`]. The writer does not touch
+/// its buffer until the guard is dropped. Derefs to the frame's
+/// [`ArrayViewD`]; [`as_slice`](Self::as_slice) gives it in row-major order.
+pub struct Pinned<'a, T: Element> {
+    shm: &'a DoubleBufferedSharedMemory<T>,
+    view: ArrayViewD<'a, T>,
+    info: FrameInfo,
+    id: PinId,
+}
+
+impl<'a, T: Element> Pinned<'a, T> {
+    /// The frame's number and timestamp.
+    pub fn info(&self) -> FrameInfo {
+        self.info
+    }
+
+    /// The frame's elements in row-major order.
+    pub fn as_slice(&self) -> &[T] {
+        self.view.as_slice().expect("a frame is in standard layout")
+    }
+}
+
+impl<'a, T: Element> std::ops::Deref for Pinned<'a, T> {
+    type Target = ArrayViewD<'a, T>;
+
+    fn deref(&self) -> &ArrayViewD<'a, T> {
+        &self.view
+    }
+}
+
+impl<T: Element> Drop for Pinned<'_, T> {
+    fn drop(&mut self) {
+        self.shm.pins.unpin(&self.shm.segment, self.id);
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Pinned<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned")
+            .field("segment", &self.shm.name)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
 impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
     fn drop(&mut self) {
+        self.pins.release(&self.segment);
         if self.unlink_on_drop {
             // Only the object this handle opened: the name may have been
             // unlinked and given to a new segment meanwhile.

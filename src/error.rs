@@ -105,6 +105,33 @@ pub enum DbShmError {
     #[error("segment {name:?}: the writer role is taken ({})", taken_by(*pid))]
     WriterBusy { name: String, pid: u32 },
 
+    /// Every buffer but the latest is pinned by readers: the write was
+    /// dropped, nothing published, the caller's data untouched. The next
+    /// write after a pin is released succeeds. A segment needs as many
+    /// buffers as readers may pin at once, plus two.
+    #[error(
+        "segment {name:?}: every buffer but the latest is pinned by readers, so this frame \
+         was dropped (a segment needs 2 buffers more than readers pin at once; it has {buffers})"
+    )]
+    AllBuffersPinned { name: String, buffers: usize },
+
+    /// Pinning needs three buffers or more: with two, one pin would stop
+    /// the writer after one frame.
+    #[error(
+        "segment {name:?} has {buffers} buffers; pinned reads need 3 or more \
+         (create it with Options::buffers(3) or more), or copy frames out with read"
+    )]
+    TooFewBuffers { name: String, buffers: usize },
+
+    /// The handle holds as many pinned buffers as it may
+    /// ([`Options::max_pins`](crate::Options::max_pins)): drop a pin first.
+    #[error("segment {name:?}: this handle already pins {limit} buffer(s), its limit (Options::max_pins)")]
+    PinLimit { name: String, limit: usize },
+
+    /// Every pin record of the segment has an owner: 31 handles pin at once.
+    #[error("segment {name:?}: all 31 pin records are taken by other handles")]
+    TooManyPinners { name: String },
+
     /// The handle was opened read-only.
     #[error("segment {name:?} was opened read-only and cannot be written")]
     ReadOnly { name: String },

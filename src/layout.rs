@@ -33,7 +33,14 @@
 //! | 528 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
 //!
 //! `slot[i]` exists for i below [`MAX_BUFFERS`]; those past `nbuffers` stay
-//! zero. Bytes 4096 to 8191 are reserved for pinned reads and zero. The
+//! zero. The second page holds the pin records (see `pin.rs`):
+//!
+//! | offset | size | field | notes |
+//! |---|---|---|---|
+//! | 4096 | 4 | `pins_in_use` | atomic `u32`: bit r set while pin record r has an owner (or had one that died) |
+//! | 4224 + 128·r | 8 | `pin[r]` | atomic `u64`: the record's generation times 2^16, plus a bit for each buffer its owner pins |
+//!
+//! Record r's owner holds an exclusive lock on byte 2 + r of the segment. The
 //! buffers follow the header, each starting on an [`ALIGN`] boundary; the
 //! writer fills any buffer but the latest's. Groups of fields written by different
 //! parties at different times sit 128 bytes apart, so that neither a cache line
@@ -62,6 +69,10 @@ pub const MIN_BUFFERS: usize = 2;
 pub const MAX_BUFFERS: usize = 16;
 /// `latest` is the frame number times this, plus the buffer.
 pub const LATEST_BUFFERS: u64 = 16;
+/// Most handles that may hold pinned frames at once: the pin records.
+pub const MAX_PINNERS: usize = 31;
+/// A pin record's word is its generation times this, plus the buffers pinned.
+pub const PIN_GENERATION: u64 = 1 << 16;
 /// Bytes of the random id that names a segment's lock file.
 pub const LOCK_ID_SIZE: usize = 16;
 /// `flags` bit: the writer wakes the futex at every publish, not only when
@@ -123,6 +134,12 @@ pub mod offset {
     pub const SLOT_FRAME: usize = 8;
     /// A slot's `timestamp_ns`, atomic u64, from the slot's start.
     pub const SLOT_TIMESTAMP_NS: usize = 16;
+    /// `pins_in_use`, atomic u32, at the start of the second page.
+    pub const PINS_IN_USE: usize = 4096;
+    /// `pin[0]`; `pin[r]` is at `PINS + r * PIN_SIZE`.
+    pub const PINS: usize = 4224;
+    /// Bytes of one pin record.
+    pub const PIN_SIZE: usize = 128;
 }
 
 /// One buffer's publication state.
@@ -135,6 +152,21 @@ pub(crate) struct Slot {
     pub(crate) frame: AtomicU64,
     /// Writer's CLOCK_MONOTONIC when that frame was published, in nanoseconds.
     pub(crate) timestamp_ns: AtomicU64,
+}
+
+/// One handle's pin record: which buffers it holds, and a generation that
+/// changes with each new owner.
+#[repr(C, align(128))]
+pub(crate) struct PinRecord {
+    pub(crate) word: AtomicU64,
+}
+
+/// The second page of the header: the pin records.
+#[repr(C)]
+pub(crate) struct PinPage {
+    pub(crate) in_use: AtomicU32,
+    _pad: [u8; 124],
+    pub(crate) records: [PinRecord; MAX_PINNERS],
 }
 
 /// The header as mapped in memory; see the module documentation for the table.
@@ -201,8 +233,12 @@ const _: () = {
     assert!(offset_of!(Slot, timestamp_ns) == offset::SLOT_TIMESTAMP_NS);
     assert!(std::mem::size_of::<Slot>() == offset::SLOT_SIZE);
     assert!(offset::LOCK_ID + LOCK_ID_SIZE <= DESCRIPTOR_SIZE);
-    // The first page; the second is reserved for pinned reads.
-    assert!(std::mem::size_of::<Header>() <= 4096);
+    // The first page; the second is the pin records'.
+    assert!(std::mem::size_of::<Header>() <= offset::PINS_IN_USE);
+    assert!(offset_of!(PinPage, in_use) == 0);
+    assert!(offset_of!(PinPage, records) == offset::PINS - offset::PINS_IN_USE);
+    assert!(std::mem::size_of::<PinRecord>() == offset::PIN_SIZE);
+    assert!(offset::PINS_IN_USE + std::mem::size_of::<PinPage>() == HEADER_SIZE);
 };
 
 /// The `latest` word of frame `frame` in buffer `buffer`.
@@ -215,6 +251,20 @@ pub(crate) fn latest_word(frame: u64, buffer: usize) -> u64 {
 /// The frame number and the buffer a `latest` word names.
 pub(crate) fn latest_parts(word: u64) -> (u64, usize) {
     (word / LATEST_BUFFERS, (word % LATEST_BUFFERS) as usize)
+}
+
+#[cfg(loom)]
+impl PinPage {
+    /// An empty pin page for the model check.
+    pub(crate) fn for_model() -> PinPage {
+        PinPage {
+            in_use: AtomicU32::new(0),
+            _pad: [0; 124],
+            records: std::array::from_fn(|_| PinRecord {
+                word: AtomicU64::new(0),
+            }),
+        }
+    }
 }
 
 #[cfg(loom)]

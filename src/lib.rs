@@ -64,6 +64,8 @@ pub mod layout;
 mod model;
 #[cfg(not(loom))]
 mod notify;
+#[cfg(not(loom))]
+mod pin;
 mod protocol;
 #[cfg(not(loom))]
 mod segment;
@@ -74,7 +76,7 @@ mod writer;
 pub use ndarray;
 
 #[cfg(not(loom))]
-pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options};
+pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options, Pinned};
 pub use element::{Dtype, Element};
 #[cfg(not(loom))]
 pub use error::{DbShmError, Result};

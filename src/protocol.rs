@@ -9,13 +9,21 @@
 //! the buffer no longer holds the frame `latest` named, the copy may be torn
 //! and is retried. The writer never looks at readers.
 //!
+//! A pinned read holds a buffer instead of copying it: the reader marks the
+//! buffer in its pin record, then checks that the writer has not entered it;
+//! the writer marks a buffer (odd stamp), then checks that no record holds
+//! it. Each side's mark and check are split by a SeqCst fence, so at least
+//! one of them sees the other (the store-fence-load pattern of Dekker's
+//! mutual exclusion): either the writer leaves the buffer alone, or the
+//! reader lets it go and tries the latest frame again.
+//!
 //! This is the recipe of Boehm, "Can seqlocks get along with programming
 //! language memory models?" (MSPC 2012), figure 6 (fences), the same one as
 //! crossbeam-utils' `SeqLock`; each ordering below says what it pairs with.
 
 use crate::sync::{fence, Ordering};
 
-use crate::layout::{latest_parts, latest_word, Header};
+use crate::layout::{latest_parts, latest_word, Header, PinPage, PinRecord, PIN_GENERATION};
 
 /// The frame number and publish time of a frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -36,44 +44,89 @@ pub(crate) struct WriteTicket {
     stamp: u64,
 }
 
-/// Step 1 of a write: claims the buffer after the latest one, of
-/// `nbuffers`, by making its counter odd.
+/// Step 1 of a write: claims a buffer of `nbuffers` by making its stamp
+/// odd: the first after the latest one, round the ring, that no pin record
+/// holds. `None` if every buffer but the latest is pinned. `pins` is `None`
+/// for a segment where nobody can pin (two buffers): then there is nothing
+/// to check, and no fence to pay for.
 ///
-/// Call only while holding the writer role. A counter already odd was left
+/// Call only while holding the writer role. A stamp already odd was left
 /// so by a writer that died mid-copy; it is advanced by two, so it stays odd
 /// and never repeats a value a reader may have noted.
-pub(crate) fn begin_write(h: &Header, nbuffers: usize) -> WriteTicket {
+pub(crate) fn begin_write(
+    h: &Header,
+    pins: Option<&PinPage>,
+    nbuffers: usize,
+) -> Option<WriteTicket> {
     // Acquire: the previous writer, possibly another process, published
     // `latest` with Release; its counters are then visible too.
     let (latest, latest_buffer) = latest_parts(h.latest.load(Ordering::Acquire));
     // Wrapping, here and below: only a damaged header gets near u64::MAX,
     // and it must not panic the writer.
     let frame = latest.wrapping_add(1);
-    let buffer = (latest_buffer + 1) % nbuffers;
-    let slot = &h.slots[buffer];
-    // Relaxed: only writers store the stamp, and the role passes between
-    // them through the kernel's lock on the lock file, which orders it.
-    let old = slot.stamp.load(Ordering::Relaxed);
-    let stamp = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
-    slot.stamp.store(stamp, Ordering::Relaxed);
-    if mutated(&mutation::SKIP_WRITER_FENCE) {
-        return WriteTicket {
+    // A pin seen here is a buffer not even to try; a pin made after this
+    // look is caught by the check after the fence.
+    let mut held = pins.map_or(0, pinned);
+    for step in 1..nbuffers {
+        let buffer = (latest_buffer + step) % nbuffers;
+        if held & 1 << buffer != 0 {
+            continue;
+        }
+        let slot = &h.slots[buffer];
+        // Relaxed: only writers store the stamp, and the role passes between
+        // them through the kernel's lock on the lock file, which orders it.
+        let old = slot.stamp.load(Ordering::Relaxed);
+        let stamp = old.wrapping_add(if old % 2 == 0 { 1 } else { 2 });
+        slot.stamp.store(stamp, Ordering::Relaxed);
+        if let Some(pins) = pins {
+            // SeqCst fence: the writer's half of the Dekker pattern. Either
+            // a pinner's fence comes after this one, and its check of the
+            // stamp sees the odd value; or it comes before, and the load of
+            // its pin record below sees its mark.
+            fence(Ordering::SeqCst);
+            held = pinned(pins);
+            if held & 1 << buffer != 0 && !mutated(&mutation::IGNORE_PINS) {
+                // Untouched: back to the stamp it had, so readers copying
+                // or pinning it lose nothing.
+                slot.stamp.store(old, Ordering::Relaxed);
+                continue;
+            }
+        }
+        if !mutated(&mutation::SKIP_WRITER_FENCE) {
+            // Release fence: a reader whose copy sees any byte written after
+            // this point, and that then runs its Acquire fence, must see the
+            // odd counter (or later) on its re-check. Without it the odd
+            // store could become visible after the new bytes and a torn copy
+            // would validate. (After the SeqCst fence it costs nothing.)
+            fence(Ordering::Release);
+        }
+        return Some(WriteTicket {
             buffer,
             frame,
             stamp,
-        };
+        });
     }
-    // Release fence: a reader whose copy sees any byte written after this
-    // point, and that then runs its Acquire fence, must see the odd counter
-    // (or later) on its re-check. Without it the odd store could become
-    // visible after the new bytes and a torn copy would validate.
-    fence(Ordering::Release);
-    WriteTicket {
-        buffer,
-        frame,
-        stamp,
-    }
+    None
 }
+
+/// The buffers any pin record holds. Acquire: pairs with [`unpin`]'s
+/// Release, so a writer that finds a buffer let go writes into it only
+/// after its pinner's last read of it.
+pub(crate) fn pinned(pins: &PinPage) -> u32 {
+    let mut in_use = pins.in_use.load(Ordering::Acquire);
+    let mut buffers = 0;
+    while in_use != 0 {
+        let r = in_use.trailing_zeros() as usize;
+        in_use &= in_use - 1;
+        if let Some(record) = pins.records.get(r) {
+            buffers |= record.word.load(Ordering::Acquire) as u32 & BUFFER_BITS;
+        }
+    }
+    buffers
+}
+
+/// The low bits of a pin record's word: one per buffer.
+const BUFFER_BITS: u32 = (PIN_GENERATION - 1) as u32;
 
 /// Step 2 of a write, after the buffer is filled: makes it the latest frame.
 pub(crate) fn publish(h: &Header, ticket: WriteTicket, timestamp_ns: u64) -> FrameInfo {
@@ -156,6 +209,135 @@ pub(crate) fn validate_read(h: &Header, ticket: ReadTicket) -> Option<FrameInfo>
     })
 }
 
+/// A pinned frame: the buffer held, and what it holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PinTicket {
+    pub(crate) buffer: usize,
+    pub(crate) info: FrameInfo,
+}
+
+/// Why [`pin`] did not pin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PinMiss {
+    /// The writer is in the latest frame's buffer, or was about to be:
+    /// try again.
+    Retry,
+    /// The latest frame is in a buffer `held` does not have, and `may_add`
+    /// was false.
+    Full,
+}
+
+/// Pins the latest frame through `record`, of a segment of `nbuffers`.
+/// `held` are the buffers the record holds already (for other pins of its
+/// handle); a buffer not among them is added only if `may_add`. On a miss
+/// the record is as it was.
+pub(crate) fn pin(
+    h: &Header,
+    record: &PinRecord,
+    nbuffers: usize,
+    held: u32,
+    may_add: bool,
+) -> Result<PinTicket, PinMiss> {
+    // Acquire: pairs with `publish`'s Release store of `latest`.
+    let (frame, buffer) = latest_parts(h.latest.load(Ordering::Acquire));
+    if buffer >= nbuffers {
+        return Err(PinMiss::Retry); // a damaged header: the caller gives up in time
+    }
+    let slot = &h.slots[buffer];
+    // Acquire: pairs with `publish`'s Release of the even stamp, so the
+    // frame's bytes and the two fields below are this frame's.
+    let stamp = slot.stamp.load(Ordering::Acquire);
+    if stamp % 2 != 0 {
+        return Err(PinMiss::Retry);
+    }
+    let timestamp_ns = slot.timestamp_ns.load(Ordering::Relaxed);
+    let bit = 1u64 << buffer;
+    let adds = held & (bit as u32) == 0;
+    if adds {
+        if !may_add {
+            return Err(PinMiss::Full);
+        }
+        // Relaxed: the fence below orders it before the re-check, and
+        // before any writer's look at the record that follows that fence.
+        record.word.fetch_or(bit, Ordering::Relaxed);
+    }
+    // SeqCst fence: the reader's half of the Dekker pattern (see
+    // `begin_write`): a writer that did not see the mark above has made the
+    // stamp odd, and the load below sees it (or a later value).
+    fence(Ordering::SeqCst);
+    let whole = mutated(&mutation::SKIP_PIN_RECHECK)
+        || (slot.stamp.load(Ordering::Relaxed) == stamp
+            && slot.frame.load(Ordering::Relaxed) == frame);
+    if !whole {
+        if adds {
+            // Relaxed: nothing was read through the pin.
+            record.word.fetch_and(!bit, Ordering::Relaxed);
+        }
+        return Err(PinMiss::Retry);
+    }
+    Ok(PinTicket {
+        buffer,
+        info: FrameInfo {
+            seq: frame,
+            timestamp_ns,
+        },
+    })
+}
+
+/// Lets go of `buffer` in `record`, after the last read through the pin.
+pub(crate) fn unpin(record: &PinRecord, buffer: usize) {
+    // Release: pairs with the writer's Acquire in `pinned`, so that every
+    // read of the pinned frame happens before the writer's next bytes.
+    record.word.fetch_and(!(1u64 << buffer), Ordering::Release);
+}
+
+/// Makes `record` its new owner's: a new generation, no buffers held (a
+/// dead owner's are let go). Call while holding the record's lock.
+pub(crate) fn claim(record: &PinRecord) {
+    // Relaxed: only the lock holder stores a generation; the writer reads
+    // the buffers with Acquire, and a stale set only keeps it off them.
+    let word = record.word.load(Ordering::Relaxed);
+    let generation = (word / PIN_GENERATION).wrapping_add(1);
+    record
+        .word
+        .store(generation.wrapping_mul(PIN_GENERATION), Ordering::Release);
+}
+
+/// Lets go of every buffer `record` holds: its owner gives it back.
+pub(crate) fn release(record: &PinRecord) {
+    // Release: as in `unpin`.
+    record
+        .word
+        .fetch_and(!u64::from(BUFFER_BITS), Ordering::Release);
+}
+
+/// A record's word, to pass to [`reclaim`].
+pub(crate) fn record_word(record: &PinRecord) -> u64 {
+    // Relaxed: `reclaim` compares it with the word as it then is.
+    record.word.load(Ordering::Relaxed)
+}
+
+/// Whether a record's word holds any buffer.
+pub(crate) fn holds_any(word: u64) -> bool {
+    word & u64::from(BUFFER_BITS) != 0
+}
+
+/// Lets go of the buffers of a record whose owner died, if `word` (read
+/// before its lock was found free) is still its value: a new owner would
+/// have changed the generation. Whether it let go.
+pub(crate) fn reclaim(record: &PinRecord, word: u64) -> bool {
+    // Relaxed: the dead owner read nothing more; a failure means a new owner.
+    record
+        .word
+        .compare_exchange(
+            word,
+            word & !u64::from(BUFFER_BITS),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
 /// The number of the latest published frame; 0 before the first write.
 pub(crate) fn latest_seq(h: &Header) -> u64 {
     // Acquire: pairs with `publish`'s Release store, so a caller that goes
@@ -182,6 +364,16 @@ pub(crate) mod mutation {
     pub(crate) static SKIP_RECHECK: Switch = Switch::new(false);
     #[cfg(not(loom))]
     pub(crate) static SKIP_RECHECK: Switch = ();
+    /// `begin_write` writes into a buffer it finds pinned.
+    #[cfg(loom)]
+    pub(crate) static IGNORE_PINS: Switch = Switch::new(false);
+    #[cfg(not(loom))]
+    pub(crate) static IGNORE_PINS: Switch = ();
+    /// `pin` keeps its mark without checking the stamp again.
+    #[cfg(loom)]
+    pub(crate) static SKIP_PIN_RECHECK: Switch = Switch::new(false);
+    #[cfg(not(loom))]
+    pub(crate) static SKIP_PIN_RECHECK: Switch = ();
 }
 
 #[cfg(loom)]
@@ -224,7 +416,7 @@ mod tests {
         for nbuffers in [2, 3, 16] {
             let h = header();
             for n in 1..=40u64 {
-                let w = begin_write(&h, nbuffers);
+                let w = begin_write(&h, None, nbuffers).unwrap();
                 assert_eq!(w.buffer, (n % nbuffers as u64) as usize);
                 assert_eq!(
                     publish(&h, w, n * 10),
@@ -250,11 +442,11 @@ mod tests {
     #[test]
     fn a_read_overlapping_a_write_of_its_buffer_is_rejected() {
         let h = header();
-        publish(&h, begin_write(&h, 2), 1); // frame 1 in buffer 1
+        publish(&h, begin_write(&h, None, 2).unwrap(), 1); // frame 1 in buffer 1
         let r = begin_read(&h, 2).unwrap();
-        publish(&h, begin_write(&h, 2), 2); // frame 2 in buffer 0: r still valid
+        publish(&h, begin_write(&h, None, 2).unwrap(), 2); // frame 2 in buffer 0: r still valid
         assert!(validate_read(&h, r).is_some());
-        let w = begin_write(&h, 2); // frame 3 starts in buffer 1, where r copies
+        let w = begin_write(&h, None, 2).unwrap(); // frame 3 starts in buffer 1, where r copies
         assert_eq!(w.buffer, r.buffer);
         assert_eq!(validate_read(&h, r), None);
         publish(&h, w, 3);
@@ -265,21 +457,21 @@ mod tests {
     #[test]
     fn with_three_buffers_a_read_survives_one_more_frame() {
         let h = header();
-        publish(&h, begin_write(&h, 3), 1); // frame 1 in buffer 1
+        publish(&h, begin_write(&h, None, 3).unwrap(), 1); // frame 1 in buffer 1
         let r = begin_read(&h, 3).unwrap();
-        publish(&h, begin_write(&h, 3), 2); // buffer 2
-        publish(&h, begin_write(&h, 3), 3); // buffer 0
+        publish(&h, begin_write(&h, None, 3).unwrap(), 2); // buffer 2
+        publish(&h, begin_write(&h, None, 3).unwrap(), 3); // buffer 0
         assert_eq!(validate_read(&h, r).map(|i| i.seq), Some(1));
-        let _w = begin_write(&h, 3); // frame 4 into buffer 1
+        let _w = begin_write(&h, None, 3).unwrap(); // frame 4 into buffer 1
         assert_eq!(validate_read(&h, r), None);
     }
 
     #[test]
     fn a_buffer_under_write_is_not_read() {
         let h = header();
-        publish(&h, begin_write(&h, 2), 1);
-        let _w = begin_write(&h, 2); // buffer 0
-                                     // `latest` still names frame 1 in buffer 1: readers are not blocked.
+        publish(&h, begin_write(&h, None, 2).unwrap(), 1);
+        let _w = begin_write(&h, None, 2).unwrap(); // buffer 0
+                                                    // `latest` still names frame 1 in buffer 1: readers are not blocked.
         assert_eq!(begin_read(&h, 2).unwrap().buffer, 1);
         // As if `latest` named a frame in buffer 0.
         h.latest.store(latest_word(2, 0), Ordering::Relaxed);
@@ -293,16 +485,16 @@ mod tests {
         assert!(begin_read(&h, 3).is_none());
         assert!(begin_read(&h, 4).is_some());
         // The writer still lands inside the segment.
-        assert_eq!(begin_write(&h, 3).buffer, 1);
+        assert_eq!(begin_write(&h, None, 3).unwrap().buffer, 1);
     }
 
     #[test]
     fn a_writer_that_died_mid_write_is_carried_on_from() {
         let h = header();
-        publish(&h, begin_write(&h, 2), 1);
-        let dead = begin_write(&h, 2); // frame 2, buffer 0, counter 1, never published
+        publish(&h, begin_write(&h, None, 2).unwrap(), 1);
+        let dead = begin_write(&h, None, 2).unwrap(); // frame 2, buffer 0, counter 1, never published
         assert_eq!((dead.buffer, dead.stamp), (0, 1));
-        let next = begin_write(&h, 2); // the successor
+        let next = begin_write(&h, None, 2).unwrap(); // the successor
         assert_eq!((next.buffer, next.frame, next.stamp), (0, 2, 3));
         assert_eq!(publish(&h, next, 7).seq, 2);
         assert_eq!(h.slots[0].stamp.load(Ordering::Relaxed), 4);

@@ -54,6 +54,10 @@ impl Failure {
                 DbShmError::ReadOnly { .. } => DBSHM_ERR_READ_ONLY,
                 DbShmError::Timeout { .. } => DBSHM_ERR_TIMEOUT,
                 DbShmError::Os { .. } => DBSHM_ERR_OS,
+                DbShmError::AllBuffersPinned { .. } => DBSHM_ERR_ALL_PINNED,
+                DbShmError::TooFewBuffers { .. }
+                | DbShmError::PinLimit { .. }
+                | DbShmError::TooManyPinners { .. } => DBSHM_ERR_CANNOT_PIN,
             },
         }
     }

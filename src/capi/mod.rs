@@ -85,6 +85,14 @@ pub enum dbshm_status {
     DBSHM_ERR_OS = 11,
     /// A bug in dbshm (a caught panic); the message says where.
     DBSHM_ERR_INTERNAL = 12,
+    /// Every buffer but the latest is pinned by readers: the write was
+    /// dropped (nothing published, the data untouched); a write after a pin
+    /// is let go succeeds.
+    DBSHM_ERR_ALL_PINNED = 13,
+    /// The frame cannot be pinned: the segment has fewer than 3 buffers, the
+    /// handle pins as many buffers as it may, or every pin record is taken
+    /// (the message says which).
+    DBSHM_ERR_CANNOT_PIN = 14,
 }
 
 /// The number and publish time of a frame.
@@ -139,6 +147,8 @@ pub extern "C" fn dbshm_status_str(status: c_int) -> *const c_char {
         10 => c"DBSHM_ERR_TIMEOUT",
         11 => c"DBSHM_ERR_OS",
         12 => c"DBSHM_ERR_INTERNAL",
+        13 => c"DBSHM_ERR_ALL_PINNED",
+        14 => c"DBSHM_ERR_CANNOT_PIN",
         _ => c"unknown status",
     };
     name.as_ptr()

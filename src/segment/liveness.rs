@@ -2,7 +2,7 @@
 //! kernel drops when the last descriptor of the description closes, so
 //! also when the process holding them dies, however it dies.
 //!
-//! Four marks, each a lock on one byte:
+//! Five kinds of mark, each a lock on one byte:
 //!
 //! | mark | object | kind | taken by | asked or taken by |
 //! |---|---|---|---|---|
@@ -10,6 +10,14 @@
 //! | [`CREATING`] | the lock file | exclusive | the creator, until the segment has its name | `remove_leftovers` |
 //! | [`PRESENCE`] | the segment | shared | every handle, for its life | `rm`, `rm --stale` |
 //! | [`WRITER_PRESENT`] | the segment | shared | the writer, while it holds the role | `list`, `info` |
+//! | [`pin_owner`] | the segment (byte 2 + r) | exclusive | the owner of pin record r | the writer, reclaiming |
+//!
+//! A pin record's mark is exclusive, so only a user who may write the
+//! segment can hold one: a reader cannot make a dead pinner's record look
+//! owned. (It can take a shared lock on a free record's byte and so keep
+//! that record from being claimed: it denies pinning, never writing.) The
+//! writer asks whether anyone holds it exclusively ([`held_exclusive`]),
+//! which a reader's shared lock does not answer.
 //!
 //! Anyone who can open a file read-only can take shared locks on any range
 //! of it, and a shared lock blocks an exclusive one. So the role cannot be
@@ -45,6 +53,14 @@ pub(crate) const ROLE: Mark = Mark { start: 0, len: 1 };
 /// A creator at work, on the lock file: apart from the role, so that a
 /// cleaner checking for dead creators never blocks a writer.
 pub(crate) const CREATING: Mark = Mark { start: 1, len: 1 };
+
+/// Pin record `r` has an owner, on the segment.
+pub(crate) fn pin_owner(r: usize) -> Mark {
+    Mark {
+        start: 2 + r as i64,
+        len: 1,
+    }
+}
 
 fn flock(kind: libc::c_short, mark: Mark) -> libc::flock {
     // SAFETY: `flock` is plain integers, for which zero is valid; the
@@ -102,6 +118,19 @@ pub(crate) fn held(fd: impl AsFd, mark: Mark) -> Result<bool> {
     Ok(l.l_type != libc::F_UNLCK as libc::c_short)
 }
 
+/// Whether an open file description other than `fd`'s holds an exclusive
+/// lock on any byte of `mark` (shared ones do not count). Takes nothing.
+pub(crate) fn held_exclusive(fd: impl AsFd, mark: Mark) -> Result<bool> {
+    // Asking for a shared lock finds only the exclusive locks in its way.
+    let mut l = flock(libc::F_RDLCK as libc::c_short, mark);
+    // SAFETY: as in `held`.
+    let r = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_GETLK, &mut l) };
+    if r != 0 {
+        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
+    }
+    Ok(l.l_type != libc::F_UNLCK as libc::c_short)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +159,11 @@ mod tests {
         assert!(try_take(&b, WRITER_PRESENT, true).is_err());
         assert!(try_take(&b, WRITER_PRESENT, false).unwrap());
         assert!(!try_take(&a, WRITER_PRESENT, true).unwrap());
+        // Only an exclusive lock answers `held_exclusive`.
+        assert!(!held_exclusive(&c, WRITER_PRESENT).unwrap());
+        assert!(try_take(&a, pin_owner(3), true).unwrap());
+        assert!(held_exclusive(&c, pin_owner(3)).unwrap());
+        assert!(!held_exclusive(&c, pin_owner(4)).unwrap());
         drop(a);
         drop(b);
         assert!(!held(&c, ROLE).unwrap());

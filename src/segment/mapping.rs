@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use rustix::mm::{self, MapFlags, ProtFlags};
 
-use crate::layout::Header;
+use crate::layout::{offset, Header, PinPage};
 use crate::{DbShmError, Result};
 
 /// The first `size` bytes of a segment, mapped shared.
@@ -45,6 +45,19 @@ impl Mapping {
         // alignment, Header fits in it, and every bit pattern is valid for its
         // integer and atomic fields; the fields other processes change are atomics.
         unsafe { &*self.base.as_ptr().cast::<Header>() }
+    }
+
+    /// The pin records, in the header's second page.
+    pub(crate) fn pin_page(&self) -> &PinPage {
+        // SAFETY: as in `header`: the second page of the HEADER_SIZE bytes
+        // every mapping holds, page-aligned; PinPage is atomics and padding.
+        unsafe {
+            &*self
+                .base
+                .as_ptr()
+                .add(offset::PINS_IN_USE)
+                .cast::<PinPage>()
+        }
     }
 
     /// Start of the mapping.

@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicU32;
 
 use rustix::fs;
 
-use crate::layout::{Geometry, Header, HEADER_SIZE};
+use crate::layout::{Geometry, Header, PinPage, HEADER_SIZE};
 use crate::{DbShmError, Result};
 use mapping::Mapping;
 use name::FileId;
@@ -25,9 +25,8 @@ pub use name::MAX_NAME_LEN;
 
 /// One open, mapped segment object.
 pub(crate) struct Segment {
-    /// Held, never read: its open file description carries the presence
-    /// mark for the life of the handle.
-    #[allow(dead_code)]
+    /// Its open file description carries the presence mark for the life
+    /// of the handle; also what the writer asks about pin records' marks.
     fd: OwnedFd,
     map: Mapping,
     writable: bool,
@@ -98,6 +97,41 @@ impl Segment {
     /// Bytes mapped.
     pub(crate) fn size(&self) -> usize {
         self.map.size()
+    }
+
+    /// The pin records, for reading them.
+    pub(crate) fn pin_page(&self) -> &PinPage {
+        self.map.pin_page()
+    }
+
+    /// The pin records through a mapping this handle may write, if any: a
+    /// read-only handle's user who may write the segment pins through the
+    /// header mapped writable (as it counts itself among the waiters).
+    pub(crate) fn pin_page_writable(&self) -> Option<&PinPage> {
+        if self.writable {
+            Some(self.map.pin_page())
+        } else {
+            self.waiter_map.as_ref().map(Mapping::pin_page)
+        }
+    }
+
+    /// A descriptor of this very object, for the lock that marks a pin
+    /// record owned: a new open file description, read-write (an exclusive
+    /// lock needs one), so the lock dies with it; `NotFound` if the name no
+    /// longer leads to the object, `PermissionDenied` if the user may not write.
+    pub(crate) fn reopen_writable(&self, name: &str) -> Result<OwnedFd> {
+        let dir = open::dir(name)?;
+        match Object::open(&dir, name, name, true)? {
+            object if object.identity() == self.identity => Ok(object.fd),
+            _ => Err(DbShmError::NotFound {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The descriptor this handle holds the object by (to ask about marks).
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
     }
 
     /// The waiter count this handle may write, if any.
