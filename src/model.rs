@@ -5,6 +5,14 @@
 //! backwards. Then each deliberate breakage in `protocol::mutation` must make
 //! the check fail, so the check is known to have teeth.
 //!
+//! Pins have a model of their own: a writer, a reader that pins the latest
+//! frame, reads it, reads it again and lets it go, and a reader that copies,
+//! over three buffers. Each pinned view must hold one whole frame from the
+//! pin to its release, and each accepted copy must be whole. The writer
+//! ignoring pins and a pinner skipping its check of the stamp must each be
+//! caught. loom models SeqCst fences (not SeqCst accesses), which is why
+//! the Dekker pattern in `protocol` is written with fences.
+//!
 //!     RUSTFLAGS="--cfg loom" cargo test -p dbshm --lib --release model
 //!
 //! `DBSHM_LOOM_BOUND` sets the preemption bound (default 2: about 100 s) and
@@ -17,8 +25,10 @@
 
 use loom::sync::Arc;
 
-use crate::layout::Header;
-use crate::protocol::{begin_read, begin_write, mutation, publish, validate_read};
+use crate::layout::{Header, PinPage};
+use crate::protocol::{
+    begin_read, begin_write, claim, mutation, pin, publish, unpin, validate_read, PinMiss,
+};
 use crate::sync::{AtomicU64, Ordering};
 
 /// Words per frame.
@@ -35,11 +45,15 @@ fn frames() -> u64 {
 
 struct Shared {
     header: Header,
+    /// `None`: the copy-only model, where nobody pins.
+    pins: Option<PinPage>,
     data: Vec<[AtomicU64; WORDS]>,
 }
 
 fn write_frame(s: &Shared) {
-    let ticket = begin_write(&s.header, s.data.len());
+    let Some(ticket) = begin_write(&s.header, s.pins.as_ref(), s.data.len()) else {
+        return; // every other buffer pinned: dropped
+    };
     for word in &s.data[ticket.buffer] {
         word.store(ticket.frame, Ordering::Relaxed);
     }
@@ -85,6 +99,7 @@ fn check(nbuffers: usize) {
     model.check(move || {
         let s = Arc::new(Shared {
             header: Header::for_model(),
+            pins: None,
             data: (0..nbuffers)
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
                 .collect(),
@@ -106,13 +121,82 @@ fn check(nbuffers: usize) {
     });
 }
 
+/// Pins the latest frame through record 0, checks the view is one whole
+/// frame, and again before letting it go.
+fn pin_frame(s: &Shared) {
+    let pins = s.pins.as_ref().expect("the pin model");
+    let record = &pins.records[0];
+    let ticket = match pin(&s.header, record, s.data.len(), 0, true) {
+        Ok(ticket) => ticket,
+        Err(PinMiss::Retry) => return,
+        Err(PinMiss::Full) => unreachable!("nothing held"),
+    };
+    let view = &s.data[ticket.buffer];
+    let seq = ticket.info.seq;
+    let look = || {
+        view.iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .collect::<Vec<_>>()
+    };
+    let first = look();
+    assert!(
+        first.iter().all(|&w| w == seq),
+        "pinned frame {seq} torn: {first:?}"
+    );
+    let last = look();
+    assert!(
+        last.iter().all(|&w| w == seq),
+        "pinned frame {seq} changed under its pin: {last:?}"
+    );
+    unpin(record, ticket.buffer);
+}
+
+/// Every interleaving of a writer, a pinner and a copying reader over three
+/// buffers.
+fn check_pins() {
+    let bound = std::env::var("DBSHM_LOOM_BOUND")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(bound);
+    let frames = frames();
+    model.check(move || {
+        let pins = PinPage::for_model();
+        claim(&pins.records[0]);
+        pins.in_use.store(1, Ordering::Relaxed);
+        let s = Arc::new(Shared {
+            header: Header::for_model(),
+            pins: Some(pins),
+            data: (0..3)
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+        });
+        let writer = {
+            let s = Arc::clone(&s);
+            loom::thread::spawn(move || (0..frames).for_each(|_| write_frame(&s)))
+        };
+        let pinner = {
+            let s = Arc::clone(&s);
+            loom::thread::spawn(move || pin_frame(&s))
+        };
+        read_frame(&s, 0);
+        writer.join().unwrap();
+        pinner.join().unwrap();
+    });
+}
+
 /// The mutation switches are process-wide: one test at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn check_with(switch: &mutation::Switch) -> std::thread::Result<()> {
+    check_broken(switch, || check(2))
+}
+
+fn check_broken(switch: &mutation::Switch, check: impl Fn()) -> std::thread::Result<()> {
     let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     switch.store(true, std::sync::atomic::Ordering::Relaxed);
-    let result = std::panic::catch_unwind(|| check(2));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check));
     switch.store(false, std::sync::atomic::Ordering::Relaxed);
     result
 }
@@ -142,5 +226,27 @@ fn model_catches_a_reader_that_skips_the_recheck() {
     assert!(
         check_with(&mutation::SKIP_RECHECK).is_err(),
         "the model check missed a removed re-check"
+    );
+}
+
+#[test]
+fn model_a_pinned_frame_never_changes_and_copies_stay_whole() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    check_pins();
+}
+
+#[test]
+fn model_catches_a_writer_that_ignores_pins() {
+    assert!(
+        check_broken(&mutation::IGNORE_PINS, check_pins).is_err(),
+        "the model check missed a writer writing into a pinned buffer"
+    );
+}
+
+#[test]
+fn model_catches_a_pinner_that_skips_its_check() {
+    assert!(
+        check_broken(&mutation::SKIP_PIN_RECHECK, check_pins).is_err(),
+        "the model check missed a pin kept without checking the stamp"
     );
 }

@@ -69,7 +69,7 @@ pub(crate) fn begin_write(
     let mut held = pins.map_or(0, pinned);
     for step in 1..nbuffers {
         let buffer = (latest_buffer + step) % nbuffers;
-        if held & 1 << buffer != 0 {
+        if held & 1 << buffer != 0 && !mutated(&mutation::IGNORE_PINS) {
             continue;
         }
         let slot = &h.slots[buffer];
