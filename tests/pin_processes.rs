@@ -1,0 +1,273 @@
+//! Pinned reads across real processes: views that never change under a
+//! writer running flat out, pinners killed at random instants, a pinner's
+//! forked child, and a second user. This binary re-runs itself as each
+//! child it needs (see tests/multiprocess.rs); each child role sits beside
+//! the test that spawns it. `DBSHM_SOAK=1` runs the soak sizes
+//! (RELIABILITY.md).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    check, check_tally, emit, fill, is_frame, json, root_or_skip, Failed, Proc, Tally, TestSegment,
+};
+use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
+
+type Shm = DoubleBufferedSharedMemory<u8>;
+
+fn main() {
+    let trials = common::trials![
+        pinned_views_never_change_under_a_writer_flat_out,
+        a_killed_pinner_loses_its_pin_and_the_next_write_succeeds,
+        a_pinners_forked_child_does_not_keep_its_parents_pin,
+        a_user_who_may_only_read_copies_but_cannot_pin,
+    ];
+    let roles = common::roles![flat_out, pinner, copier, hold_pin, pin_as_user];
+    common::run_tests_or_child(&roles, trials);
+}
+
+fn soak() -> bool {
+    std::env::var("DBSHM_SOAK").is_ok_and(|v| v == "1")
+}
+
+fn millis(arg: &str) -> Duration {
+    Duration::from_millis(arg.parse().expect("milliseconds"))
+}
+
+/// Publishes frame `latest + 1` of the pattern.
+fn publish(w: &Shm) -> Result<u64, DbShmError> {
+    let seq = w.latest_seq() + 1;
+    w.write_with(|mut back| fill(seq, back.as_slice_mut().unwrap()))
+        .map(|info| info.seq)
+}
+
+// ------------------------------------------------------------ stress
+
+/// Child `flat_out NAME MILLIS`: publishes as fast as it can.
+fn flat_out(args: &[String]) {
+    let w = Shm::open(&args[0]).unwrap();
+    let end = Instant::now() + millis(&args[1]);
+    let (mut written, mut dropped) = (0u64, 0u64);
+    while Instant::now() < end {
+        match publish(&w) {
+            Ok(_) => written += 1,
+            Err(DbShmError::AllBuffersPinned { .. }) => dropped += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    emit(&json!({ "written": written, "dropped": dropped }));
+}
+
+/// Child `pinner NAME MILLIS SEED`: pins the latest frame again and again,
+/// holds each for a random time up to about two of the writer's frames,
+/// and checks the view when it pins and again before it lets go.
+fn pinner(args: &[String]) {
+    let r = Shm::open_readonly(&args[0]).unwrap();
+    let end = Instant::now() + millis(&args[1]);
+    let mut rng: u64 = args[2].parse::<u64>().unwrap() | 1;
+    let (mut pins, mut torn, mut changed) = (0u64, 0u64, 0u64);
+    while Instant::now() < end {
+        let p = r.pin().unwrap();
+        let seq = p.info().seq;
+        torn += u64::from(!is_frame(seq, p.as_slice()));
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let hold = Instant::now() + Duration::from_micros(rng % 2000);
+        while Instant::now() < hold {
+            std::hint::spin_loop();
+        }
+        changed += u64::from(!is_frame(seq, p.as_slice()));
+        pins += 1;
+    }
+    emit(&json!({ "pins": pins, "torn": torn, "changed": changed }));
+}
+
+/// Child `copier NAME MILLIS`: copies frames out and verifies each.
+fn copier(args: &[String]) {
+    let r = Shm::open_readonly(&args[0]).unwrap();
+    let end = Instant::now() + millis(&args[1]);
+    let mut frame = vec![0u8; r.len()];
+    let mut tally = Tally::default();
+    while Instant::now() < end {
+        let info = r.read_into(&mut frame).unwrap();
+        tally.saw(info.seq, is_frame(info.seq, &frame));
+    }
+    emit(&tally);
+}
+
+fn pinned_views_never_change_under_a_writer_flat_out() -> Result<(), Failed> {
+    let seg = TestSegment::new("pin-stress");
+    // Four buffers: the latest, one for each pinner, and one to write.
+    drop(
+        Options::new()
+            .buffers(4)
+            .create::<u8>(seg.name(), (480, 640, 3))?,
+    );
+    let ms = if soak() { "600000" } else { "3000" };
+    let writer = Proc::spawn(&["flat_out", seg.name(), ms]);
+    let pinners: Vec<Proc> = ["1", "2"]
+        .map(|seed| Proc::spawn(&["pinner", seg.name(), ms, seed]))
+        .into();
+    let copier = Proc::spawn(&["copier", seg.name(), ms]);
+    let w = writer.report()?;
+    let c = copier.report()?;
+    let mut pins = 0;
+    for p in pinners {
+        let p = p.report()?;
+        eprintln!("pinner: {p:?}");
+        check(p.count("torn") == 0, || {
+            format!("torn pinned frames: {p:?}")
+        })?;
+        check(p.count("changed") == 0, || {
+            format!("pinned views changed: {p:?}")
+        })?;
+        pins += p.count("pins");
+    }
+    eprintln!("writer: {w:?}, copier: {c:?}, {pins} pins");
+    check_tally(&c, 2, &format!("{c:?}"))?;
+    // Never more pinned than the rule allows: the writer never dropped.
+    check(w.count("dropped") == 0, || format!("writes dropped: {w:?}"))?;
+    check(w.count("written") > 0 && pins > 0, || {
+        format!("nothing happened: {w:?}, {pins} pins")
+    })
+}
+
+// ------------------------------------------------------ killed pinners
+
+/// Child `hold_pin NAME [fork]`: pins the latest frame and holds it; with
+/// `fork`, first forks a child that sleeps holding copies of everything.
+fn hold_pin(args: &[String]) {
+    let r = Shm::open_readonly(&args[0]).unwrap();
+    let p = r.pin().unwrap();
+    let mut child = 0;
+    if args.get(1).is_some_and(|a| a == "fork") {
+        // SAFETY: this child process is single-threaded, so the forked copy
+        // may run Rust code; it only sleeps, and leaves with _exit.
+        match unsafe { libc::fork() } {
+            0 => {
+                std::thread::sleep(Duration::from_secs(60));
+                // SAFETY: ends the forked child without unwinding.
+                unsafe { libc::_exit(0) };
+            }
+            -1 => panic!("fork failed"),
+            pid => child = pid,
+        }
+    }
+    emit(&json!({ "pinned": p.info().seq, "child": child }));
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+fn a_killed_pinner_loses_its_pin_and_the_next_write_succeeds() -> Result<(), Failed> {
+    let seg = TestSegment::new("pin-kill");
+    let w = Options::new()
+        .buffers(3)
+        .create::<u8>(seg.name(), (120, 160))?;
+    publish(&w)?;
+    // Holds a buffer for the whole test, so each pinner below takes the last
+    // one the writer has to spare.
+    let mut steady = Proc::spawn(&["hold_pin", seg.name()]);
+    steady.expect("pinned")?;
+    let kills = if soak() { 10_000 } else { 200 };
+    for i in 0..kills {
+        publish(&w)?; // a frame of its own for the next pinner
+        let mut doomed = Proc::spawn(&["hold_pin", seg.name()]);
+        doomed.expect("pinned")?;
+        publish(&w)?; // into the one buffer neither holds
+        match publish(&w) {
+            Err(DbShmError::AllBuffersPinned { .. }) => {}
+            other => {
+                return Err(format!("kill {i}: with both pinned, a write gave {other:?}").into())
+            }
+        }
+        doomed.kill(); // SIGKILL, and reaped
+                       // The very next write finds the dead pinner's record and takes its buffer.
+        publish(&w).map_err(|e| format!("kill {i}: the write after the pinner died: {e}"))?;
+    }
+    check(w.dropped_writes() == kills, || {
+        format!(
+            "{} writes dropped, expected one per kill",
+            w.dropped_writes()
+        )
+    })
+}
+
+fn a_pinners_forked_child_does_not_keep_its_parents_pin() -> Result<(), Failed> {
+    let seg = TestSegment::new("pin-fork");
+    let w = Options::new()
+        .buffers(3)
+        .create::<u8>(seg.name(), (120, 160))?;
+    publish(&w)?;
+    let mut steady = Proc::spawn(&["hold_pin", seg.name()]);
+    steady.expect("pinned")?;
+    publish(&w)?; // a frame of its own for the pinner that forks
+    let mut parent = Proc::spawn(&["hold_pin", seg.name(), "fork"]);
+    let child = parent.expect("pinned")?.count("child") as libc::pid_t;
+    struct Reap(libc::pid_t);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            // SAFETY: kills the grandchild this test made; it is not our
+            // child, so init reaps it.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _reap = Reap(child);
+    publish(&w)?;
+    check(
+        matches!(publish(&w), Err(DbShmError::AllBuffersPinned { .. })),
+        || "both buffers pinned, yet the write went through".into(),
+    )?;
+    parent.kill();
+    // The forked child lives on with copies of its parent's descriptors,
+    // but not of the pin record's mark: the pin died with the parent.
+    publish(&w)
+        .map(drop)
+        .map_err(|e| format!("the parent's pin outlived it in its child: {e}").into())
+}
+
+// ------------------------------------------------------- another user
+
+/// Child `pin_as_user NAME`: as uid and gid 65534, opens the segment
+/// read-only, then pins and copies.
+fn pin_as_user(args: &[String]) {
+    // SAFETY: plain system calls in a single-threaded child; the order
+    // (groups, gid, then uid) drops root last.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+        assert_eq!(libc::setgid(65534), 0);
+        assert_eq!(libc::setuid(65534), 0);
+    }
+    let r = Shm::open_readonly(&args[0]).unwrap();
+    let pin = match r.pin() {
+        Ok(p) => format!("ok {}", p.info().seq),
+        Err(DbShmError::PermissionDenied { .. }) => "denied".into(),
+        Err(e) => format!("error {e}"),
+    };
+    let read = match r.read_with_info() {
+        Ok((frame, info)) if is_frame(info.seq, frame.as_slice().unwrap()) => "ok",
+        Ok(_) => "torn",
+        Err(_) => "error",
+    };
+    emit(&json!({ "pin": pin, "read": read }));
+}
+
+fn a_user_who_may_only_read_copies_but_cannot_pin() -> Result<(), Failed> {
+    if !root_or_skip("a_user_who_may_only_read_copies_but_cannot_pin") {
+        return Ok(());
+    }
+    for (mode, pin) in [(0o644, "denied"), (0o666, "ok 1")] {
+        let seg = TestSegment::new("pin-user");
+        let w = Options::new()
+            .buffers(3)
+            .mode(mode)
+            .create::<u8>(seg.name(), [4096])?;
+        publish(&w)?;
+        let r = Proc::spawn(&["pin_as_user", seg.name()]).report()?;
+        check(
+            r.text("pin") == Some(pin) && r.text("read") == Some("ok"),
+            || format!("mode {mode:o}: {r:?}"),
+        )?;
+    }
+    Ok(())
+}
