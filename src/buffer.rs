@@ -556,6 +556,22 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// While a pin lives the writer fills the other buffers; with every
     /// buffer but the latest pinned, writes fail with
     /// [`DbShmError::AllBuffersPinned`] until one is let go.
+    ///
+    /// ```
+    /// use dbshm::{DoubleBufferedSharedMemory, Options};
+    /// # let name = format!("dbshm-doc-pin-{}", std::process::id());
+    /// let writer = Options::new()
+    ///     .buffers(3)
+    ///     .unlink_on_drop(true)
+    ///     .create::<u8>(&name, (4, 4))?;
+    /// writer.write_slice(&[7; 16])?;
+    /// let reader = DoubleBufferedSharedMemory::<u8>::open_readonly(&name)?;
+    /// let frame = reader.pin()?;
+    /// writer.write_slice(&[8; 16])?; // into another buffer
+    /// assert!(frame.iter().all(|&x| x == 7)); // the pinned frame is as it was
+    /// assert_eq!(frame.info().seq, 1);
+    /// # Ok::<(), dbshm::DbShmError>(())
+    /// ```
     pub fn pin(&self) -> Result<Pinned<'_, T>> {
         let nbuffers = self.geometry.nbuffers;
         if nbuffers <= MIN_BUFFERS {
