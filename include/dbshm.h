@@ -215,6 +215,33 @@ typedef struct dbshm_u64 dbshm_u64;
 typedef struct dbshm_u8 dbshm_u8;
 
 /**
+ * How `_create_with` and `_open_with` make or open a segment. Start from
+ * all zeros (`dbshm_options o = {0};`), which asks for every default, and
+ * set what you need.
+ */
+typedef struct dbshm_options {
+  /**
+   * Permission bits of a segment this creates; 0 for 0600. When opening,
+   * a mode given is the most the segment may allow
+   * (DBSHM_ERR_PERMISSION_DENIED if it lets in more users).
+   */
+  uint32_t mode;
+  /**
+   * Buffers of a segment this creates, 2 to 16; 0 for 2. Pinning needs 3
+   * or more; a segment needs 2 more than its readers pin at once.
+   */
+  uint32_t buffers;
+  /**
+   * Most buffers the handle may pin at once; 0 for 1.
+   */
+  uint32_t max_pins;
+  /**
+   * Nonzero: open without write permission, as `_open_readonly`.
+   */
+  uint32_t read_only;
+} dbshm_options;
+
+/**
  * The number and publish time of a frame.
  */
 typedef struct dbshm_frame_info {
@@ -228,6 +255,256 @@ typedef struct dbshm_frame_info {
    */
   uint64_t timestamp_ns;
 } dbshm_frame_info;
+
+/**
+ * A pinned frame of `uint8_t` elements, filled by `dbshm_u8_pin` or
+ * `dbshm_u8_wait_pin` and let go by `dbshm_u8_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_u8_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const uint8_t *data;
+  /**
+   * The frame's element count, `dbshm_u8_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_u8_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_u8_view;
+
+/**
+ * A pinned frame of `int8_t` elements, filled by `dbshm_i8_pin` or
+ * `dbshm_i8_wait_pin` and let go by `dbshm_i8_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_i8_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const int8_t *data;
+  /**
+   * The frame's element count, `dbshm_i8_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_i8_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_i8_view;
+
+/**
+ * A pinned frame of `uint16_t` elements, filled by `dbshm_u16_pin` or
+ * `dbshm_u16_wait_pin` and let go by `dbshm_u16_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_u16_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const uint16_t *data;
+  /**
+   * The frame's element count, `dbshm_u16_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_u16_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_u16_view;
+
+/**
+ * A pinned frame of `int16_t` elements, filled by `dbshm_i16_pin` or
+ * `dbshm_i16_wait_pin` and let go by `dbshm_i16_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_i16_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const int16_t *data;
+  /**
+   * The frame's element count, `dbshm_i16_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_i16_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_i16_view;
+
+/**
+ * A pinned frame of `uint32_t` elements, filled by `dbshm_u32_pin` or
+ * `dbshm_u32_wait_pin` and let go by `dbshm_u32_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_u32_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const uint32_t *data;
+  /**
+   * The frame's element count, `dbshm_u32_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_u32_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_u32_view;
+
+/**
+ * A pinned frame of `int32_t` elements, filled by `dbshm_i32_pin` or
+ * `dbshm_i32_wait_pin` and let go by `dbshm_i32_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_i32_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const int32_t *data;
+  /**
+   * The frame's element count, `dbshm_i32_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_i32_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_i32_view;
+
+/**
+ * A pinned frame of `uint64_t` elements, filled by `dbshm_u64_pin` or
+ * `dbshm_u64_wait_pin` and let go by `dbshm_u64_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_u64_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const uint64_t *data;
+  /**
+   * The frame's element count, `dbshm_u64_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_u64_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_u64_view;
+
+/**
+ * A pinned frame of `int64_t` elements, filled by `dbshm_i64_pin` or
+ * `dbshm_i64_wait_pin` and let go by `dbshm_i64_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_i64_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const int64_t *data;
+  /**
+   * The frame's element count, `dbshm_i64_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_i64_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_i64_view;
+
+/**
+ * A pinned frame of `float` elements, filled by `dbshm_f32_pin` or
+ * `dbshm_f32_wait_pin` and let go by `dbshm_f32_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_f32_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const float *data;
+  /**
+   * The frame's element count, `dbshm_f32_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_f32_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_f32_view;
+
+/**
+ * A pinned frame of `double` elements, filled by `dbshm_f64_pin` or
+ * `dbshm_f64_wait_pin` and let go by `dbshm_f64_unpin`. Until then the
+ * writer leaves its buffer alone, so `data` never changes; after, and after
+ * the handle is freed, `data` must not be used.
+ */
+typedef struct dbshm_f64_view {
+  /**
+   * The frame's first element, row-major; read only.
+   */
+  const double *data;
+  /**
+   * The frame's element count, `dbshm_f64_len(h)`.
+   */
+  size_t len;
+  /**
+   * The frame's number and timestamp.
+   */
+  struct dbshm_frame_info info;
+  /**
+   * Which pin this is, for `dbshm_f64_unpin`; do not change it.
+   */
+  uint64_t pin[2];
+} dbshm_f64_view;
 
 #ifdef __cplusplus
 extern "C" {
@@ -341,6 +618,98 @@ enum dbshm_status dbshm_u8_open(const char *name, struct dbshm_u8 **out);
 enum dbshm_status dbshm_u8_open_readonly(const char *name, struct dbshm_u8 **out);
 
 /**
+ * Like `dbshm_u8_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return as `dbshm_u8_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_u8_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_u8_create_with(const char *name,
+                                       const size_t *shape,
+                                       size_t ndim,
+                                       const struct dbshm_options *options,
+                                       struct dbshm_u8 **out);
+
+/**
+ * Like `dbshm_u8_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+ * @return as `dbshm_u8_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_u8_open_with(const char *name,
+                                     const struct dbshm_options *options,
+                                     struct dbshm_u8 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_u8_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_pin(const struct dbshm_u8 *h, struct dbshm_u8_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_u8_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u8_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_u8_pin`.
+ */
+enum dbshm_status dbshm_u8_wait_pin(const struct dbshm_u8 *h,
+                                    uint64_t after_seq,
+                                    uint64_t timeout_us,
+                                    struct dbshm_u8_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_u8_unpin(const struct dbshm_u8 *h, struct dbshm_u8_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -416,7 +785,7 @@ enum dbshm_status dbshm_u8_wait(const struct dbshm_u8 *h,
 uint64_t dbshm_u8_latest_seq(const struct dbshm_u8 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -425,6 +794,29 @@ uint64_t dbshm_u8_latest_seq(const struct dbshm_u8 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_u8_memory_size(const struct dbshm_u8 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u8_buffers(const struct dbshm_u8 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u8_dropped_writes(const struct dbshm_u8 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -539,6 +931,98 @@ enum dbshm_status dbshm_i8_open(const char *name, struct dbshm_i8 **out);
 enum dbshm_status dbshm_i8_open_readonly(const char *name, struct dbshm_i8 **out);
 
 /**
+ * Like `dbshm_i8_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return as `dbshm_i8_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_i8_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_i8_create_with(const char *name,
+                                       const size_t *shape,
+                                       size_t ndim,
+                                       const struct dbshm_options *options,
+                                       struct dbshm_i8 **out);
+
+/**
+ * Like `dbshm_i8_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+ * @return as `dbshm_i8_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_i8_open_with(const char *name,
+                                     const struct dbshm_options *options,
+                                     struct dbshm_i8 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_i8_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_pin(const struct dbshm_i8 *h, struct dbshm_i8_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_i8_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i8_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_i8_pin`.
+ */
+enum dbshm_status dbshm_i8_wait_pin(const struct dbshm_i8 *h,
+                                    uint64_t after_seq,
+                                    uint64_t timeout_us,
+                                    struct dbshm_i8_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_i8_unpin(const struct dbshm_i8 *h, struct dbshm_i8_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -614,7 +1098,7 @@ enum dbshm_status dbshm_i8_wait(const struct dbshm_i8 *h,
 uint64_t dbshm_i8_latest_seq(const struct dbshm_i8 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -623,6 +1107,29 @@ uint64_t dbshm_i8_latest_seq(const struct dbshm_i8 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_i8_memory_size(const struct dbshm_i8 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i8_buffers(const struct dbshm_i8 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i8_dropped_writes(const struct dbshm_i8 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -737,6 +1244,98 @@ enum dbshm_status dbshm_u16_open(const char *name, struct dbshm_u16 **out);
 enum dbshm_status dbshm_u16_open_readonly(const char *name, struct dbshm_u16 **out);
 
 /**
+ * Like `dbshm_u16_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return as `dbshm_u16_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_u16_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_u16_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_u16 **out);
+
+/**
+ * Like `dbshm_u16_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+ * @return as `dbshm_u16_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_u16_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_u16 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_u16_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_pin(const struct dbshm_u16 *h, struct dbshm_u16_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_u16_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u16_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_u16_pin`.
+ */
+enum dbshm_status dbshm_u16_wait_pin(const struct dbshm_u16 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_u16_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_u16_unpin(const struct dbshm_u16 *h, struct dbshm_u16_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -812,7 +1411,7 @@ enum dbshm_status dbshm_u16_wait(const struct dbshm_u16 *h,
 uint64_t dbshm_u16_latest_seq(const struct dbshm_u16 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -821,6 +1420,29 @@ uint64_t dbshm_u16_latest_seq(const struct dbshm_u16 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_u16_memory_size(const struct dbshm_u16 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u16_buffers(const struct dbshm_u16 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u16_dropped_writes(const struct dbshm_u16 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -935,6 +1557,98 @@ enum dbshm_status dbshm_i16_open(const char *name, struct dbshm_i16 **out);
 enum dbshm_status dbshm_i16_open_readonly(const char *name, struct dbshm_i16 **out);
 
 /**
+ * Like `dbshm_i16_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return as `dbshm_i16_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_i16_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_i16_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_i16 **out);
+
+/**
+ * Like `dbshm_i16_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+ * @return as `dbshm_i16_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_i16_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_i16 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_i16_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_pin(const struct dbshm_i16 *h, struct dbshm_i16_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_i16_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i16_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_i16_pin`.
+ */
+enum dbshm_status dbshm_i16_wait_pin(const struct dbshm_i16 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_i16_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_i16_unpin(const struct dbshm_i16 *h, struct dbshm_i16_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -1010,7 +1724,7 @@ enum dbshm_status dbshm_i16_wait(const struct dbshm_i16 *h,
 uint64_t dbshm_i16_latest_seq(const struct dbshm_i16 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -1019,6 +1733,29 @@ uint64_t dbshm_i16_latest_seq(const struct dbshm_i16 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_i16_memory_size(const struct dbshm_i16 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i16_buffers(const struct dbshm_i16 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i16_dropped_writes(const struct dbshm_i16 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -1133,6 +1870,98 @@ enum dbshm_status dbshm_u32_open(const char *name, struct dbshm_u32 **out);
 enum dbshm_status dbshm_u32_open_readonly(const char *name, struct dbshm_u32 **out);
 
 /**
+ * Like `dbshm_u32_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return as `dbshm_u32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_u32_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_u32_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_u32 **out);
+
+/**
+ * Like `dbshm_u32_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+ * @return as `dbshm_u32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_u32_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_u32 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_u32_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_pin(const struct dbshm_u32 *h, struct dbshm_u32_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_u32_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u32_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_u32_pin`.
+ */
+enum dbshm_status dbshm_u32_wait_pin(const struct dbshm_u32 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_u32_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_u32_unpin(const struct dbshm_u32 *h, struct dbshm_u32_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -1208,7 +2037,7 @@ enum dbshm_status dbshm_u32_wait(const struct dbshm_u32 *h,
 uint64_t dbshm_u32_latest_seq(const struct dbshm_u32 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -1217,6 +2046,29 @@ uint64_t dbshm_u32_latest_seq(const struct dbshm_u32 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_u32_memory_size(const struct dbshm_u32 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u32_buffers(const struct dbshm_u32 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u32_dropped_writes(const struct dbshm_u32 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -1331,6 +2183,98 @@ enum dbshm_status dbshm_i32_open(const char *name, struct dbshm_i32 **out);
 enum dbshm_status dbshm_i32_open_readonly(const char *name, struct dbshm_i32 **out);
 
 /**
+ * Like `dbshm_i32_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return as `dbshm_i32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_i32_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_i32_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_i32 **out);
+
+/**
+ * Like `dbshm_i32_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+ * @return as `dbshm_i32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_i32_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_i32 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_i32_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_pin(const struct dbshm_i32 *h, struct dbshm_i32_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_i32_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i32_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_i32_pin`.
+ */
+enum dbshm_status dbshm_i32_wait_pin(const struct dbshm_i32 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_i32_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_i32_unpin(const struct dbshm_i32 *h, struct dbshm_i32_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -1406,7 +2350,7 @@ enum dbshm_status dbshm_i32_wait(const struct dbshm_i32 *h,
 uint64_t dbshm_i32_latest_seq(const struct dbshm_i32 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -1415,6 +2359,29 @@ uint64_t dbshm_i32_latest_seq(const struct dbshm_i32 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_i32_memory_size(const struct dbshm_i32 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i32_buffers(const struct dbshm_i32 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i32_dropped_writes(const struct dbshm_i32 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -1529,6 +2496,98 @@ enum dbshm_status dbshm_u64_open(const char *name, struct dbshm_u64 **out);
 enum dbshm_status dbshm_u64_open_readonly(const char *name, struct dbshm_u64 **out);
 
 /**
+ * Like `dbshm_u64_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return as `dbshm_u64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_u64_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_u64_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_u64 **out);
+
+/**
+ * Like `dbshm_u64_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+ * @return as `dbshm_u64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_u64_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_u64 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_u64_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_pin(const struct dbshm_u64 *h, struct dbshm_u64_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_u64_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_u64_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_u64_pin`.
+ */
+enum dbshm_status dbshm_u64_wait_pin(const struct dbshm_u64 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_u64_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_u64_unpin(const struct dbshm_u64 *h, struct dbshm_u64_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -1604,7 +2663,7 @@ enum dbshm_status dbshm_u64_wait(const struct dbshm_u64 *h,
 uint64_t dbshm_u64_latest_seq(const struct dbshm_u64 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -1613,6 +2672,29 @@ uint64_t dbshm_u64_latest_seq(const struct dbshm_u64 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_u64_memory_size(const struct dbshm_u64 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_u64_buffers(const struct dbshm_u64 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_u64_dropped_writes(const struct dbshm_u64 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -1727,6 +2809,98 @@ enum dbshm_status dbshm_i64_open(const char *name, struct dbshm_i64 **out);
 enum dbshm_status dbshm_i64_open_readonly(const char *name, struct dbshm_i64 **out);
 
 /**
+ * Like `dbshm_i64_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return as `dbshm_i64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_i64_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_i64_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_i64 **out);
+
+/**
+ * Like `dbshm_i64_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+ * @return as `dbshm_i64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_i64_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_i64 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_i64_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_pin(const struct dbshm_i64 *h, struct dbshm_i64_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_i64_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_i64_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_i64_pin`.
+ */
+enum dbshm_status dbshm_i64_wait_pin(const struct dbshm_i64 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_i64_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_i64_unpin(const struct dbshm_i64 *h, struct dbshm_i64_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -1802,7 +2976,7 @@ enum dbshm_status dbshm_i64_wait(const struct dbshm_i64 *h,
 uint64_t dbshm_i64_latest_seq(const struct dbshm_i64 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -1811,6 +2985,29 @@ uint64_t dbshm_i64_latest_seq(const struct dbshm_i64 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_i64_memory_size(const struct dbshm_i64 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_i64_buffers(const struct dbshm_i64 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_i64_dropped_writes(const struct dbshm_i64 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -1925,6 +3122,98 @@ enum dbshm_status dbshm_f32_open(const char *name, struct dbshm_f32 **out);
 enum dbshm_status dbshm_f32_open_readonly(const char *name, struct dbshm_f32 **out);
 
 /**
+ * Like `dbshm_f32_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return as `dbshm_f32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_f32_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_f32_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_f32 **out);
+
+/**
+ * Like `dbshm_f32_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+ * @return as `dbshm_f32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_f32_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_f32 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_f32_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_pin(const struct dbshm_f32 *h, struct dbshm_f32_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_f32_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_f32_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_f32_pin`.
+ */
+enum dbshm_status dbshm_f32_wait_pin(const struct dbshm_f32 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_f32_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_f32_unpin(const struct dbshm_f32 *h, struct dbshm_f32_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -2000,7 +3289,7 @@ enum dbshm_status dbshm_f32_wait(const struct dbshm_f32 *h,
 uint64_t dbshm_f32_latest_seq(const struct dbshm_f32 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -2009,6 +3298,29 @@ uint64_t dbshm_f32_latest_seq(const struct dbshm_f32 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_f32_memory_size(const struct dbshm_f32 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f32_buffers(const struct dbshm_f32 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_f32_dropped_writes(const struct dbshm_f32 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.
@@ -2123,6 +3435,98 @@ enum dbshm_status dbshm_f64_open(const char *name, struct dbshm_f64 **out);
 enum dbshm_status dbshm_f64_open_readonly(const char *name, struct dbshm_f64 **out);
 
 /**
+ * Like `dbshm_f64_create`, with options: the mode, the number of buffers
+ * (3 or more to pin), the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param shape the length of each dimension, outermost first: `ndim` values
+ * @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return as `dbshm_f64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+ * buffer count outside 2 to 16 or a mode without the owner's read and write.
+ *
+ * # Safety
+ * As for `dbshm_f64_new`; `options` NULL or readable.
+ */
+enum dbshm_status dbshm_f64_create_with(const char *name,
+                                        const size_t *shape,
+                                        size_t ndim,
+                                        const struct dbshm_options *options,
+                                        struct dbshm_f64 **out);
+
+/**
+ * Like `dbshm_f64_open` (or `_open_readonly`, with `options->read_only`),
+ * with options: the most permissive mode accepted, the handle's pin limit.
+ *
+ * @param name the segment's name, NUL-terminated
+ * @param options what to ask for; NULL or all zeros for the defaults
+ * @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+ * @return as `dbshm_f64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+ * segment open to more users than `options->mode` allows.
+ *
+ * # Safety
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * NULL or writable.
+ */
+enum dbshm_status dbshm_f64_open_with(const char *name,
+                                      const struct dbshm_options *options,
+                                      struct dbshm_f64 **out);
+
+/**
+ * Pins the latest complete frame: `view` then shows it in place, without a
+ * copy, until `dbshm_f64_unpin`. The writer writes the other buffers
+ * meanwhile. Needs a segment of 3 buffers or more and a user who may write
+ * it (also through a handle opened read-only); the handle pins at most
+ * `max_pins` buffers at once (1 by default; pins of the same frame share a
+ * buffer). Unpin a view before pinning into it again.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+ * handle at its pin limit, or every pin record taken;
+ * DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+ * DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_pin(const struct dbshm_f64 *h, struct dbshm_f64_view *view);
+
+/**
+ * Waits until a frame newer than `after_seq` is published, then pins the
+ * latest frame as `dbshm_f64_pin` does.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param after_seq the frame number to wait past: the last one seen, or 0
+ * @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+ * waits without limit
+ * @param view receives the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+ * as `dbshm_f64_pin` does.
+ *
+ * # Safety
+ * As for `dbshm_f64_pin`.
+ */
+enum dbshm_status dbshm_f64_wait_pin(const struct dbshm_f64 *h,
+                                     uint64_t after_seq,
+                                     uint64_t timeout_us,
+                                     struct dbshm_f64_view *view);
+
+/**
+ * Lets go of a pinned frame, and clears `view` (so a second unpin does
+ * nothing).
+ *
+ * @param h the handle the view was pinned through
+ * @param view the pinned frame
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+ */
+enum dbshm_status dbshm_f64_unpin(const struct dbshm_f64 *h, struct dbshm_f64_view *view);
+
+/**
  * Writes one frame into the back buffer and publishes it. The first write
  * takes the writer role for this handle.
  *
@@ -2198,7 +3602,7 @@ enum dbshm_status dbshm_f64_wait(const struct dbshm_f64 *h,
 uint64_t dbshm_f64_latest_seq(const struct dbshm_f64 *h);
 
 /**
- * The size of the shared segment: its header and both buffers.
+ * The size of the shared segment: its header and its buffers.
  *
  * @param h the handle, or NULL
  * @return the size in bytes; 0 for NULL.
@@ -2207,6 +3611,29 @@ uint64_t dbshm_f64_latest_seq(const struct dbshm_f64 *h);
  * `h` is NULL or a live handle.
  */
 size_t dbshm_f64_memory_size(const struct dbshm_f64 *h);
+
+/**
+ * The segment's number of buffers.
+ *
+ * @param h the handle, or NULL
+ * @return 2 to 16; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+size_t dbshm_f64_buffers(const struct dbshm_f64 *h);
+
+/**
+ * Writes through this handle dropped because every buffer but the latest
+ * was pinned (DBSHM_ERR_ALL_PINNED).
+ *
+ * @param h the handle, or NULL
+ * @return the count; 0 for NULL.
+ *
+ * # Safety
+ * `h` is NULL or a live handle.
+ */
+uint64_t dbshm_f64_dropped_writes(const struct dbshm_f64 *h);
 
 /**
  * The number of elements in one frame: the product of the shape.

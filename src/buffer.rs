@@ -573,51 +573,80 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// # Ok::<(), dbshm::DbShmError>(())
     /// ```
     pub fn pin(&self) -> Result<Pinned<'_, T>> {
+        let (data, info, id) = self.pin_raw()?;
+        // SAFETY: `data` is one frame of `len` elements, ALIGN-aligned,
+        // inside the mapping, holding a whole frame that no honest writer
+        // touches until `id` is let go (`pin_raw`); the guard lets go of it
+        // on drop, and its lifetime ties the view to the handle, and so to
+        // the mapping.
+        let view = unsafe { ArrayViewD::from_shape_ptr(IxDyn(self.shape()), data) };
+        Ok(Pinned {
+            shm: self,
+            view,
+            info,
+            id,
+        })
+    }
+
+    /// [`pin`](Self::pin) without a guard, for C: the frame's first element
+    /// (`len` of them), its info, and the pin to give to
+    /// [`unpin_raw`](Self::unpin_raw). Until then, no honest writer writes
+    /// those elements: the protocol's guarantee (`protocol::pin`). A process
+    /// of a user who may write and ignores the protocol can change them, as
+    /// it can any shared memory it may write.
+    pub(crate) fn pin_raw(&self) -> Result<(*const T, FrameInfo, PinId)> {
+        self.check_pinnable()?;
         let nbuffers = self.geometry.nbuffers;
-        if nbuffers <= MIN_BUFFERS {
-            return Err(DbShmError::TooFewBuffers {
-                name: self.name.clone(),
-                buffers: nbuffers,
-            });
-        }
         let mut retries = Retries::new(self.segment.header(), &self.name);
         let (ticket, id) = self
             .pins
             .pin(&self.segment, &self.name, nbuffers, || retries.again())?;
-        // SAFETY: the buffer lies inside the mapping (as in `write_raw`),
-        // ALIGN-aligned, one frame of `len` elements, and holds a whole
-        // frame that no honest writer touches while the pin lives (the
-        // protocol's guarantee, `protocol::pin`); the guard's lifetime ties
-        // the view to the handle, and so to the mapping. A process of a
-        // user who may write and ignores the protocol can change it, as it
-        // can any shared memory it may write.
-        let view = unsafe {
-            ArrayViewD::from_shape_ptr(
-                IxDyn(self.shape()),
-                self.segment
-                    .base()
-                    .add(self.geometry.buffer_offset(ticket.buffer))
-                    .cast::<T>()
-                    .cast_const(),
-            )
+        // SAFETY: `ticket.buffer` is below `nbuffers`, so the buffer lies
+        // inside the mapping, as in `write_raw`.
+        let data = unsafe {
+            self.segment
+                .base()
+                .add(self.geometry.buffer_offset(ticket.buffer))
         };
-        Ok(Pinned {
-            shm: self,
-            view,
-            info: ticket.info,
-            id,
-        })
+        Ok((data.cast::<T>().cast_const(), ticket.info, id))
+    }
+
+    /// Lets go of a pin [`pin_raw`](Self::pin_raw) made (once; a second
+    /// time does nothing).
+    pub(crate) fn unpin_raw(&self, id: PinId) {
+        self.pins.unpin(&self.segment, id);
     }
 
     /// Waits until a frame newer than `after_seq` is published, then pins
     /// the latest frame, as [`pin`](Self::pin). [`DbShmError::Timeout`]
     /// after `timeout`.
     pub fn wait_pin(&self, after_seq: u64, timeout: Duration) -> Result<Pinned<'_, T>> {
-        if self.geometry.nbuffers <= MIN_BUFFERS {
-            return self.pin(); // its error, before any wait
-        }
+        self.check_pinnable()?;
         self.wait_for(after_seq, timeout)?;
         self.pin()
+    }
+
+    /// [`wait_pin`](Self::wait_pin) without a guard, for C.
+    #[cfg_attr(not(feature = "capi"), allow(dead_code))]
+    pub(crate) fn wait_pin_raw(
+        &self,
+        after_seq: u64,
+        timeout: Duration,
+    ) -> Result<(*const T, FrameInfo, PinId)> {
+        self.check_pinnable()?;
+        self.wait_for(after_seq, timeout)?;
+        self.pin_raw()
+    }
+
+    /// `TooFewBuffers` for a segment of two buffers.
+    fn check_pinnable(&self) -> Result<()> {
+        if self.geometry.nbuffers <= MIN_BUFFERS {
+            return Err(DbShmError::TooFewBuffers {
+                name: self.name.clone(),
+                buffers: self.geometry.nbuffers,
+            });
+        }
+        Ok(())
     }
 
     /// Waits until a frame newer than `after_seq` is published, then returns
@@ -831,7 +860,7 @@ impl<'a, T: Element> std::ops::Deref for Pinned<'a, T> {
 
 impl<T: Element> Drop for Pinned<'_, T> {
     fn drop(&mut self) {
-        self.shm.pins.unpin(&self.shm.segment, self.id);
+        self.shm.unpin_raw(self.id);
     }
 }
 

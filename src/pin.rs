@@ -54,6 +54,23 @@ pub(crate) struct PinId {
     serial: u64,
 }
 
+#[cfg_attr(not(feature = "capi"), allow(dead_code))]
+impl PinId {
+    /// As C keeps it in a view: two words, neither of a made pin all zero.
+    pub(crate) fn to_words(self) -> [u64; 2] {
+        [self.buffer as u64, self.serial.wrapping_add(1)]
+    }
+
+    /// What [`to_words`](Self::to_words) gave; `None` for a cleared view.
+    pub(crate) fn from_words(words: [u64; 2]) -> Option<PinId> {
+        let buffer = usize::try_from(words[0])
+            .ok()
+            .filter(|&b| b < MAX_BUFFERS)?;
+        let serial = words[1].checked_sub(1)?;
+        Some(PinId { buffer, serial })
+    }
+}
+
 impl Pins {
     pub(crate) fn new(limit: usize) -> Pins {
         Pins {
@@ -132,6 +149,9 @@ impl Pins {
         }
         let record = owner.record;
         let count = &mut state.counts[id.buffer];
+        if *count == 0 {
+            return; // a view from C let go twice: nothing more to let go
+        }
         *count -= 1;
         if *count == 0 {
             if let Some(page) = segment.pin_page_writable() {

@@ -46,6 +46,7 @@ fn main() {
         library_has_its_soname_and_exports_only_the_c_api,
         c_writer_and_rust_reader_share_every_element_type,
         rust_writer_and_c_reader_share_every_element_type,
+        c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c,
         cpp_wrapper_and_rust_share_frames_both_ways,
         every_status_is_produced_from_c_with_a_message,
         c_examples_run_clean_under_valgrind,
@@ -56,7 +57,7 @@ fn main() {
         killed_writers_never_tear_or_block_readers,
         killed_readers_leave_the_writer_and_other_readers_unaffected,
     ];
-    let roles = common::roles![rust_write, rust_read, rust_wait_read];
+    let roles = common::roles![rust_write, rust_read, rust_wait_read, rust_pin];
     common::run_tests_or_child(&roles, trials);
 }
 
@@ -75,6 +76,28 @@ fn rust_write(args: &[String]) {
 fn rust_read(args: &[String]) {
     let ms = args[2].parse().unwrap();
     with_type!(args[0].as_str(), read_frames(&args[1], ms))
+}
+
+/// Child `rust_pin TYPE NAME MILLIS`: see `pin_frames`.
+fn rust_pin(args: &[String]) {
+    let ms = args[2].parse().unwrap();
+    with_type!(args[0].as_str(), pin_frames(&args[1], ms))
+}
+
+/// Pins frames for `ms` milliseconds, verifying each when pinned and again
+/// before letting go (`changed`).
+fn pin_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
+    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
+    let end = std::time::Instant::now() + Duration::from_millis(ms);
+    let (mut tally, mut changed) = (Tally::default(), 0u64);
+    while std::time::Instant::now() < end {
+        let pinned = shm.pin().unwrap();
+        let seq = pinned.info().seq;
+        tally.saw(seq, is_frame(seq, pinned.as_slice()));
+        changed += <u64 as From<bool>>::from(!is_frame(seq, pinned.as_slice()));
+    }
+    emit(&tally);
+    emit(&json!({ "changed": changed }));
 }
 
 /// Child `rust_wait_read TYPE NAME MILLIS TIMEOUT_MS`: see `wait_read_frames`.
@@ -263,16 +286,30 @@ impl Tools {
     }
 }
 
-/// Creates the segment; it outlives the handle, until the TestSegment goes.
-fn create<T: Element>(name: &str) {
-    DoubleBufferedSharedMemory::<T>::create(name, (64, 33)).unwrap();
+/// Creates the segment, of `buffers` buffers; it outlives the handle, until
+/// the TestSegment goes.
+fn create<T: Element>(name: &str, buffers: usize) {
+    dbshm::Options::new()
+        .buffers(buffers)
+        .create::<T>(name, (64, 33))
+        .unwrap();
 }
 
 /// A writer and a reader on one segment at the same time, each on its side
 /// of the language boundary; the reader verifies every element.
 fn exchange(ty: &str, writer: &[&str], reader: &[&str]) -> Result<(), Failed> {
+    exchange_in(2, ty, writer, reader).map(drop)
+}
+
+/// [`exchange`] on a segment of `buffers` buffers; the reader's report.
+fn exchange_in(
+    buffers: usize,
+    ty: &str,
+    writer: &[&str],
+    reader: &[&str],
+) -> Result<Report, Failed> {
     let seg = TestSegment::new(&format!("x-{ty}"));
-    with_type!(ty, create(seg.name()));
+    with_type!(ty, create(seg.name(), buffers));
     let ms = "300";
     let with = |args: &[&str]| -> Vec<String> {
         args.iter()
@@ -286,7 +323,8 @@ fn exchange(ty: &str, writer: &[&str], reader: &[&str]) -> Result<(), Failed> {
     let got = r.report()?;
     let what = format!("{ty}: {writer:?} -> {reader:?}: written={written} {got:?}");
     check(written > 0, || format!("nothing written: {what}"))?;
-    check_tally(&got, 2, &what)
+    check_tally(&got, 2, &what)?;
+    Ok(got)
 }
 
 fn own_exe() -> String {
@@ -368,10 +406,27 @@ fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
     check(foreign.is_empty(), || {
         format!("exports beyond the C API: {foreign:?}")
     })?;
-    // 13 functions per element type, and the 4 shared ones.
-    check(symbols.len() == dbshm::Dtype::ALL.len() * 13 + 4, || {
-        format!("{} symbols exported", symbols.len())
-    })
+    // Exactly the functions the header declares (a declaration starts a
+    // line; comments do not).
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/dbshm.h"))?;
+    let declared: std::collections::BTreeSet<&str> = header
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase()) && l.contains('('))
+        .filter_map(|l| l.split('(').next()?.rsplit([' ', '*']).next())
+        .filter(|f| f.starts_with("dbshm_"))
+        .collect();
+    let exported: std::collections::BTreeSet<&str> = symbols.iter().map(String::as_str).collect();
+    check(
+        declared == exported && declared.len() > 10 * dbshm::Dtype::ALL.len(),
+        || {
+            format!(
+                "declared but not exported: {:?}; exported but not declared: {:?}",
+                declared.difference(&exported).collect::<Vec<_>>(),
+                exported.difference(&declared).collect::<Vec<_>>()
+            )
+        },
+    )
 }
 
 fn c_writer_and_rust_reader_share_every_element_type() -> Result<(), Failed> {
@@ -386,6 +441,22 @@ fn rust_writer_and_c_reader_share_every_element_type() -> Result<(), Failed> {
     let (c, me) = (tools().program("frames"), own_exe());
     for ty in TYPES {
         exchange(ty, &[&me, "rust_write"], &[&c, "read"])?;
+    }
+    Ok(())
+}
+
+fn c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c() -> Result<(), Failed> {
+    let (c, me) = (tools().program("frames"), own_exe());
+    for ty in TYPES {
+        for (writer, pinner) in [
+            ([&me, "rust_write"], [&c, "pin"]),
+            ([&c, "write"], [&me, "rust_pin"]),
+        ] {
+            let got = exchange_in(3, ty, &writer, &pinner)?;
+            check(got.count("changed") == 0, || {
+                format!("{ty}: pinned views changed: {got:?}")
+            })?;
+        }
     }
     Ok(())
 }

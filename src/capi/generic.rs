@@ -5,15 +5,23 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::boundary::{self, call, call_or, non_null, Failure};
-use super::{dbshm_frame_info, dbshm_status, DBSHM_WAIT_FOREVER};
+use super::{dbshm_frame_info, dbshm_options, dbshm_status, DBSHM_WAIT_FOREVER};
 use crate::layout::MAX_NDIM;
-use crate::{DoubleBufferedSharedMemory, Element};
+use crate::pin::PinId;
+use crate::{DoubleBufferedSharedMemory, Element, Options};
 
 /// A C handle type: `dbshm_u8` wraps a `DoubleBufferedSharedMemory<u8>`.
 pub(crate) trait Handle: Sized {
     type Elem: Element;
     fn wrap(inner: DoubleBufferedSharedMemory<Self::Elem>) -> Self;
     fn inner(&self) -> &DoubleBufferedSharedMemory<Self::Elem>;
+}
+
+/// A C view type: `dbshm_u8_view` holds a pinned frame of `u8`.
+pub(crate) trait View: Sized {
+    type Elem: Element;
+    fn new(data: *const Self::Elem, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self;
+    fn pin(&self) -> [u64; 2];
 }
 
 /// The handle behind a pointer from C.
@@ -126,6 +134,133 @@ pub(crate) unsafe fn open<H: Handle>(
     })
 }
 
+/// The options from C (NULL: every default), and whether to open read-only.
+///
+/// # Safety
+/// `options` is NULL or readable.
+unsafe fn options(name: &str, options: *const dbshm_options) -> Result<(Options, bool), Failure> {
+    boundary::aligned(options, format_args!("segment {name:?}: options"))?;
+    // SAFETY: NULL, or aligned and readable by the caller's contract.
+    let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+    let mut made = Options::new();
+    if o.mode != 0 {
+        made = made.mode(o.mode);
+    }
+    if o.buffers != 0 {
+        made = made.buffers(o.buffers as usize);
+    }
+    if o.max_pins != 0 {
+        made = made.max_pins(o.max_pins as usize);
+    }
+    Ok((made, o.read_only != 0))
+}
+
+/// `dbshm_X_create_with`.
+///
+/// # Safety
+/// As for [`new`]; `o` NULL or readable.
+pub(crate) unsafe fn create_with<H: Handle>(
+    name: *const c_char,
+    dims: *const usize,
+    ndim: usize,
+    o: *const dbshm_options,
+    out: *mut *mut H,
+) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller, as in `new`.
+        let name = unsafe { boundary::name(name) }?;
+        // SAFETY: likewise.
+        let dims = unsafe { shape(name, dims, ndim) }?;
+        // SAFETY: likewise.
+        let (options, _) = unsafe { options(name, o) }?;
+        non_null(out, format_args!("segment {name:?}: out"))?;
+        let shm = options.create(name, dims)?;
+        // SAFETY: `out` checked non-NULL; writable by the caller's contract.
+        unsafe { give(out, shm) };
+        Ok(())
+    })
+}
+
+/// `dbshm_X_open_with`.
+///
+/// # Safety
+/// As for [`open`]; `o` NULL or readable.
+pub(crate) unsafe fn open_with<H: Handle>(
+    name: *const c_char,
+    o: *const dbshm_options,
+    out: *mut *mut H,
+) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { boundary::name(name) }?;
+        // SAFETY: likewise.
+        let (options, read_only) = unsafe { options(name, o) }?;
+        non_null(out, format_args!("segment {name:?}: out"))?;
+        let shm = if read_only {
+            options.open_readonly(name)?
+        } else {
+            options.open(name)?
+        };
+        // SAFETY: `out` checked non-NULL; writable by the caller's contract.
+        unsafe { give(out, shm) };
+        Ok(())
+    })
+}
+
+/// `dbshm_X_pin` and, with `after`, `dbshm_X_wait_pin`.
+///
+/// # Safety
+/// `h` NULL or live; `view` NULL or writable.
+pub(crate) unsafe fn pin<H: Handle, V: View<Elem = H::Elem>>(
+    h: *const H,
+    after: Option<(u64, u64)>,
+    view: *mut V,
+) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let shm = unsafe { handle(h) }?;
+        non_null(view, format_args!("segment {:?}: view", shm.name()))?;
+        let (data, info, id) = match after {
+            Some((seq, timeout_us)) => shm.wait_pin_raw(seq, timeout(timeout_us))?,
+            None => shm.pin_raw()?,
+        };
+        // SAFETY: checked non-NULL and aligned; writable by the caller's contract.
+        unsafe { view.write(V::new(data, shm.len(), info.into(), id.to_words())) };
+        Ok(())
+    })
+}
+
+/// `dbshm_X_unpin`: lets go of the view's pin, and clears it.
+///
+/// # Safety
+/// `h` NULL or live; `view` NULL or a view of this handle, writable.
+pub(crate) unsafe fn unpin<H: Handle, V: View<Elem = H::Elem>>(
+    h: *const H,
+    view: *mut V,
+) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let shm = unsafe { handle(h) }?;
+        non_null(view, format_args!("segment {:?}: view", shm.name()))?;
+        // SAFETY: checked non-NULL and aligned; readable and writable by
+        // the caller's contract.
+        let view = unsafe { &mut *view };
+        if let Some(id) = PinId::from_words(view.pin()) {
+            shm.unpin_raw(id);
+        }
+        *view = V::new(std::ptr::null(), 0, dbshm_frame_info::default(), [0, 0]);
+        Ok(())
+    })
+}
+
+/// `timeout_us` of a `_wait` function as a duration.
+fn timeout(timeout_us: u64) -> Duration {
+    match timeout_us {
+        DBSHM_WAIT_FOREVER => Duration::MAX,
+        us => Duration::from_micros(us),
+    }
+}
+
 /// `dbshm_X_write`.
 ///
 /// # Safety
@@ -181,12 +316,8 @@ pub(crate) unsafe fn wait<H: Handle>(
     len: usize,
     info: *mut dbshm_frame_info,
 ) -> dbshm_status {
-    let timeout = match timeout_us {
-        DBSHM_WAIT_FOREVER => Duration::MAX,
-        us => Duration::from_micros(us),
-    };
     // SAFETY: forwarded from the caller.
-    unsafe { read_after(h, Some((after_seq, timeout)), out, len, info) }
+    unsafe { read_after(h, Some((after_seq, timeout(timeout_us))), out, len, info) }
 }
 
 /// Both: checks every argument before anything is written, then reads the

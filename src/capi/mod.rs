@@ -95,6 +95,25 @@ pub enum dbshm_status {
     DBSHM_ERR_CANNOT_PIN = 14,
 }
 
+/// How `_create_with` and `_open_with` make or open a segment. Start from
+/// all zeros (`dbshm_options o = {0};`), which asks for every default, and
+/// set what you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct dbshm_options {
+    /// Permission bits of a segment this creates; 0 for 0600. When opening,
+    /// a mode given is the most the segment may allow
+    /// (DBSHM_ERR_PERMISSION_DENIED if it lets in more users).
+    pub mode: u32,
+    /// Buffers of a segment this creates, 2 to 16; 0 for 2. Pinning needs 3
+    /// or more; a segment needs 2 more than its readers pin at once.
+    pub buffers: u32,
+    /// Most buffers the handle may pin at once; 0 for 1.
+    pub max_pins: u32,
+    /// Nonzero: open without write permission, as `_open_readonly`.
+    pub read_only: u32,
+}
+
 /// The number and publish time of a frame.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use super::generic::{self, Handle};
-use super::{dbshm_frame_info, dbshm_status};
+use super::{dbshm_frame_info, dbshm_options, dbshm_status};
 use crate::DoubleBufferedSharedMemory;
 
 /// The library's version, as the crate's.
@@ -98,6 +98,125 @@ pub unsafe extern "C" fn dbshm_u8_open_readonly(name: *const c_char, out: *mut *
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_u8_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return as `dbshm_u8_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_u8_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u8) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_u8_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u8_free`
+/// @return as `dbshm_u8_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u8) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `uint8_t` elements, filled by `dbshm_u8_pin` or
+/// `dbshm_u8_wait_pin` and let go by `dbshm_u8_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_u8_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const u8,
+    /// The frame's element count, `dbshm_u8_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_u8_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_u8_view {
+    type Elem = u8;
+    fn new(data: *const u8, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_u8_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_u8_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_pin(h: *const dbshm_u8, view: *mut dbshm_u8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_u8_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u8_pin` does.
+///
+/// # Safety
+/// As for `dbshm_u8_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_wait_pin(h: *const dbshm_u8, after_seq: u64, timeout_us: u64, view: *mut dbshm_u8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_unpin(h: *const dbshm_u8, view: *mut dbshm_u8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -173,7 +292,7 @@ pub unsafe extern "C" fn dbshm_u8_latest_seq(h: *const dbshm_u8) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -184,6 +303,33 @@ pub unsafe extern "C" fn dbshm_u8_latest_seq(h: *const dbshm_u8) -> u64 {
 pub unsafe extern "C" fn dbshm_u8_memory_size(h: *const dbshm_u8) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_buffers(h: *const dbshm_u8) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_dropped_writes(h: *const dbshm_u8) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -322,6 +468,125 @@ pub unsafe extern "C" fn dbshm_i8_open_readonly(name: *const c_char, out: *mut *
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_i8_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return as `dbshm_i8_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_i8_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i8) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_i8_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i8_free`
+/// @return as `dbshm_i8_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i8) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `int8_t` elements, filled by `dbshm_i8_pin` or
+/// `dbshm_i8_wait_pin` and let go by `dbshm_i8_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_i8_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const i8,
+    /// The frame's element count, `dbshm_i8_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_i8_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_i8_view {
+    type Elem = i8;
+    fn new(data: *const i8, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_i8_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_i8_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_pin(h: *const dbshm_i8, view: *mut dbshm_i8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_i8_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i8_pin` does.
+///
+/// # Safety
+/// As for `dbshm_i8_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_wait_pin(h: *const dbshm_i8, after_seq: u64, timeout_us: u64, view: *mut dbshm_i8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_unpin(h: *const dbshm_i8, view: *mut dbshm_i8_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -397,7 +662,7 @@ pub unsafe extern "C" fn dbshm_i8_latest_seq(h: *const dbshm_i8) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -408,6 +673,33 @@ pub unsafe extern "C" fn dbshm_i8_latest_seq(h: *const dbshm_i8) -> u64 {
 pub unsafe extern "C" fn dbshm_i8_memory_size(h: *const dbshm_i8) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_buffers(h: *const dbshm_i8) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_dropped_writes(h: *const dbshm_i8) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -546,6 +838,125 @@ pub unsafe extern "C" fn dbshm_u16_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_u16_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return as `dbshm_u16_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_u16_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u16) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_u16_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u16_free`
+/// @return as `dbshm_u16_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u16) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `uint16_t` elements, filled by `dbshm_u16_pin` or
+/// `dbshm_u16_wait_pin` and let go by `dbshm_u16_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_u16_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const u16,
+    /// The frame's element count, `dbshm_u16_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_u16_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_u16_view {
+    type Elem = u16;
+    fn new(data: *const u16, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_u16_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_u16_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_pin(h: *const dbshm_u16, view: *mut dbshm_u16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_u16_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u16_pin` does.
+///
+/// # Safety
+/// As for `dbshm_u16_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_wait_pin(h: *const dbshm_u16, after_seq: u64, timeout_us: u64, view: *mut dbshm_u16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_unpin(h: *const dbshm_u16, view: *mut dbshm_u16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -621,7 +1032,7 @@ pub unsafe extern "C" fn dbshm_u16_latest_seq(h: *const dbshm_u16) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -632,6 +1043,33 @@ pub unsafe extern "C" fn dbshm_u16_latest_seq(h: *const dbshm_u16) -> u64 {
 pub unsafe extern "C" fn dbshm_u16_memory_size(h: *const dbshm_u16) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_buffers(h: *const dbshm_u16) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_dropped_writes(h: *const dbshm_u16) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -770,6 +1208,125 @@ pub unsafe extern "C" fn dbshm_i16_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_i16_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return as `dbshm_i16_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_i16_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i16) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_i16_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i16_free`
+/// @return as `dbshm_i16_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i16) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `int16_t` elements, filled by `dbshm_i16_pin` or
+/// `dbshm_i16_wait_pin` and let go by `dbshm_i16_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_i16_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const i16,
+    /// The frame's element count, `dbshm_i16_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_i16_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_i16_view {
+    type Elem = i16;
+    fn new(data: *const i16, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_i16_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_i16_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_pin(h: *const dbshm_i16, view: *mut dbshm_i16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_i16_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i16_pin` does.
+///
+/// # Safety
+/// As for `dbshm_i16_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_wait_pin(h: *const dbshm_i16, after_seq: u64, timeout_us: u64, view: *mut dbshm_i16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_unpin(h: *const dbshm_i16, view: *mut dbshm_i16_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -845,7 +1402,7 @@ pub unsafe extern "C" fn dbshm_i16_latest_seq(h: *const dbshm_i16) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -856,6 +1413,33 @@ pub unsafe extern "C" fn dbshm_i16_latest_seq(h: *const dbshm_i16) -> u64 {
 pub unsafe extern "C" fn dbshm_i16_memory_size(h: *const dbshm_i16) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_buffers(h: *const dbshm_i16) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_dropped_writes(h: *const dbshm_i16) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -994,6 +1578,125 @@ pub unsafe extern "C" fn dbshm_u32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_u32_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return as `dbshm_u32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_u32_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_u32_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u32_free`
+/// @return as `dbshm_u32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `uint32_t` elements, filled by `dbshm_u32_pin` or
+/// `dbshm_u32_wait_pin` and let go by `dbshm_u32_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_u32_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const u32,
+    /// The frame's element count, `dbshm_u32_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_u32_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_u32_view {
+    type Elem = u32;
+    fn new(data: *const u32, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_u32_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_u32_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_pin(h: *const dbshm_u32, view: *mut dbshm_u32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_u32_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u32_pin` does.
+///
+/// # Safety
+/// As for `dbshm_u32_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_wait_pin(h: *const dbshm_u32, after_seq: u64, timeout_us: u64, view: *mut dbshm_u32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_unpin(h: *const dbshm_u32, view: *mut dbshm_u32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -1069,7 +1772,7 @@ pub unsafe extern "C" fn dbshm_u32_latest_seq(h: *const dbshm_u32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -1080,6 +1783,33 @@ pub unsafe extern "C" fn dbshm_u32_latest_seq(h: *const dbshm_u32) -> u64 {
 pub unsafe extern "C" fn dbshm_u32_memory_size(h: *const dbshm_u32) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_buffers(h: *const dbshm_u32) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_dropped_writes(h: *const dbshm_u32) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -1218,6 +1948,125 @@ pub unsafe extern "C" fn dbshm_i32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_i32_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return as `dbshm_i32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_i32_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_i32_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i32_free`
+/// @return as `dbshm_i32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `int32_t` elements, filled by `dbshm_i32_pin` or
+/// `dbshm_i32_wait_pin` and let go by `dbshm_i32_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_i32_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const i32,
+    /// The frame's element count, `dbshm_i32_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_i32_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_i32_view {
+    type Elem = i32;
+    fn new(data: *const i32, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_i32_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_i32_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_pin(h: *const dbshm_i32, view: *mut dbshm_i32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_i32_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i32_pin` does.
+///
+/// # Safety
+/// As for `dbshm_i32_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_wait_pin(h: *const dbshm_i32, after_seq: u64, timeout_us: u64, view: *mut dbshm_i32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_unpin(h: *const dbshm_i32, view: *mut dbshm_i32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -1293,7 +2142,7 @@ pub unsafe extern "C" fn dbshm_i32_latest_seq(h: *const dbshm_i32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -1304,6 +2153,33 @@ pub unsafe extern "C" fn dbshm_i32_latest_seq(h: *const dbshm_i32) -> u64 {
 pub unsafe extern "C" fn dbshm_i32_memory_size(h: *const dbshm_i32) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_buffers(h: *const dbshm_i32) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_dropped_writes(h: *const dbshm_i32) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -1442,6 +2318,125 @@ pub unsafe extern "C" fn dbshm_u64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_u64_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return as `dbshm_u64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_u64_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_u64_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_u64_free`
+/// @return as `dbshm_u64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `uint64_t` elements, filled by `dbshm_u64_pin` or
+/// `dbshm_u64_wait_pin` and let go by `dbshm_u64_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_u64_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const u64,
+    /// The frame's element count, `dbshm_u64_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_u64_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_u64_view {
+    type Elem = u64;
+    fn new(data: *const u64, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_u64_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_u64_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_pin(h: *const dbshm_u64, view: *mut dbshm_u64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_u64_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_u64_pin` does.
+///
+/// # Safety
+/// As for `dbshm_u64_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_wait_pin(h: *const dbshm_u64, after_seq: u64, timeout_us: u64, view: *mut dbshm_u64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_unpin(h: *const dbshm_u64, view: *mut dbshm_u64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -1517,7 +2512,7 @@ pub unsafe extern "C" fn dbshm_u64_latest_seq(h: *const dbshm_u64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -1528,6 +2523,33 @@ pub unsafe extern "C" fn dbshm_u64_latest_seq(h: *const dbshm_u64) -> u64 {
 pub unsafe extern "C" fn dbshm_u64_memory_size(h: *const dbshm_u64) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_buffers(h: *const dbshm_u64) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_dropped_writes(h: *const dbshm_u64) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -1666,6 +2688,125 @@ pub unsafe extern "C" fn dbshm_i64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_i64_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return as `dbshm_i64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_i64_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_i64_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_i64_free`
+/// @return as `dbshm_i64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `int64_t` elements, filled by `dbshm_i64_pin` or
+/// `dbshm_i64_wait_pin` and let go by `dbshm_i64_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_i64_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const i64,
+    /// The frame's element count, `dbshm_i64_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_i64_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_i64_view {
+    type Elem = i64;
+    fn new(data: *const i64, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_i64_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_i64_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_pin(h: *const dbshm_i64, view: *mut dbshm_i64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_i64_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_i64_pin` does.
+///
+/// # Safety
+/// As for `dbshm_i64_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_wait_pin(h: *const dbshm_i64, after_seq: u64, timeout_us: u64, view: *mut dbshm_i64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_unpin(h: *const dbshm_i64, view: *mut dbshm_i64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -1741,7 +2882,7 @@ pub unsafe extern "C" fn dbshm_i64_latest_seq(h: *const dbshm_i64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -1752,6 +2893,33 @@ pub unsafe extern "C" fn dbshm_i64_latest_seq(h: *const dbshm_i64) -> u64 {
 pub unsafe extern "C" fn dbshm_i64_memory_size(h: *const dbshm_i64) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_buffers(h: *const dbshm_i64) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_dropped_writes(h: *const dbshm_i64) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -1890,6 +3058,125 @@ pub unsafe extern "C" fn dbshm_f32_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_f32_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return as `dbshm_f32_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_f32_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_f32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_f32_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_f32_free`
+/// @return as `dbshm_f32_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_f32) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `float` elements, filled by `dbshm_f32_pin` or
+/// `dbshm_f32_wait_pin` and let go by `dbshm_f32_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_f32_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const f32,
+    /// The frame's element count, `dbshm_f32_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_f32_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_f32_view {
+    type Elem = f32;
+    fn new(data: *const f32, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_f32_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_f32_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_pin(h: *const dbshm_f32, view: *mut dbshm_f32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_f32_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_f32_pin` does.
+///
+/// # Safety
+/// As for `dbshm_f32_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_wait_pin(h: *const dbshm_f32, after_seq: u64, timeout_us: u64, view: *mut dbshm_f32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_unpin(h: *const dbshm_f32, view: *mut dbshm_f32_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -1965,7 +3252,7 @@ pub unsafe extern "C" fn dbshm_f32_latest_seq(h: *const dbshm_f32) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -1976,6 +3263,33 @@ pub unsafe extern "C" fn dbshm_f32_latest_seq(h: *const dbshm_f32) -> u64 {
 pub unsafe extern "C" fn dbshm_f32_memory_size(h: *const dbshm_f32) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_buffers(h: *const dbshm_f32) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_dropped_writes(h: *const dbshm_f32) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.
@@ -2114,6 +3428,125 @@ pub unsafe extern "C" fn dbshm_f64_open_readonly(name: *const c_char, out: *mut 
     unsafe { generic::open(name, out, true) }
 }
 
+/// Like `dbshm_f64_create`, with options: the mode, the number of buffers
+/// (3 or more to pin), the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param shape the length of each dimension, outermost first: `ndim` values
+/// @param ndim the number of dimensions, 1 to DBSHM_MAX_NDIM
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return as `dbshm_f64_create` does; DBSHM_ERR_INVALID_ARGUMENT also for a
+/// buffer count outside 2 to 16 or a mode without the owner's read and write.
+///
+/// # Safety
+/// As for `dbshm_f64_new`; `options` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_f64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::create_with(name, shape, ndim, options, out) }
+}
+
+/// Like `dbshm_f64_open` (or `_open_readonly`, with `options->read_only`),
+/// with options: the most permissive mode accepted, the handle's pin limit.
+///
+/// @param name the segment's name, NUL-terminated
+/// @param options what to ask for; NULL or all zeros for the defaults
+/// @param out receives the new handle, which the caller releases with `dbshm_f64_free`
+/// @return as `dbshm_f64_open` does; DBSHM_ERR_PERMISSION_DENIED also for a
+/// segment open to more users than `options->mode` allows.
+///
+/// # Safety
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_f64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::open_with(name, options, out) }
+}
+
+/// A pinned frame of `double` elements, filled by `dbshm_f64_pin` or
+/// `dbshm_f64_wait_pin` and let go by `dbshm_f64_unpin`. Until then the
+/// writer leaves its buffer alone, so `data` never changes; after, and after
+/// the handle is freed, `data` must not be used.
+#[repr(C)]
+pub struct dbshm_f64_view {
+    /// The frame's first element, row-major; read only.
+    pub data: *const f64,
+    /// The frame's element count, `dbshm_f64_len(h)`.
+    pub len: usize,
+    /// The frame's number and timestamp.
+    pub info: dbshm_frame_info,
+    /// Which pin this is, for `dbshm_f64_unpin`; do not change it.
+    pub pin: [u64; 2],
+}
+
+impl generic::View for dbshm_f64_view {
+    type Elem = f64;
+    fn new(data: *const f64, len: usize, info: dbshm_frame_info, pin: [u64; 2]) -> Self {
+        dbshm_f64_view { data, len, info, pin }
+    }
+    fn pin(&self) -> [u64; 2] {
+        self.pin
+    }
+}
+
+/// Pins the latest complete frame: `view` then shows it in place, without a
+/// copy, until `dbshm_f64_unpin`. The writer writes the other buffers
+/// meanwhile. Needs a segment of 3 buffers or more and a user who may write
+/// it (also through a handle opened read-only); the handle pins at most
+/// `max_pins` buffers at once (1 by default; pins of the same frame share a
+/// buffer). Unpin a view before pinning into it again.
+///
+/// @param h the handle; any number of threads may share it
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_CANNOT_PIN for a segment of 2 buffers, a
+/// handle at its pin limit, or every pin record taken;
+/// DBSHM_ERR_PERMISSION_DENIED for a user who may only read;
+/// DBSHM_ERR_INVALID_ARGUMENT, DBSHM_ERR_INCOMPATIBLE or DBSHM_ERR_OS.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_pin(h: *const dbshm_f64, view: *mut dbshm_f64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, None, view) }
+}
+
+/// Waits until a frame newer than `after_seq` is published, then pins the
+/// latest frame as `dbshm_f64_pin` does.
+///
+/// @param h the handle; any number of threads may share it
+/// @param after_seq the frame number to wait past: the last one seen, or 0
+/// @param timeout_us how long to wait, in microseconds; `DBSHM_WAIT_FOREVER`
+/// waits without limit
+/// @param view receives the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_TIMEOUT if no newer frame came in time; else
+/// as `dbshm_f64_pin` does.
+///
+/// # Safety
+/// As for `dbshm_f64_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_wait_pin(h: *const dbshm_f64, after_seq: u64, timeout_us: u64, view: *mut dbshm_f64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
+}
+
+/// Lets go of a pinned frame, and clears `view` (so a second unpin does
+/// nothing).
+///
+/// @param h the handle the view was pinned through
+/// @param view the pinned frame
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_unpin(h: *const dbshm_f64, view: *mut dbshm_f64_view) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::unpin(h, view) }
+}
+
 /// Writes one frame into the back buffer and publishes it. The first write
 /// takes the writer role for this handle.
 ///
@@ -2189,7 +3622,7 @@ pub unsafe extern "C" fn dbshm_f64_latest_seq(h: *const dbshm_f64) -> u64 {
     unsafe { generic::query(h, |s| s.latest_seq()) }
 }
 
-/// The size of the shared segment: its header and both buffers.
+/// The size of the shared segment: its header and its buffers.
 ///
 /// @param h the handle, or NULL
 /// @return the size in bytes; 0 for NULL.
@@ -2200,6 +3633,33 @@ pub unsafe extern "C" fn dbshm_f64_latest_seq(h: *const dbshm_f64) -> u64 {
 pub unsafe extern "C" fn dbshm_f64_memory_size(h: *const dbshm_f64) -> usize {
     // SAFETY: the caller's contract, above.
     unsafe { generic::query(h, |s| s.get_memory_size()) }
+}
+
+/// The segment's number of buffers.
+///
+/// @param h the handle, or NULL
+/// @return 2 to 16; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_buffers(h: *const dbshm_f64) -> usize {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.buffers()) }
+}
+
+/// Writes through this handle dropped because every buffer but the latest
+/// was pinned (DBSHM_ERR_ALL_PINNED).
+///
+/// @param h the handle, or NULL
+/// @return the count; 0 for NULL.
+///
+/// # Safety
+/// `h` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_dropped_writes(h: *const dbshm_f64) -> u64 {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::query(h, |s| s.dropped_writes()) }
 }
 
 /// The number of elements in one frame: the product of the shape.

@@ -5,6 +5,8 @@
  *
  *   frames write TYPE NAME MILLIS   writes frames as fast as it can for MILLIS ms
  *   frames read TYPE NAME MILLIS    reads and verifies frames for MILLIS ms
+ *   frames pin TYPE NAME MILLIS     pins frames for MILLIS ms, verifying each
+ *                                   when pinned and again before unpinning
  *
  * TYPE is u8 i8 u16 i16 u32 i32 u64 i64 f32 f64. Reports one JSON line, as
  * the test kit's children do (testkit/src/report.rs).
@@ -89,6 +91,44 @@ static double now_ms(void) {
         free(buf);                                                                                \
         dbshm_##X##_free(h);                                                                      \
         return reads > 0 ? 0 : 1;                                                                 \
+    }                                                                                             \
+    static int whole_##X(const T *data, size_t len, uint64_t seq) {                               \
+        for (size_t i = 0; i < len; i++) {                                                        \
+            if (data[i] != (seq == 0 ? (T)0 : (T)VALUE(seq, i))) {                                \
+                return 0;                                                                         \
+            }                                                                                     \
+        }                                                                                         \
+        return 1;                                                                                 \
+    }                                                                                             \
+    static int pin_##X(const char *name, double ms) {                                            \
+        dbshm_##X *h = NULL;                                                                      \
+        if (dbshm_##X##_open_readonly(name, &h) != DBSHM_OK) {                                    \
+            fprintf(stderr, "frames: %s\n", dbshm_last_error());                                  \
+            return 1;                                                                             \
+        }                                                                                         \
+        uint64_t reads = 0, torn = 0, changed = 0, backwards = 0, distinct = 0, last = 0;         \
+        double end = now_ms() + ms;                                                               \
+        while (now_ms() < end) {                                                                  \
+            dbshm_##X##_view view;                                                                \
+            if (dbshm_##X##_pin(h, &view) != DBSHM_OK) {                                          \
+                fprintf(stderr, "frames: %s\n", dbshm_last_error());                              \
+                break;                                                                            \
+            }                                                                                     \
+            reads++;                                                                              \
+            torn += !whole_##X(view.data, view.len, view.info.seq);                               \
+            changed += !whole_##X(view.data, view.len, view.info.seq);                            \
+            backwards += view.info.seq < last;                                                    \
+            distinct += view.info.seq != last;                                                    \
+            last = view.info.seq > last ? view.info.seq : last;                                   \
+            dbshm_##X##_unpin(h, &view);                                                          \
+            dbshm_##X##_unpin(h, &view); /* a second unpin does nothing */                       \
+        }                                                                                         \
+        /* The view checked twice: when pinned and before the unpin. */                          \
+        printf("{\"reads\":%" PRIu64 ",\"torn\":%" PRIu64 ",\"changed\":%" PRIu64                  \
+               ",\"backwards\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"max_seq\":%" PRIu64 "}\n",   \
+               reads, torn, changed, backwards, distinct, last);                                  \
+        dbshm_##X##_free(h);                                                                      \
+        return reads > 0 ? 0 : 1;                                                                 \
     }
 
 DEFINE_ROLES(uint8_t, u8)
@@ -104,15 +144,17 @@ DEFINE_ROLES(double, f64)
 
 int main(int argc, char **argv) {
     if (argc != 5) {
-        fprintf(stderr, "usage: frames write|read TYPE NAME MILLIS\n");
+        fprintf(stderr, "usage: frames write|read|pin TYPE NAME MILLIS\n");
         return 2;
     }
-    int write = strcmp(argv[1], "write") == 0;
+    const char *role = argv[1];
     const char *type = argv[2], *name = argv[3];
     double ms = atof(argv[4]);
 #define DISPATCH(X)                                                                               \
     if (strcmp(type, #X) == 0) {                                                                  \
-        return write ? write_##X(name, ms) : read_##X(name, ms);                                  \
+        return strcmp(role, "write") == 0 ? write_##X(name, ms)                                   \
+               : strcmp(role, "pin") == 0 ? pin_##X(name, ms)                                     \
+                                          : read_##X(name, ms);                                   \
     }
     DISPATCH(u8) DISPATCH(i8) DISPATCH(u16) DISPATCH(i16) DISPATCH(u32)
     DISPATCH(i32) DISPATCH(u64) DISPATCH(i64) DISPATCH(f32) DISPATCH(f64)
