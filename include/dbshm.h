@@ -6,18 +6,25 @@
  * Naming and ownership:
  *  - dbshm_<type> is an opaque handle to a segment of <type> elements, for
  *    each <type> of DBSHM_FOR_EACH_TYPE below (u8 ... f64: uint8_t ... double).
- *  - dbshm_<type>_new/_create/_open/_open_readonly store a new handle through
+ *  - dbshm_<type>_new/_create/_open/_open_readonly (and _create_with,
+ *    _open_with, given a dbshm_options) store a new handle through
  *    their last argument; the caller owns it and releases it with
  *    dbshm_<type>_free (NULL is fine). Freeing it leaves the segment;
  *    dbshm_unlink removes the name.
  *  - A handle may be shared by threads. The functions that only read it
- *    (_read, _wait, _latest_seq, _memory_size, _len, _ndim, _shape) take a
- *    const handle, and run concurrently with anything. Writes through one
+ *    (_read, _wait, _latest_seq, _memory_size, _len, _ndim, _shape) and the
+ *    pins (_pin, _wait_pin, _unpin) take a const handle, and run
+ *    concurrently with anything. Writes through one
  *    handle never wait for each other: a write while another write of the
  *    same handle is in progress gets DBSHM_ERR_WRITER_BUSY at once.
  *  - Fallible functions return a dbshm_status. On failure they write nothing
  *    through their out-parameters, and dbshm_last_error() returns a message
  *    naming the segment, valid on the calling thread until its next failure.
+ *  - dbshm_<type>_view is a pinned frame: _pin and _wait_pin fill it, and
+ *    its `data` (const, `len` elements) stays as it is, untouched by the
+ *    writer, until _unpin clears the view. Use `data` only in between, and
+ *    never after the handle is freed. Pinning needs a segment of 3 buffers
+ *    or more; a segment needs 2 buffers more than its readers pin at once.
  *  - Lengths (len) count elements, not bytes.
  *
  * Each function's comment says what its parameters are (@param) and what it

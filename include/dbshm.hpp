@@ -75,6 +75,14 @@ struct Api;
     template <>                                                                                     \
     struct Api<T> {                                                                                 \
         using Handle = dbshm_##X;                                                                   \
+        using View = dbshm_##X##_view;                                                              \
+        static constexpr auto create_with = dbshm_##X##_create_with;                                \
+        static constexpr auto open_with = dbshm_##X##_open_with;                                    \
+        static constexpr auto pin = dbshm_##X##_pin;                                                \
+        static constexpr auto wait_pin = dbshm_##X##_wait_pin;                                      \
+        static constexpr auto unpin = dbshm_##X##_unpin;                                            \
+        static constexpr auto buffers = dbshm_##X##_buffers;                                        \
+        static constexpr auto dropped_writes = dbshm_##X##_dropped_writes;                          \
         static constexpr auto new_ = dbshm_##X##_new;                                               \
         static constexpr auto create = dbshm_##X##_create;                                          \
         static constexpr auto open = dbshm_##X##_open;                                              \
@@ -99,7 +107,63 @@ struct is_element : std::false_type {};
 template <typename T>
 struct is_element<T, std::void_t<typename Api<T>::Handle>> : std::true_type {};
 
+inline uint64_t timeout_us(std::chrono::microseconds timeout) {
+    // Only wait_forever waits without limit; a deadline already past is 0.
+    return timeout == wait_forever ? DBSHM_WAIT_FOREVER : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0));
+}
+
 }  // namespace detail
+
+template <typename T>
+class Buffer;
+
+/** A pinned frame: its elements in place in shared memory, which the writer
+ *  leaves alone until this is destroyed (or moved from and destroyed). Made
+ *  by Buffer::pin and Buffer::wait_pin; must not outlive its Buffer. */
+template <typename T>
+class Pinned {
+    using Api = detail::Api<T>;
+
+public:
+    Pinned(Pinned &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)), view_(other.view_) {}
+    Pinned &operator=(Pinned &&other) noexcept {
+        if (this != &other) {
+            release();
+            handle_ = std::exchange(other.handle_, nullptr);
+            view_ = other.view_;
+        }
+        return *this;
+    }
+    Pinned(const Pinned &) = delete;
+    Pinned &operator=(const Pinned &) = delete;
+    ~Pinned() { release(); }
+
+    /** The frame's elements, row-major: size() of them. */
+    const T *data() const noexcept { return view_.data; }
+    size_t size() const noexcept { return view_.len; }
+    const T *begin() const noexcept { return view_.data; }
+    const T *end() const noexcept { return view_.data + view_.len; }
+    const T &operator[](size_t i) const noexcept { return view_.data[i]; }
+    /** The frame's number and timestamp. */
+    FrameInfo info() const noexcept { return view_.info; }
+
+private:
+    friend class Buffer<T>;
+    using Handle = typename Api::Handle;
+    using View = typename Api::View;
+
+    Pinned(const Handle *handle, View view) : handle_(handle), view_(view) {}
+
+    void release() noexcept {
+        if (handle_ != nullptr) {
+            Api::unpin(handle_, &view_);
+            handle_ = nullptr;
+        }
+    }
+
+    const Handle *handle_;
+    View view_;
+};
 
 /** A segment of T elements; see the file comment. */
 template <typename T>
@@ -124,6 +188,18 @@ public:
     /** Opens an existing segment; its shape comes from the segment. */
     static Buffer open(const std::string &name) {
         return Buffer(with_out([&](auto **out) { return Api::open(detail::c_name(name), out); }));
+    }
+
+    /** Creates the segment with options (mode, buffers: 3 or more to pin, max_pins). */
+    static Buffer create(const std::string &name, const std::vector<size_t> &shape, const dbshm_options &options) {
+        return Buffer(with_out([&](auto **out) {
+            return Api::create_with(detail::c_name(name), shape.data(), shape.size(), &options, out);
+        }));
+    }
+
+    /** Opens an existing segment with options (mode as a limit, max_pins, read_only). */
+    static Buffer open(const std::string &name, const dbshm_options &options) {
+        return Buffer(with_out([&](auto **out) { return Api::open_with(detail::c_name(name), &options, out); }));
     }
 
     /** Opens an existing segment read-only: it can read and wait, not write. */
@@ -174,12 +250,28 @@ public:
     FrameInfo wait(uint64_t after_seq, std::chrono::microseconds timeout, std::vector<T> &out) const {
         out.resize(len());
         FrameInfo info{};
-        // Only wait_forever waits without limit; a deadline already past is 0.
-        uint64_t us = timeout == wait_forever ? DBSHM_WAIT_FOREVER
-                                              : static_cast<uint64_t>(std::max<int64_t>(timeout.count(), 0));
-        detail::check(Api::wait(handle_, after_seq, us, out.data(), out.size(), &info));
+        detail::check(Api::wait(handle_, after_seq, detail::timeout_us(timeout), out.data(), out.size(), &info));
         return info;
     }
+
+    /** Pins the latest complete frame: no copy; the writer leaves it alone
+     *  while the Pinned lives. Needs a segment of 3 buffers or more. */
+    Pinned<T> pin() const {
+        typename Api::View view{};
+        detail::check(Api::pin(handle_, &view));
+        return Pinned<T>(handle_, view);
+    }
+
+    /** Waits for a frame newer than after_seq, then pins the latest one. */
+    Pinned<T> wait_pin(uint64_t after_seq, std::chrono::microseconds timeout) const {
+        typename Api::View view{};
+        detail::check(Api::wait_pin(handle_, after_seq, detail::timeout_us(timeout), &view));
+        return Pinned<T>(handle_, view);
+    }
+
+    /** The segment's number of buffers; this handle's writes dropped because all but the latest were pinned. */
+    size_t buffers() const noexcept { return Api::buffers(handle_); }
+    uint64_t dropped_writes() const noexcept { return Api::dropped_writes(handle_); }
 
     /** Number of the latest published frame; 0 before the first write. */
     uint64_t latest_seq() const noexcept { return Api::latest_seq(handle_); }

@@ -466,6 +466,11 @@ fn cpp_wrapper_and_rust_share_frames_both_ways() -> Result<(), Failed> {
     for ty in ["u8", "i16", "u64", "f32", "f64"] {
         exchange(ty, &[&cpp, "write"], &[&me, "rust_read"])?;
         exchange(ty, &[&me, "rust_write"], &[&cpp, "read"])?;
+        // Pinned through the RAII guard.
+        let got = exchange_in(3, ty, &[&me, "rust_write"], &[&cpp, "pin"])?;
+        check(got.count("changed") == 0, || {
+            format!("{ty}: pinned views changed: {got:?}")
+        })?;
     }
     Ok(())
 }

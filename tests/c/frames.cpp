@@ -1,7 +1,7 @@
 // frames.cpp: the C++ side of the cross-language tests, through dbshm.hpp.
 // The same roles, formula and JSON report as frames.c:
 //
-//   frames_cpp write|read TYPE NAME MILLIS
+//   frames_cpp write|read|pin TYPE NAME MILLIS
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -62,31 +62,66 @@ int read(const std::string &name, double ms) {
 }
 
 template <typename T>
-int run(bool writing, const std::string &name, double ms) {
-    return writing ? write<T>(name, ms) : read<T>(name, ms);
+bool whole(const dbshm::Pinned<T> &frame) {
+    uint64_t seq = frame.info().seq;
+    size_t i = 0;
+    for (const T &x : frame) {
+        if (x != (seq == 0 ? T(0) : static_cast<T>(value(seq, i++)))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Pins frames through the RAII guard, checking each when pinned and again
+// before it goes out of scope.
+template <typename T>
+int pin(const std::string &name, double ms) {
+    auto shm = dbshm::Buffer<T>::open_readonly(name);
+    uint64_t reads = 0, torn = 0, changed = 0, backwards = 0, distinct = 0, last = 0;
+    auto end = Clock::now() + std::chrono::duration<double, std::milli>(ms);
+    while (Clock::now() < end) {
+        dbshm::Pinned<T> frame = shm.pin();
+        uint64_t seq = frame.info().seq;
+        reads++;
+        torn += !whole(frame);
+        changed += !whole(frame);
+        backwards += seq < last;
+        distinct += seq != last;
+        last = seq > last ? seq : last;
+    }
+    std::printf("{\"reads\":%" PRIu64 ",\"torn\":%" PRIu64 ",\"changed\":%" PRIu64 ",\"backwards\":%" PRIu64
+                ",\"distinct\":%" PRIu64 ",\"max_seq\":%" PRIu64 "}\n",
+                reads, torn, changed, backwards, distinct, last);
+    return reads > 0 ? 0 : 1;
+}
+
+template <typename T>
+int run(const std::string &role, const std::string &name, double ms) {
+    return role == "write" ? write<T>(name, ms) : role == "pin" ? pin<T>(name, ms) : read<T>(name, ms);
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
     if (argc != 5) {
-        std::fprintf(stderr, "usage: frames_cpp write|read TYPE NAME MILLIS\n");
+        std::fprintf(stderr, "usage: frames_cpp write|read|pin TYPE NAME MILLIS\n");
         return 2;
     }
-    bool writing = std::string(argv[1]) == "write";
+    std::string role = argv[1];
     std::string type = argv[2], name = argv[3];
     double ms = std::atof(argv[4]);
     try {
-        if (type == "u8") return run<uint8_t>(writing, name, ms);
-        if (type == "i8") return run<int8_t>(writing, name, ms);
-        if (type == "u16") return run<uint16_t>(writing, name, ms);
-        if (type == "i16") return run<int16_t>(writing, name, ms);
-        if (type == "u32") return run<uint32_t>(writing, name, ms);
-        if (type == "i32") return run<int32_t>(writing, name, ms);
-        if (type == "u64") return run<uint64_t>(writing, name, ms);
-        if (type == "i64") return run<int64_t>(writing, name, ms);
-        if (type == "f32") return run<float>(writing, name, ms);
-        if (type == "f64") return run<double>(writing, name, ms);
+        if (type == "u8") return run<uint8_t>(role, name, ms);
+        if (type == "i8") return run<int8_t>(role, name, ms);
+        if (type == "u16") return run<uint16_t>(role, name, ms);
+        if (type == "i16") return run<int16_t>(role, name, ms);
+        if (type == "u32") return run<uint32_t>(role, name, ms);
+        if (type == "i32") return run<int32_t>(role, name, ms);
+        if (type == "u64") return run<uint64_t>(role, name, ms);
+        if (type == "i64") return run<int64_t>(role, name, ms);
+        if (type == "f32") return run<float>(role, name, ms);
+        if (type == "f64") return run<double>(role, name, ms);
     } catch (const dbshm::Error &e) {
         std::fprintf(stderr, "frames_cpp: %s\n", e.what());
         return 1;

@@ -167,6 +167,46 @@ int main(int argc, char **argv) {
            "wait 20 ms with no writer");
     dbshm_u8_free(ro);
 
+    /* DBSHM_ERR_CANNOT_PIN and DBSHM_ERR_ALL_PINNED. */
+    dbshm_u8_view view;
+    expect(dbshm_u8_pin(w, &view), DBSHM_ERR_CANNOT_PIN, "pin a segment of 2 buffers");
+    const char *n_pins = name(prefix, "pins");
+    dbshm_options three = {0};
+    three.buffers = 3;
+    dbshm_u8 *pw = NULL, *pa = NULL, *pb = NULL;
+    expect(dbshm_u8_create_with(n_pins, shape, 2, &three, &pw), DBSHM_OK, "create with 3 buffers");
+    expect_true(dbshm_u8_buffers(pw) == 3, "a segment of 3 buffers has 3");
+    three.buffers = 17;
+    expect(dbshm_u8_create_with(name(prefix, "pins17"), shape, 2, &three, &h), DBSHM_ERR_INVALID_ARGUMENT,
+           "create with 17 buffers");
+    dbshm_options read_only = {0};
+    read_only.read_only = 1;
+    expect(dbshm_u8_open_with(n_pins, &read_only, &pa), DBSHM_OK, "open_with read-only");
+    expect(dbshm_u8_write(pa, buf, 32), DBSHM_ERR_READ_ONLY, "open_with read-only cannot write");
+    expect(dbshm_u8_open_with(n_pins, &read_only, &pb), DBSHM_OK, "open_with read-only again");
+    dbshm_u8_view va, vb, vc;
+    expect(dbshm_u8_write(pw, buf, 32), DBSHM_OK, "write frame 1");
+    expect(dbshm_u8_pin(pa, &va), DBSHM_OK, "pin frame 1");
+    expect(dbshm_u8_write(pw, buf, 32), DBSHM_OK, "write frame 2");
+    expect(dbshm_u8_pin(pb, &vb), DBSHM_OK, "pin frame 2");
+    expect(dbshm_u8_pin(pb, &vc), DBSHM_OK, "pin frame 2 again");
+    expect(dbshm_u8_write(pw, buf, 32), DBSHM_OK, "write frame 3");
+    expect(dbshm_u8_pin(pb, &vc), DBSHM_ERR_CANNOT_PIN, "pin a second buffer past the handle's limit");
+    expect(dbshm_u8_write(pw, buf, 32), DBSHM_ERR_ALL_PINNED, "write with every other buffer pinned");
+    expect_true(dbshm_u8_dropped_writes(pw) == 1 && dbshm_u8_latest_seq(pw) == 3, "a dropped write is counted, not published");
+    expect_true(va.info.seq == 1 && vb.info.seq == 2 && va.len == 32 && va.data[31] == 7, "views hold their frames");
+    expect(dbshm_u8_unpin(pa, &va), DBSHM_OK, "unpin frame 1");
+    expect_true(va.data == NULL && va.len == 0, "unpin clears the view");
+    expect(dbshm_u8_unpin(pa, &va), DBSHM_OK, "a second unpin does nothing");
+    expect(dbshm_u8_write(pw, buf, 32), DBSHM_OK, "write after a pin is let go");
+    expect(dbshm_u8_unpin(pb, &vb), DBSHM_OK, "unpin frame 2");
+    expect(dbshm_u8_unpin(NULL, &vb), DBSHM_ERR_INVALID_ARGUMENT, "unpin: NULL handle");
+    expect(dbshm_u8_pin(pb, NULL), DBSHM_ERR_INVALID_ARGUMENT, "pin: NULL view");
+    dbshm_u8_free(pa);
+    dbshm_u8_free(pb);
+    dbshm_u8_free(pw);
+    dbshm_unlink(n_pins);
+
     /* DBSHM_ERR_INCOMPATIBLE: a foreign object under the name. */
     const char *n_foreign = name(prefix, "foreign");
     char path[300];
