@@ -74,6 +74,21 @@ fn measure_typed<T: Elem>(frame: &Frame, settings: &Settings) -> Timings {
     let mut out = src.to_vec();
     let mut out2 = src.to_vec();
     let mut turn = 0;
+    // Three buffers: one written and pinned over and over; one written with
+    // a pin held on another of its buffers all along.
+    let three = |tag: &str| {
+        let shm = Options::new()
+            .buffers(3)
+            .unlink_on_drop(true)
+            .create::<T>(&format!("{name}-{tag}"), frame.shape)
+            .expect("create a three-buffer segment");
+        shm.write(&array).expect("a first frame");
+        shm
+    };
+    let (shm3, held) = (three("pin"), three("held"));
+    let holder = dbshm::DoubleBufferedSharedMemory::<T>::open_readonly(held.name())
+        .expect("open the held segment");
+    let _pin = holder.pin().expect("pin a frame for the whole run");
     let old = OldDesign::create(&format!("{name}-old"), &array);
     old.write(&array);
 
@@ -108,6 +123,22 @@ fn measure_typed<T: Elem>(frame: &Frame, settings: &Settings) -> Timings {
             }),
         ),
         ("read()", Box::new(|| drop(black_box(shm.read().unwrap())))),
+        (
+            "pin + release",
+            Box::new(|| drop(black_box(shm3.pin().unwrap()))),
+        ),
+        (
+            "write, 3 buffers",
+            Box::new(|| {
+                shm3.write(black_box(&array)).unwrap();
+            }),
+        ),
+        (
+            "write, 3 buffers, one pinned",
+            Box::new(|| {
+                held.write(black_box(&array)).unwrap();
+            }),
+        ),
         (
             "dbshm write + read_into",
             Box::new(|| {
@@ -291,6 +322,30 @@ pub fn report(all: &[Timings], settings: &Settings) -> String {
             r("write", "memcpy, 2 buffers in turn"),
             r("read_into", "memcpy"),
             r("read()", "memcpy"),
+        );
+    }
+    s += &format!(
+        "\n### Pinned reads\n\n\
+         `pin + release` pins the latest frame of a three-buffer segment and lets \
+         it go: no copy, so it should not grow with the frame. The writes: into \
+         a segment of three buffers, and into one of three with a pin held on \
+         another buffer all along, each against the two-buffer `write`. Medians \
+         of {} rounds; ratios within rounds, with the interquartile range.\n\n\
+         | frame | pin + release | read_into | pin / read_into | write 3 buffers / write | write 3 buffers, one pinned / write |\n\
+         |---|---|---|---|---|---|\n",
+        settings.rounds
+    );
+    for t in all {
+        let cell = |name| t.ns(name).map_or("-".into(), |ns| time(median(ns)));
+        let vs = |a, b| t.ratios(a, b).map_or("-".into(), |r| ratio(&r));
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            t.frame,
+            cell("pin + release"),
+            cell("read_into"),
+            vs("pin + release", "read_into"),
+            vs("write, 3 buffers", "write"),
+            vs("write, 3 buffers, one pinned", "write"),
         );
     }
     s += "\n### One frame from writer to reader, both copies included\n\n\
