@@ -96,6 +96,18 @@ impl<T: IceElem> IceSub<T> {
         })
     }
 
+    /// Hands `look` the newest sample in place, as iceoryx2 loans it, no
+    /// copy; false when none has arrived.
+    pub fn receive_with(&self, look: impl FnOnce(&[T])) -> Result<bool, Error> {
+        match self.subscriber.receive()? {
+            Some(sample) => {
+                look(sample.payload());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Copies the newest sample into `out`; false when none has arrived.
     pub fn receive_into(&self, out: &mut [T]) -> Result<bool, Error> {
         match self.subscriber.receive()? {

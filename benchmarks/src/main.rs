@@ -280,8 +280,11 @@ fn interleaved(
 const TRANSFER_RATIOS: &[(Transport, Transport)] = &[
     (Transport::Socket, Transport::DbshmWait),
     (Transport::Pipe, Transport::DbshmWait),
+    (Transport::DbshmWaitPin, Transport::DbshmWait),
     #[cfg(feature = "iceoryx2")]
     (Transport::Iceoryx2, Transport::DbshmPoll),
+    #[cfg(feature = "iceoryx2")]
+    (Transport::DbshmPollPin, Transport::Iceoryx2InPlace),
 ];
 
 /// Transports whose reader sleeps until the frame arrives, so that its CPU
@@ -297,10 +300,14 @@ fn transfers(settings: &Settings) -> String {
     let mut latency = String::from(
         "### One frame from a writer process to a reader process\n\n\
          Lockstep: the writer publishes one frame; the time runs until the reader \
-         has copied all of it into its own buffer. Median latency per transport, \
-         and ratios of medians: the socket and the pipe against dbshm with a \
-         reader blocked in `wait_into`, iceoryx2's polling subscriber against \
-         dbshm's polling reader. Pipe and socket at their default buffer sizes.\n\n| frame |",
+         has copied all of it into its own buffer, or, for the pinned and \
+         in-place readers, holds it in place (dbshm's `wait_pin` and `pin` on a \
+         three-buffer segment; iceoryx2's loaned sample). Median latency per \
+         transport, and ratios of medians: the socket and the pipe against dbshm \
+         with a reader blocked in `wait_into`, dbshm's `wait_pin` against its \
+         `wait_into`, iceoryx2's polling subscriber against dbshm's polling \
+         reader, and dbshm polling then pinning against iceoryx2 holding its \
+         sample in place. Pipe and socket at their default buffer sizes.\n\n| frame |",
     );
     for t in &transports {
         latency += &format!(" {} |", t.name());

@@ -1,7 +1,8 @@
 //! One frame at a time from a writer process to a reader process, for every
 //! transport: the writer stamps the time, publishes, and the reader, blocked
-//! or polling, copies the whole frame into its own buffer and stamps the time
-//! again (`CLOCK_MONOTONIC`, which both processes share). Then the reader
+//! or polling, copies the whole frame into its own buffer, or holds it in
+//! place (dbshm's pins, iceoryx2's loaned sample), and stamps the time again
+//! (`CLOCK_MONOTONIC`, which both processes share). Then the reader
 //! checks every byte and acknowledges on a pipe of its own; the writer waits
 //! for that, sleeps a little so that a blocking reader is asleep again, and
 //! sends the next frame. The acknowledgement is outside the timed span.
@@ -29,9 +30,16 @@ pub enum Transport {
     DbshmWait,
     /// dbshm, the reader polling `latest_seq`, then `read_into`.
     DbshmPoll,
+    /// dbshm, three buffers, the reader blocked in `wait_pin`: no copy.
+    DbshmWaitPin,
+    /// dbshm, three buffers, the reader polling `latest_seq`, then `pin`.
+    DbshmPollPin,
     /// iceoryx2, the subscriber polling `receive`.
     #[cfg(feature = "iceoryx2")]
     Iceoryx2,
+    /// iceoryx2, the subscriber polling `receive`, the sample held in place.
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2InPlace,
     /// A Unix stream socket pair, default buffer sizes.
     Socket,
     /// A pipe, default capacity (64 KiB).
@@ -46,8 +54,12 @@ impl Transport {
         match self {
             Transport::DbshmWait => "dbshm wait",
             Transport::DbshmPoll => "dbshm poll",
+            Transport::DbshmWaitPin => "dbshm wait_pin",
+            Transport::DbshmPollPin => "dbshm poll + pin",
             #[cfg(feature = "iceoryx2")]
             Transport::Iceoryx2 => "iceoryx2 poll",
+            #[cfg(feature = "iceoryx2")]
+            Transport::Iceoryx2InPlace => "iceoryx2 poll, in place",
             Transport::Socket => "Unix socket",
             Transport::Pipe => "pipe",
             Transport::Futex => "futex ping",
@@ -58,8 +70,12 @@ impl Transport {
         match self {
             Transport::DbshmWait => "dbshm-wait",
             Transport::DbshmPoll => "dbshm-poll",
+            Transport::DbshmWaitPin => "dbshm-wait-pin",
+            Transport::DbshmPollPin => "dbshm-poll-pin",
             #[cfg(feature = "iceoryx2")]
             Transport::Iceoryx2 => "iceoryx2",
+            #[cfg(feature = "iceoryx2")]
+            Transport::Iceoryx2InPlace => "iceoryx2-in-place",
             Transport::Socket => "socket",
             Transport::Pipe => "pipe",
             Transport::Futex => "futex",
@@ -77,8 +93,12 @@ impl Transport {
 pub const ALL: &[Transport] = &[
     Transport::DbshmWait,
     Transport::DbshmPoll,
+    Transport::DbshmWaitPin,
+    Transport::DbshmPollPin,
     #[cfg(feature = "iceoryx2")]
     Transport::Iceoryx2,
+    #[cfg(feature = "iceoryx2")]
+    Transport::Iceoryx2InPlace,
     Transport::Socket,
     Transport::Pipe,
     Transport::Futex,
@@ -101,6 +121,8 @@ enum Sender {
 enum Receiver {
     DbshmWait(DoubleBufferedSharedMemory<u8>),
     DbshmPoll(DoubleBufferedSharedMemory<u8>),
+    DbshmWaitPin(DoubleBufferedSharedMemory<u8>),
+    DbshmPollPin(DoubleBufferedSharedMemory<u8>),
     #[cfg(feature = "iceoryx2")]
     Iceoryx2(crate::ice::IceSub<u8>),
     Stream(File),
@@ -120,11 +142,52 @@ impl Sender {
 }
 
 impl Receiver {
-    /// Blocks or polls until frame `seq` is in `out`; panics if it has not
-    /// come within `PATIENCE`, so that a lost frame fails the run.
-    fn receive(&mut self, out: &mut [u8], seq: u64) {
+    /// Blocks or polls until frame `seq` is in `out`, or held in place;
+    /// returns when the reader had it, and its CPU clock then (`cpu` gives
+    /// it). A frame held in place is copied into `out` after that, for the
+    /// check. Panics if the frame has not come within `PATIENCE`, so that a
+    /// lost frame fails the run.
+    fn receive(&mut self, out: &mut [u8], seq: u64, cpu: impl Fn() -> u64) -> (u64, u64) {
         let deadline = Instant::now() + PATIENCE;
         let waiting = || assert!(Instant::now() < deadline, "frame {seq} never came");
+        let had = || (monotonic_ns(), cpu());
+        let held = |frame: &[u8], out: &mut [u8]| {
+            let when = had();
+            out.copy_from_slice(frame);
+            when
+        };
+        match self {
+            Receiver::DbshmWaitPin(shm) => {
+                let pinned = shm.wait_pin(seq - 1, PATIENCE).expect("dbshm wait_pin");
+                assert_eq!(
+                    pinned.info().seq,
+                    seq,
+                    "dbshm wait_pin returned another frame"
+                );
+                return held(pinned.as_slice(), out);
+            }
+            Receiver::DbshmPollPin(shm) => {
+                while shm.latest_seq() < seq {
+                    waiting();
+                    std::hint::spin_loop();
+                }
+                let pinned = shm.pin().expect("dbshm pin");
+                return held(pinned.as_slice(), out);
+            }
+            #[cfg(feature = "iceoryx2")]
+            Receiver::Iceoryx2InPlace(subscriber) => {
+                let mut when = None;
+                while !subscriber
+                    .receive_with(|frame| when = Some(held(frame, out)))
+                    .expect("iceoryx2 receive")
+                {
+                    waiting();
+                    std::hint::spin_loop();
+                }
+                return when.expect("held");
+            }
+            _ => {}
+        }
         match self {
             Receiver::DbshmWait(shm) => {
                 let info = shm.wait_into(seq - 1, PATIENCE, out).expect("dbshm wait");
@@ -146,7 +209,9 @@ impl Receiver {
             }
             Receiver::Stream(stream) => stream.read_exact(out).expect("stream read"),
             Receiver::Futex(word) => word.wait_for(seq as u32, deadline),
+            _ => unreachable!("received in place above"),
         }
+        had()
     }
 }
 
@@ -198,8 +263,15 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
                 .create::<u8>(&name, [bytes])
                 .expect("create the dbshm segment"),
         )),
+        Transport::DbshmWaitPin | Transport::DbshmPollPin => Sender::Dbshm(Box::new(
+            Options::new()
+                .buffers(3)
+                .unlink_on_drop(true)
+                .create::<u8>(&name, [bytes])
+                .expect("create the dbshm segment"),
+        )),
         #[cfg(feature = "iceoryx2")]
-        Transport::Iceoryx2 => {
+        Transport::Iceoryx2 | Transport::Iceoryx2InPlace => {
             Sender::Iceoryx2(crate::ice::IcePub::create(&name, bytes, 1).expect("iceoryx2 service"))
         }
         Transport::Socket => {
@@ -273,9 +345,19 @@ pub fn peer(args: &[String]) {
         Transport::DbshmPoll => {
             Receiver::DbshmPoll(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
         }
+        Transport::DbshmWaitPin => {
+            Receiver::DbshmWaitPin(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
+        }
+        Transport::DbshmPollPin => {
+            Receiver::DbshmPollPin(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
+        }
         #[cfg(feature = "iceoryx2")]
         Transport::Iceoryx2 => {
             Receiver::Iceoryx2(crate::ice::IceSub::open(name).expect("subscribe"))
+        }
+        #[cfg(feature = "iceoryx2")]
+        Transport::Iceoryx2InPlace => {
+            Receiver::Iceoryx2InPlace(crate::ice::IceSub::open(name).expect("subscribe"))
         }
         Transport::Socket | Transport::Pipe => Receiver::Stream(stdin()),
         Transport::Futex => Receiver::Futex(SharedWord::open(name)),
@@ -294,9 +376,8 @@ pub fn peer(args: &[String]) {
     let mut expected = vec![0u8; bytes];
     for seq in 1..=frames {
         let cpu0 = thread_cpu_ns();
-        receiver.receive(&mut out, seq);
-        let t1 = monotonic_ns();
-        let cpu = thread_cpu_ns() - cpu0;
+        let (t1, cpu1) = receiver.receive(&mut out, seq, thread_cpu_ns);
+        let cpu = cpu1 - cpu0;
         if transport != Transport::Futex {
             fill(&mut expected, seq);
             if out != expected {
