@@ -125,6 +125,8 @@ enum Receiver {
     DbshmPollPin(DoubleBufferedSharedMemory<u8>),
     #[cfg(feature = "iceoryx2")]
     Iceoryx2(crate::ice::IceSub<u8>),
+    #[cfg(feature = "iceoryx2")]
+    Iceoryx2InPlace(crate::ice::IceSub<u8>),
     Stream(File),
     Futex(SharedWord),
 }
