@@ -92,10 +92,13 @@ impl Options {
     }
 
     /// Buffers of a segment this creates, 2 (the default) to 16
-    /// ([`DbShmError::InvalidBufferCount`] otherwise). The writer fills any
-    /// buffer but the latest's, so each one past two lets a copying reader
-    /// be lapped one frame later, at the cost of one frame of memory.
-    /// Opening a segment takes its count from the segment.
+    /// ([`DbShmError::InvalidBufferCount`] otherwise). Buffers past two are
+    /// for pinned reads ([`DoubleBufferedSharedMemory::pin`]): a segment
+    /// needs two more than its readers pin at once. The writer fills the
+    /// most recently written buffer that is neither the latest nor pinned,
+    /// so that without pins it keeps to two, as a double-buffered writer
+    /// does, and the others cost memory but no cache. Opening a segment
+    /// takes its count from the segment.
     pub fn buffers(mut self, count: usize) -> Options {
         self.buffers = Some(count);
         self

@@ -200,3 +200,36 @@ fn a_writer_may_pin_its_own_frames() {
     }
     assert!(is_frame(1, mine.as_slice()));
 }
+
+#[test]
+fn sixteen_buffers_carry_fourteen_pins_and_the_writer_goes_on() {
+    let seg = TestSegment::new("pin-sixteen");
+    let w = segment(&seg, 16);
+    let readers: Vec<Shm<u8>> = (0..15)
+        .map(|_| Shm::<u8>::open_readonly(seg.name()).unwrap())
+        .collect();
+    let mut pins = Vec::new();
+    for r in &readers[..14] {
+        publish(&w).unwrap();
+        pins.push(r.pin().unwrap());
+    }
+    // Fourteen buffers held, two to write in: the writer never drops.
+    for _ in 0..20 {
+        publish(&w).unwrap();
+    }
+    assert_eq!(w.dropped_writes(), 0);
+    for (k, p) in pins.iter().enumerate() {
+        assert_eq!(p.info().seq, k as u64 + 1);
+        assert!(is_frame(k as u64 + 1, p.as_slice()), "pin {k} changed");
+    }
+    // A fifteenth pin breaks the rule (pins + 2 buffers): after one more
+    // frame into the last free buffer, writes are dropped.
+    let fifteenth = readers[14].pin().unwrap();
+    publish(&w).unwrap();
+    assert!(matches!(
+        publish(&w),
+        Err(DbShmError::AllBuffersPinned { buffers: 16, .. })
+    ));
+    drop(fifteenth);
+    publish(&w).unwrap();
+}
