@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use frames::FRAMES;
+use scaling::Take;
 use stats::{median, quantile, time};
 use xproc::{Transport, ALL};
 
@@ -419,9 +420,25 @@ fn scaling_section(settings: &Settings) -> String {
     for _ in 0..settings.scaling_rounds {
         for fps in scaling::FPS {
             for k in scaling::READERS {
-                runs.push(scaling::run(frames::HD, k, settings.scaling_secs, fps));
+                runs.push(scaling::run(
+                    frames::HD,
+                    k,
+                    settings.scaling_secs,
+                    fps,
+                    Take::Copy,
+                ));
             }
         }
+        for take in [Take::Copy, Take::Pin] {
+            let (readers, fps) = (scaling::PINNERS, scaling::PIN_FPS);
+            runs.push(scaling::run(
+                frames::HD,
+                readers,
+                settings.scaling_secs,
+                fps,
+                take,
+            ));
+        }
     }
-    scaling::tables(&runs, &scaling::idle_memory(), settings)
+    scaling::tables(&runs, &scaling::idle_memory(), settings) + &scaling::pin_table(&runs, settings)
 }

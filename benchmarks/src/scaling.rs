@@ -2,7 +2,8 @@
 //! as it can for a few seconds while 0, 1, 2, 4 or 8 reader processes each
 //! wait for every new frame and copy it out (`wait_into`), checking the
 //! frame's two stamps. Each process reports its counts and its resident
-//! memory from /proc/self/status at the end.
+//! memory from /proc/self/status at the end. Then eight readers at 60 fps
+//! that pin each frame (`wait_pin`) instead, against eight that copy.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,10 +20,29 @@ pub const READERS: [usize; 5] = [0, 1, 2, 4, 8];
 /// Writer rates: as fast as it can, and a 60 fps camera.
 pub const FPS: [u32; 2] = [0, 60];
 
+/// How a scaling reader takes its frames.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Take {
+    /// `wait_into`: a copy of its own, on a segment of two buffers.
+    Copy,
+    /// `wait_pin`: in place, on a segment of two buffers more than readers.
+    Pin,
+}
+
+impl Take {
+    fn arg(self) -> &'static str {
+        match self {
+            Take::Copy => "copy",
+            Take::Pin => "pin",
+        }
+    }
+}
+
 /// One run's reports: the writer's and each reader's.
 pub struct Run {
     pub readers: usize,
     pub fps: u32,
+    pub take: Take,
     pub writer: Report,
     pub reader: Vec<Report>,
 }
@@ -47,15 +67,27 @@ fn report(child: std::process::Child) -> Report {
 
 /// One run with `readers` readers of `frame` for `secs` seconds, the writer
 /// paced at `fps` frames per second (0: as fast as it can).
-pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32) -> Run {
+pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32, take: Take) -> Run {
     let name = crate::xproc::unique_name("scale");
+    let buffers = match take {
+        Take::Copy => 2,
+        Take::Pin => readers + 2,
+    };
     let shm = Options::new()
+        .buffers(buffers)
         .unlink_on_drop(true)
         .create::<u8>(&name, [frame.bytes()])
         .expect("create the dbshm segment");
     let reader_secs = format!("{}", secs + 0.5);
     let children: Vec<_> = (0..readers)
-        .map(|_| spawn(&["scale_reader".into(), name.clone(), reader_secs.clone()]))
+        .map(|_| {
+            spawn(&[
+                "scale_reader".into(),
+                name.clone(),
+                reader_secs.clone(),
+                take.arg().into(),
+            ])
+        })
         .collect();
     // Let the readers map the segment and fall asleep before the writer starts.
     std::thread::sleep(Duration::from_millis(200));
@@ -71,6 +103,7 @@ pub fn run(frame: &Frame, readers: usize, secs: f64, fps: u32) -> Run {
     Run {
         readers,
         fps,
+        take,
         writer,
         reader,
     }
@@ -89,15 +122,20 @@ pub fn scale_writer(args: &[String]) {
     let fps: u32 = fps.parse().expect("fps");
     let mut writes = Vec::with_capacity(100_000);
     let start = Instant::now();
+    let mut tries = 0u64;
     while start.elapsed() < secs {
         if fps > 0 {
-            let next = start + Duration::from_secs(writes.len() as u64) / fps;
+            let next = start + Duration::from_secs(tries) / fps;
             std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
+        tries += 1;
         stamp(&mut frame, shm.latest_seq() + 1);
         let t = Instant::now();
-        shm.write_slice(&frame).expect("write");
-        writes.push(t.elapsed().as_nanos() as f64);
+        match shm.write_slice(&frame) {
+            Ok(_) => writes.push(t.elapsed().as_nanos() as f64),
+            Err(DbShmError::AllBuffersPinned { .. }) => {}
+            Err(e) => panic!("write: {e}"),
+        }
     }
     let elapsed = start.elapsed().as_secs_f64();
     emit(&with_memory(json!({
@@ -105,40 +143,53 @@ pub fn scale_writer(args: &[String]) {
         "secs": elapsed,
         "write_p50": median(&writes),
         "write_p99": quantile(&writes, 0.99),
+        "dropped": shm.dropped_writes(),
         "segment": shm.get_memory_size(),
     })));
 }
 
-/// Child `scale_reader <name> <secs>`: copies out every new frame it sees,
-/// and measures each one's latency from publish to copied.
+/// Child `scale_reader <name> <secs> copy|pin`: takes every new frame it
+/// sees, a copy or pinned, and measures each one's latency from publish to
+/// holding it, and its own CPU time.
 pub fn scale_reader(args: &[String]) {
-    let [name, secs] = args else {
-        panic!("usage: compare scale_reader <name> <secs>")
+    let [name, secs, take] = args else {
+        panic!("usage: compare scale_reader <name> <secs> copy|pin")
     };
+    let pin = take == "pin";
     let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(name).expect("open");
     let mut out = vec![0u8; shm.len()];
     let secs = Duration::from_secs_f64(secs.parse().expect("seconds"));
     let mut latencies = Vec::with_capacity(100_000);
     let start = Instant::now();
+    let cpu0 = crate::xproc::thread_cpu_ns();
     let (mut last, mut torn) = (0, 0u64);
+    let patience = Duration::from_millis(50);
     while start.elapsed() < secs {
-        match shm.wait_into(last, Duration::from_millis(50), &mut out) {
-            Ok(info) => {
-                latencies.push(monotonic_ns().saturating_sub(info.timestamp_ns) as f64);
-                let (first, end) = stamps(&out);
-                if first != info.seq || end != info.seq {
-                    eprintln!(
-                        "compare scale_reader: torn frame {}: stamps {first}, {end}",
-                        info.seq
-                    );
-                    torn += 1;
-                }
-                last = info.seq;
+        let after = last;
+        let mut check = |info: dbshm::FrameInfo, frame: &[u8]| {
+            let seq = info.seq;
+            latencies.push(monotonic_ns().saturating_sub(info.timestamp_ns) as f64);
+            let (first, end) = stamps(frame);
+            if first != seq || end != seq {
+                eprintln!("compare scale_reader: torn frame {seq}: stamps {first}, {end}");
+                torn += 1;
             }
+            last = seq;
+        };
+        let taken = if pin {
+            shm.wait_pin(after, patience)
+                .map(|p| check(p.info(), p.as_slice()))
+        } else {
+            shm.wait_into(after, patience, &mut out)
+                .map(|info| check(info, &out))
+        };
+        match taken {
+            Ok(()) => {}
             Err(DbShmError::Timeout { .. }) => {}
             Err(e) => panic!("{e}"),
         }
     }
+    let cpu = crate::xproc::thread_cpu_ns() - cpu0;
     let (p50, p99) = if latencies.is_empty() {
         (0.0, 0.0)
     } else {
@@ -150,6 +201,7 @@ pub fn scale_reader(args: &[String]) {
         "retries": shm.retries(),
         "latency_p50": p50,
         "latency_p99": p99,
+        "cpu_ns": cpu,
     })));
 }
 
@@ -210,7 +262,7 @@ pub fn tables(runs: &[Run], idle: &Report, settings: &Settings) -> String {
         for k in READERS {
             let of: Vec<&Run> = runs
                 .iter()
-                .filter(|r| r.readers == k && r.fps == fps)
+                .filter(|r| r.readers == k && r.fps == fps && r.take == Take::Copy)
                 .collect();
             let w =
                 |key: &str| median(&of.iter().map(|r| r.writer.number(key)).collect::<Vec<_>>());
@@ -256,7 +308,7 @@ pub fn tables(runs: &[Run], idle: &Report, settings: &Settings) -> String {
 
     let one = runs
         .iter()
-        .find(|r| r.readers == 1 && r.fps == 60)
+        .find(|r| r.readers == 1 && r.fps == 60 && r.take == Take::Copy)
         .expect("a run with one reader");
     let mib = |kb: f64| format!("{:.1} MiB", kb / 1024.0);
     let row = |who: &str, m: &Report| {
@@ -284,4 +336,59 @@ pub fn tables(runs: &[Run], idle: &Report, settings: &Settings) -> String {
     s += &row("writer", &one.writer);
     s += &row("reader", &one.reader[0]);
     s
+}
+
+/// Readers in the pinning comparison, and the writer's rate.
+pub const PINNERS: usize = 8;
+pub const PIN_FPS: u32 = 60;
+
+/// Eight readers of a 60 fps 1080p stream, pinning against copying.
+pub fn pin_table(runs: &[Run], settings: &Settings) -> String {
+    let mut s = format!(
+        "### Eight readers at 60 fps, pinning or copying, 1920x1080x3 u8
+
+         A writer process at {PIN_FPS} fps for {} s, and {PINNERS} reader processes \
+         that each wait for every new frame: with `wait_into` on a segment of two \
+         buffers (a copy each), or with `wait_pin` on one of {} buffers (the \
+         frame in place, let go after its stamps are checked). Reader CPU is \
+         each reader's own CPU time per frame it took (median over readers and \
+         runs), latencies publish to holding the frame; writer drops are writes \
+         refused because every other buffer was pinned. {} runs each.\n\n\
+         | readers take | writer frames/s | writer drops | reader CPU per frame | latency p50 | latency p99 | torn frames |\n\
+         |---|---|---|---|---|---|---|\n",
+        settings.scaling_secs,
+        PINNERS + 2,
+        settings.scaling_rounds
+    );
+    for take in [Take::Copy, Take::Pin] {
+        let of: Vec<&Run> = runs
+            .iter()
+            .filter(|r| r.take == take && r.readers == PINNERS && r.fps == PIN_FPS)
+            .collect();
+        if of.is_empty() {
+            continue;
+        }
+        let rate = median(
+            &of.iter()
+                .map(|r| r.writer.number("frames") / r.writer.number("secs"))
+                .collect::<Vec<_>>(),
+        );
+        let drops: f64 = of.iter().map(|r| r.writer.number("dropped")).sum();
+        let per = |f: &dyn Fn(&Report) -> f64| -> Vec<f64> {
+            of.iter().flat_map(|r| r.reader.iter().map(f)).collect()
+        };
+        let cpu = median(&per(&|m| m.number("cpu_ns") / m.number("reads").max(1.0)));
+        let torn: f64 = per(&|m| m.number("torn")).iter().sum();
+        s += &format!(
+            "| {} | {rate:.0} | {drops:.0} | {} | {} | {} | {torn:.0} |\n",
+            match take {
+                Take::Copy => "a copy (`wait_into`)",
+                Take::Pin => "a pin (`wait_pin`)",
+            },
+            time(cpu),
+            time(median(&per(&|m| m.number("latency_p50")))),
+            time(median(&per(&|m| m.number("latency_p99")))),
+        );
+    }
+    s + "\n"
 }

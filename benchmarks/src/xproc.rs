@@ -243,7 +243,7 @@ pub struct Measured {
 }
 
 /// This thread's CPU time in nanoseconds.
-fn thread_cpu_ns() -> u64 {
+pub fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
