@@ -345,8 +345,7 @@ pub const PIN_FPS: u32 = 60;
 /// Eight readers of a 60 fps 1080p stream, pinning against copying.
 pub fn pin_table(runs: &[Run], settings: &Settings) -> String {
     let mut s = format!(
-        "### Eight readers at 60 fps, pinning or copying, 1920x1080x3 u8
-
+        "### Eight readers at 60 fps, pinning or copying, 1920x1080x3 u8\n\n\
          A writer process at {PIN_FPS} fps for {} s, and {PINNERS} reader processes \
          that each wait for every new frame: with `wait_into` on a segment of two \
          buffers (a copy each), or with `wait_pin` on one of {} buffers (the \
