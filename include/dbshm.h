@@ -13,8 +13,8 @@
  *    dbshm_unlink removes the name.
  *  - A handle may be shared by threads. The functions that only read it
  *    (_read, _wait, _latest_seq, _memory_size, _len, _ndim, _shape) and the
- *    pins (_pin, _wait_pin, _unpin) take a const handle, and run
- *    concurrently with anything. Writes through one
+ *    pins (_pin, _wait_pin, _unpin) take a const handle and run concurrently
+ *    with anything (pins through one handle take turns on its pin count). Writes through one
  *    handle never wait for each other: a write while another write of the
  *    same handle is in progress gets DBSHM_ERR_WRITER_BUSY at once.
  *  - Fallible functions return a dbshm_status. On failure they write nothing
@@ -23,7 +23,9 @@
  *  - dbshm_<type>_view is a pinned frame: _pin and _wait_pin fill it, and
  *    its `data` (const, `len` elements) stays as it is, untouched by the
  *    writer, until _unpin clears the view. Use `data` only in between, and
- *    never after the handle is freed. Pinning needs a segment of 3 buffers
+ *    never after the handle is freed; do not copy a view (each pin is its
+ *    own), and in a forked child do not use views the parent pinned: pin
+ *    again. Pinning needs a segment of 3 buffers
  *    or more; a segment needs 2 buffers more than its readers pin at once.
  *  - Lengths (len) count elements, not bytes.
  *
@@ -704,12 +706,14 @@ enum dbshm_status dbshm_u8_wait_pin(const struct dbshm_u8 *h,
                                     struct dbshm_u8_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1017,12 +1021,14 @@ enum dbshm_status dbshm_i8_wait_pin(const struct dbshm_i8 *h,
                                     struct dbshm_i8_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1330,12 +1336,14 @@ enum dbshm_status dbshm_u16_wait_pin(const struct dbshm_u16 *h,
                                      struct dbshm_u16_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1643,12 +1651,14 @@ enum dbshm_status dbshm_i16_wait_pin(const struct dbshm_i16 *h,
                                      struct dbshm_i16_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1956,12 +1966,14 @@ enum dbshm_status dbshm_u32_wait_pin(const struct dbshm_u32 *h,
                                      struct dbshm_u32_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2269,12 +2281,14 @@ enum dbshm_status dbshm_i32_wait_pin(const struct dbshm_i32 *h,
                                      struct dbshm_i32_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2582,12 +2596,14 @@ enum dbshm_status dbshm_u64_wait_pin(const struct dbshm_u64 *h,
                                      struct dbshm_u64_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2895,12 +2911,14 @@ enum dbshm_status dbshm_i64_wait_pin(const struct dbshm_i64 *h,
                                      struct dbshm_i64_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -3208,12 +3226,14 @@ enum dbshm_status dbshm_f32_wait_pin(const struct dbshm_f32 *h,
                                      struct dbshm_f32_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -3521,12 +3541,14 @@ enum dbshm_status dbshm_f64_wait_pin(const struct dbshm_f64 *h,
                                      struct dbshm_f64_view *view);
 
 /**
- * Lets go of a pinned frame, and clears `view` (so a second unpin does
- * nothing).
+ * Lets go of a pinned frame, and clears `view` (so a second unpin of the
+ * same view does nothing). Each pin is its own view: do not copy views.
  *
  * @param h the handle the view was pinned through
  * @param view the pinned frame
- * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+ * another handle pinned (or that was pinned before a fork), which is left
+ * as it is.
  *
  * # Safety
  * `h` is NULL or a live handle, `view` NULL or a view this handle filled.

@@ -12,7 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ndarray::{
-    ArrayBase, ArrayD, ArrayViewD, ArrayViewMutD, Data, DataMut, Dimension, IntoDimension, IxDyn,
+    ArrayBase, ArrayD, ArrayRefD, ArrayViewD, ArrayViewMutD, Data, DataMut, Dimension,
+    IntoDimension, IxDyn,
 };
 
 use crate::copy::{copy_in, copy_racy};
@@ -104,12 +105,13 @@ impl Options {
         self
     }
 
-    /// Most buffers the handle may pin at once (default 1), so that a
+    /// Most buffers the handle may pin at once (default 1; 0 counts as 1), so that a
     /// program that forgets its pins holds that many buffers and no more;
     /// pins of the same frame share a buffer. A segment needs two buffers
     /// more than its readers pin at once.
     pub fn max_pins(mut self, count: usize) -> Options {
-        self.max_pins = Some(count);
+        // 0 would refuse every pin; C's 0 means the default, 1.
+        self.max_pins = Some(count.max(1));
         self
     }
 
@@ -615,9 +617,9 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     }
 
     /// Lets go of a pin [`pin_raw`](Self::pin_raw) made (once; a second
-    /// time does nothing).
-    pub(crate) fn unpin_raw(&self, id: PinId) {
-        self.pins.unpin(&self.segment, id);
+    /// time does nothing); `false` if this handle did not make it.
+    pub(crate) fn unpin_raw(&self, id: PinId) -> bool {
+        self.pins.unpin(&self.segment, id)
     }
 
     /// Waits until a frame newer than `after_seq` is published, then pins
@@ -832,8 +834,20 @@ impl<'a> Retries<'a> {
 
 /// A pinned frame: a view of the latest frame in place in shared memory,
 /// made by [`DoubleBufferedSharedMemory::pin`]. The writer does not touch
-/// its buffer until the guard is dropped. Derefs to the frame's
-/// [`ArrayViewD`]; [`as_slice`](Self::as_slice) gives it in row-major order.
+/// its buffer until the guard is dropped. Derefs to the frame's array
+/// ([`ArrayRefD`], so `frame.iter()`, `frame.shape()`, `frame.sum()` and
+/// the rest); [`view`](Self::view) and [`as_slice`](Self::as_slice) borrow
+/// it, and nothing taken from it outlives the guard:
+///
+/// ```compile_fail
+/// # use dbshm::{DoubleBufferedSharedMemory, Options};
+/// # let name = format!("dbshm-doc-escape-{}", std::process::id());
+/// # let shm = Options::new().buffers(3).unlink_on_drop(true).create::<u8>(&name, [4]).unwrap();
+/// let pinned = shm.pin().unwrap();
+/// let escaped: &[u8] = pinned.as_slice();
+/// drop(pinned); // the writer may now overwrite the buffer
+/// println!("{}", escaped[0]); // refused: it borrows the guard
+/// ```
 pub struct Pinned<'a, T: Element> {
     shm: &'a DoubleBufferedSharedMemory<T>,
     view: ArrayViewD<'a, T>,
@@ -847,23 +861,30 @@ impl<'a, T: Element> Pinned<'a, T> {
         self.info
     }
 
-    /// The frame's elements in row-major order.
+    /// The frame's elements in row-major order, for as long as the guard.
     pub fn as_slice(&self) -> &[T] {
         self.view.as_slice().expect("a frame is in standard layout")
     }
+
+    /// The frame as an [`ArrayViewD`], for as long as the guard.
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        self.view.view()
+    }
 }
 
-impl<'a, T: Element> std::ops::Deref for Pinned<'a, T> {
-    type Target = ArrayViewD<'a, T>;
+impl<T: Element> std::ops::Deref for Pinned<'_, T> {
+    // Not `ArrayViewD<'a, T>`: a view is `Copy` and converts to slices of
+    // its own lifetime, the handle's, which would outlive the pin.
+    type Target = ArrayRefD<T>;
 
-    fn deref(&self) -> &ArrayViewD<'a, T> {
+    fn deref(&self) -> &ArrayRefD<T> {
         &self.view
     }
 }
 
 impl<T: Element> Drop for Pinned<'_, T> {
     fn drop(&mut self) {
-        self.shm.unpin_raw(self.id);
+        let _ = self.shm.unpin_raw(self.id);
     }
 }
 

@@ -139,18 +139,21 @@ impl Pins {
     }
 
     /// Lets go of one pin; the buffer, once its last pin through this handle
-    /// goes. A pin made under an ownership the handle no longer has (its
-    /// parent's, in a forked child) lets go of nothing.
-    pub(crate) fn unpin(&self, segment: &Segment, id: PinId) {
+    /// goes. A pin made under an ownership the handle does not have (its
+    /// parent's, in a forked child, or another handle's, from C) lets go of
+    /// nothing: then `false`.
+    pub(crate) fn unpin(&self, segment: &Segment, id: PinId) -> bool {
         let mut state = self.state();
-        let Some(owner) = &state.owner else { return };
+        let Some(owner) = &state.owner else {
+            return false;
+        };
         if owner.serial != id.serial || owner.mark.get().is_none() {
-            return;
+            return false;
         }
         let record = owner.record;
         let count = &mut state.counts[id.buffer];
         if *count == 0 {
-            return; // a view from C let go twice: nothing more to let go
+            return true; // a view from C let go twice: nothing more to let go
         }
         *count -= 1;
         if *count == 0 {
@@ -158,6 +161,7 @@ impl Pins {
                 protocol::unpin(&page.records[record], id.buffer);
             }
         }
+        true
     }
 
     /// The record this handle owns, if it has pinned (not in a forked child).
@@ -177,10 +181,12 @@ impl Pins {
             return; // a forked child's copy of its parent's
         };
         protocol::release(&page.records[owner.record]);
-        // Relaxed: the mark, released next, orders it with the next owner,
-        // who sets the bit again after taking the mark.
+        // Release: a writer that reads this value (with Acquire, in
+        // `protocol::pinned`) and so skips the record writes only after the
+        // owner's last reads. The next owner sets the bit again after
+        // taking the mark, which the kernel orders after its release below.
         page.in_use
-            .fetch_and(!(1 << owner.record), Ordering::Relaxed);
+            .fetch_and(!(1 << owner.record), Ordering::Release);
         let _ = liveness::release(fd, liveness::pin_owner(owner.record));
     }
 }

@@ -56,7 +56,9 @@ pub(crate) struct WriteTicket {
 ///
 /// Call only while holding the writer role. A stamp already odd was left
 /// so by a writer that died mid-copy; it is advanced by two, so it stays odd
-/// and never repeats a value a reader may have noted.
+/// and never repeats an even value a reader may have noted. (An odd value
+/// can repeat: a write that finds its buffer pinned puts the stamp back.
+/// Readers only ever keep what they read under an even one.)
 pub(crate) fn begin_write(
     h: &Header,
     pins: Option<&PinPage>,

@@ -246,7 +246,13 @@ pub(crate) unsafe fn unpin<H: Handle, V: View<Elem = H::Elem>>(
         // the caller's contract.
         let view = unsafe { &mut *view };
         if let Some(id) = PinId::from_words(view.pin()) {
-            shm.unpin_raw(id);
+            if !shm.unpin_raw(id) {
+                return Err(Failure::Invalid(format!(
+                    "segment {:?}: the view was not pinned through this handle \
+                     (another handle's, or pinned before a fork)",
+                    shm.name()
+                )));
+            }
         }
         *view = V::new(std::ptr::null(), 0, dbshm_frame_info::default(), [0, 0]);
         Ok(())

@@ -202,12 +202,14 @@ pub unsafe extern "C" fn dbshm_u8_wait_pin(h: *const dbshm_u8, after_seq: u64, t
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -572,12 +574,14 @@ pub unsafe extern "C" fn dbshm_i8_wait_pin(h: *const dbshm_i8, after_seq: u64, t
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -942,12 +946,14 @@ pub unsafe extern "C" fn dbshm_u16_wait_pin(h: *const dbshm_u16, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1312,12 +1318,14 @@ pub unsafe extern "C" fn dbshm_i16_wait_pin(h: *const dbshm_i16, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -1682,12 +1690,14 @@ pub unsafe extern "C" fn dbshm_u32_wait_pin(h: *const dbshm_u32, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2052,12 +2062,14 @@ pub unsafe extern "C" fn dbshm_i32_wait_pin(h: *const dbshm_i32, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2422,12 +2434,14 @@ pub unsafe extern "C" fn dbshm_u64_wait_pin(h: *const dbshm_u64, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -2792,12 +2806,14 @@ pub unsafe extern "C" fn dbshm_i64_wait_pin(h: *const dbshm_i64, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -3162,12 +3178,14 @@ pub unsafe extern "C" fn dbshm_f32_wait_pin(h: *const dbshm_f32, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.
@@ -3532,12 +3550,14 @@ pub unsafe extern "C" fn dbshm_f64_wait_pin(h: *const dbshm_f64, after_seq: u64,
     unsafe { generic::pin(h, Some((after_seq, timeout_us)), view) }
 }
 
-/// Lets go of a pinned frame, and clears `view` (so a second unpin does
-/// nothing).
+/// Lets go of a pinned frame, and clears `view` (so a second unpin of the
+/// same view does nothing). Each pin is its own view: do not copy views.
 ///
 /// @param h the handle the view was pinned through
 /// @param view the pinned frame
-/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL.
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL, or for a view
+/// another handle pinned (or that was pinned before a fork), which is left
+/// as it is.
 ///
 /// # Safety
 /// `h` is NULL or a live handle, `view` NULL or a view this handle filled.

@@ -201,6 +201,11 @@ int main(int argc, char **argv) {
     expect(dbshm_u8_write(pw, buf, 32), DBSHM_OK, "write after a pin is let go");
     expect(dbshm_u8_unpin(pb, &vb), DBSHM_OK, "unpin frame 2");
     expect(dbshm_u8_unpin(NULL, &vb), DBSHM_ERR_INVALID_ARGUMENT, "unpin: NULL handle");
+    dbshm_u8_view theirs;
+    expect(dbshm_u8_pin(pa, &theirs), DBSHM_OK, "pin through one handle");
+    expect(dbshm_u8_unpin(pb, &theirs), DBSHM_ERR_INVALID_ARGUMENT, "unpin through another handle");
+    expect_true(theirs.data != NULL, "a refused unpin left the view");
+    expect(dbshm_u8_unpin(pa, &theirs), DBSHM_OK, "unpin through its own handle");
     expect(dbshm_u8_pin(pb, NULL), DBSHM_ERR_INVALID_ARGUMENT, "pin: NULL view");
     dbshm_u8_free(pa);
     dbshm_u8_free(pb);
