@@ -143,16 +143,29 @@ fn hold_pin(args: &[String]) {
     let p = r.pin().unwrap();
     let mut child = 0;
     if args.get(1).is_some_and(|a| a == "fork") {
+        // The child says when it runs: by then its atfork handler has closed
+        // its copy of the pin record's descriptor. (Before, it shares it: the
+        // instant the README's known limits name, which this test is not
+        // about.)
+        let (ready_r, ready_w) = std::io::pipe().unwrap();
         // SAFETY: this child process is single-threaded, so the forked copy
-        // may run Rust code; it only sleeps, and leaves with _exit.
+        // may run Rust code; it only writes a byte and sleeps, and leaves
+        // with _exit.
         match unsafe { libc::fork() } {
             0 => {
+                use std::io::Write;
+                (&ready_w).write_all(b"!").unwrap();
                 std::thread::sleep(Duration::from_secs(60));
                 // SAFETY: ends the forked child without unwinding.
                 unsafe { libc::_exit(0) };
             }
             -1 => panic!("fork failed"),
-            pid => child = pid,
+            pid => {
+                use std::io::Read;
+                drop(ready_w);
+                (&ready_r).read_exact(&mut [0u8]).unwrap();
+                child = pid;
+            }
         }
     }
     emit(&json!({ "pinned": p.info().seq, "child": child }));
