@@ -147,7 +147,7 @@ fn hold_pin(args: &[String]) {
         // its copy of the pin record's descriptor. (Before, it shares it: the
         // instant the README's known limits name, which this test is not
         // about.)
-        let (ready_r, ready_w) = std::io::pipe().unwrap();
+        let (ready_r, ready_w) = std::os::unix::net::UnixStream::pair().unwrap();
         // SAFETY: this child process is single-threaded, so the forked copy
         // may run Rust code; it only writes a byte and sleeps, and leaves
         // with _exit.
