@@ -87,16 +87,21 @@ fn read_frame(s: &Shared, last: u64) -> u64 {
     }
 }
 
-/// Every interleaving with `nbuffers` buffers.
-fn check(nbuffers: usize) {
+/// The model checker, with the preemption bound `DBSHM_LOOM_BOUND` (default 2).
+fn model() -> loom::model::Builder {
     let bound = std::env::var("DBSHM_LOOM_BOUND")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     let mut model = loom::model::Builder::new();
     model.preemption_bound = Some(bound);
+    model
+}
+
+/// Every interleaving with `nbuffers` buffers.
+fn check(nbuffers: usize) {
     let frames = frames();
-    model.check(move || {
+    model().check(move || {
         let s = Arc::new(Shared {
             header: Header::for_model(),
             pins: None,
@@ -154,14 +159,8 @@ fn pin_frame(s: &Shared) {
 /// Every interleaving of a writer, a pinner and a copying reader over three
 /// buffers.
 fn check_pins() {
-    let bound = std::env::var("DBSHM_LOOM_BOUND")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(bound);
     let frames = frames();
-    model.check(move || {
+    model().check(move || {
         let pins = PinPage::for_model();
         claim(&pins.records[0]);
         pins.in_use.store(1, Ordering::Relaxed);

@@ -172,30 +172,41 @@ fn hold_pin(args: &[String]) {
     std::thread::sleep(Duration::from_secs(60));
 }
 
-fn a_killed_pinner_loses_its_pin_and_the_next_write_succeeds() -> Result<(), Failed> {
-    let seg = TestSegment::new("pin-kill");
+/// A segment of three buffers with frame 1, and a pinner process holding
+/// it for the whole test, so that the next pinner takes the last buffer
+/// the writer has to spare.
+fn one_buffer_to_spare(tag: &str) -> Result<(TestSegment, Shm, Proc), Failed> {
+    let seg = TestSegment::new(tag);
     let w = Options::new()
         .buffers(3)
         .create::<u8>(seg.name(), (120, 160))?;
     publish(&w)?;
-    // Holds a buffer for the whole test, so each pinner below takes the last
-    // one the writer has to spare.
     let mut steady = Proc::spawn(&["hold_pin", seg.name()]);
     steady.expect("pinned")?;
+    Ok((seg, w, steady))
+}
+
+/// With the last spare buffer pinned: a frame into the one buffer no pin
+/// holds, then a write that must be dropped.
+fn fill_the_last_buffer(w: &Shm) -> Result<(), Failed> {
+    publish(w)?;
+    match publish(w) {
+        Err(DbShmError::AllBuffersPinned { .. }) => Ok(()),
+        other => Err(format!("with every other buffer pinned, a write gave {other:?}").into()),
+    }
+}
+
+fn a_killed_pinner_loses_its_pin_and_the_next_write_succeeds() -> Result<(), Failed> {
+    let (seg, w, _steady) = one_buffer_to_spare("pin-kill")?;
     let kills = if soak() { 10_000 } else { 200 };
     for i in 0..kills {
         publish(&w)?; // a frame of its own for the next pinner
         let mut doomed = Proc::spawn(&["hold_pin", seg.name()]);
         doomed.expect("pinned")?;
-        publish(&w)?; // into the one buffer neither holds
-        match publish(&w) {
-            Err(DbShmError::AllBuffersPinned { .. }) => {}
-            other => {
-                return Err(format!("kill {i}: with both pinned, a write gave {other:?}").into())
-            }
-        }
-        doomed.kill(); // SIGKILL, and reaped
-                       // The very next write finds the dead pinner's record and takes its buffer.
+        fill_the_last_buffer(&w).map_err(|e| format!("kill {i}: {e:?}"))?;
+        // SIGKILL, and reaped; the very next write finds the dead pinner's
+        // record and takes its buffer.
+        doomed.kill();
         publish(&w).map_err(|e| format!("kill {i}: the write after the pinner died: {e}"))?;
     }
     check(w.dropped_writes() == kills, || {
@@ -207,13 +218,7 @@ fn a_killed_pinner_loses_its_pin_and_the_next_write_succeeds() -> Result<(), Fai
 }
 
 fn a_pinners_forked_child_does_not_keep_its_parents_pin() -> Result<(), Failed> {
-    let seg = TestSegment::new("pin-fork");
-    let w = Options::new()
-        .buffers(3)
-        .create::<u8>(seg.name(), (120, 160))?;
-    publish(&w)?;
-    let mut steady = Proc::spawn(&["hold_pin", seg.name()]);
-    steady.expect("pinned")?;
+    let (seg, w, _steady) = one_buffer_to_spare("pin-fork")?;
     publish(&w)?; // a frame of its own for the pinner that forks
     let mut parent = Proc::spawn(&["hold_pin", seg.name(), "fork"]);
     let child = parent.expect("pinned")?.count("child") as libc::pid_t;
@@ -226,11 +231,7 @@ fn a_pinners_forked_child_does_not_keep_its_parents_pin() -> Result<(), Failed> 
         }
     }
     let _reap = Reap(child);
-    publish(&w)?;
-    check(
-        matches!(publish(&w), Err(DbShmError::AllBuffersPinned { .. })),
-        || "both buffers pinned, yet the write went through".into(),
-    )?;
+    fill_the_last_buffer(&w)?;
     parent.kill();
     // The forked child lives on with copies of its parent's descriptors,
     // but not of the pin record's mark: the pin died with the parent.

@@ -109,21 +109,22 @@ pub(crate) fn release(fd: impl AsFd, mark: Mark) -> Result<()> {
 /// Whether an open file description other than `fd`'s holds a lock on any
 /// byte of `mark`. Takes nothing.
 pub(crate) fn held(fd: impl AsFd, mark: Mark) -> Result<bool> {
-    let mut l = flock(libc::F_WRLCK as libc::c_short, mark);
-    // SAFETY: as in `try_take`; the kernel writes the answer into `l`.
-    let r = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_GETLK, &mut l) };
-    if r != 0 {
-        return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));
-    }
-    Ok(l.l_type != libc::F_UNLCK as libc::c_short)
+    // Asking for an exclusive lock finds every lock in its way.
+    in_the_way(fd, mark, libc::F_WRLCK)
 }
 
 /// Whether an open file description other than `fd`'s holds an exclusive
 /// lock on any byte of `mark` (shared ones do not count). Takes nothing.
 pub(crate) fn held_exclusive(fd: impl AsFd, mark: Mark) -> Result<bool> {
     // Asking for a shared lock finds only the exclusive locks in its way.
-    let mut l = flock(libc::F_RDLCK as libc::c_short, mark);
-    // SAFETY: as in `held`.
+    in_the_way(fd, mark, libc::F_RDLCK)
+}
+
+/// Whether another open file description holds a lock on `mark` that a lock
+/// of `kind` would conflict with (`F_OFD_GETLK`, which takes nothing).
+fn in_the_way(fd: impl AsFd, mark: Mark, kind: libc::c_int) -> Result<bool> {
+    let mut l = flock(kind as libc::c_short, mark);
+    // SAFETY: as in `try_take`; the kernel writes the answer into `l`.
     let r = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_OFD_GETLK, &mut l) };
     if r != 0 {
         return Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::IO));

@@ -120,13 +120,7 @@ impl Segment {
     /// lock needs one), so the lock dies with it; `NotFound` if the name no
     /// longer leads to the object, `PermissionDenied` if the user may not write.
     pub(crate) fn reopen_writable(&self, name: &str) -> Result<OwnedFd> {
-        let dir = open::dir(name)?;
-        match Object::open(&dir, name, name, true)? {
-            object if object.identity() == self.identity => Ok(object.fd),
-            _ => Err(DbShmError::NotFound {
-                name: name.to_owned(),
-            }),
-        }
+        self.reopen_as(name, true)
     }
 
     /// The descriptor this handle holds the object by (to ask about marks).
@@ -206,8 +200,12 @@ impl Segment {
     /// A new open file description of this very object, read-only;
     /// `NotFound` if the name no longer leads to it.
     pub(crate) fn reopen(&self, name: &str) -> Result<OwnedFd> {
+        self.reopen_as(name, false)
+    }
+
+    fn reopen_as(&self, name: &str, writable: bool) -> Result<OwnedFd> {
         let dir = open::dir(name)?;
-        match Object::open(&dir, name, name, false)? {
+        match Object::open(&dir, name, name, writable)? {
             object if object.identity() == self.identity => Ok(object.fd),
             _ => Err(DbShmError::NotFound {
                 name: name.to_owned(),
