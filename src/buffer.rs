@@ -336,6 +336,20 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         }
     }
 
+    /// The start of buffer `i`, one of the segment's: every ticket the
+    /// protocol hands out names one below `nbuffers`.
+    fn buffer(&self, i: usize) -> *mut u8 {
+        assert!(
+            i < self.geometry.nbuffers,
+            "buffer {i} of {}",
+            self.geometry.nbuffers
+        );
+        // SAFETY: buffer `i` lies inside the mapping (checked by
+        // `Geometry::parse` or computed by `Geometry::new`), so the offset
+        // stays within the one mapped object.
+        unsafe { self.segment.base().add(self.geometry.buffer_offset(i)) }
+    }
+
     /// `ShapeMismatch` unless `shape`, the caller's, is the segment's.
     fn check_shape(&self, shape: &[usize]) -> Result<()> {
         if shape == self.shape() {
@@ -440,15 +454,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
                 });
             }
         };
-        // SAFETY: `ticket.buffer` is below `nbuffers`, and every buffer lies
-        // inside the mapping (checked by `Geometry::parse` or computed by
-        // `Geometry::new`).
-        let dst = unsafe {
-            self.segment
-                .base()
-                .add(self.geometry.buffer_offset(ticket.buffer))
-        };
-        fill(dst);
+        fill(self.buffer(ticket.buffer));
         let info = protocol::publish(header, ticket, monotonic_ns());
         notify::wake(header, self.geometry.flags & FLAG_WAKE_ALWAYS != 0);
         Ok(info)
@@ -526,12 +532,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         let mut retries = Retries::new(header, &self.name);
         let result = loop {
             if let Some(ticket) = protocol::begin_read(header, self.geometry.nbuffers) {
-                // SAFETY: as in `write_raw`, the buffer lies inside the mapping.
-                copy(unsafe {
-                    self.segment
-                        .base()
-                        .add(self.geometry.buffer_offset(ticket.buffer))
-                });
+                copy(self.buffer(ticket.buffer));
                 if let Some(info) = protocol::validate_read(header, ticket) {
                     break Ok(info);
                 }
@@ -606,14 +607,11 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         let (ticket, id) = self
             .pins
             .pin(&self.segment, &self.name, nbuffers, || retries.again())?;
-        // SAFETY: `ticket.buffer` is below `nbuffers`, so the buffer lies
-        // inside the mapping, as in `write_raw`.
-        let data = unsafe {
-            self.segment
-                .base()
-                .add(self.geometry.buffer_offset(ticket.buffer))
-        };
-        Ok((data.cast::<T>().cast_const(), ticket.info, id))
+        Ok((
+            self.buffer(ticket.buffer).cast::<T>().cast_const(),
+            ticket.info,
+            id,
+        ))
     }
 
     /// Lets go of a pin [`pin_raw`](Self::pin_raw) made (once; a second
