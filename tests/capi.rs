@@ -17,7 +17,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::Failed;
-use common::{check, check_tally, emit, fill, is_frame, json, Proc, Report, Tally, TestSegment};
+use common::{
+    check, check_tally, copy_and_verify, emit, fill, is_frame, json, Proc, Report, Tally,
+    TestSegment,
+};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 use num_traits::NumCast;
 
@@ -167,14 +170,10 @@ fn wait_read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64, timeo
 /// Reads as fast as it can for `ms` milliseconds, verifying every frame.
 fn read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
     let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
-    let end = std::time::Instant::now() + Duration::from_millis(ms);
-    let mut frame = vec![T::zero(); shm.len()];
-    let mut tally = Tally::default();
-    while std::time::Instant::now() < end {
-        let info = shm.read_into(&mut frame).unwrap();
-        tally.saw(info.seq, is_frame(info.seq, &frame));
-    }
-    emit(&tally);
+    emit(&copy_and_verify(
+        &shm,
+        std::time::Instant::now() + Duration::from_millis(ms),
+    ));
 }
 
 // ----------------------------------------------------- C build and staging

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
 use common::{
-    check, check_tally, emit, fill, is_frame, json, root_or_skip, Proc, Tally, TestSegment,
+    check, check_tally, copy_and_verify, emit, fill, is_frame, json, root_or_skip, Proc,
+    TestSegment,
 };
 use dbshm::layout::{offset, LATEST_BUFFERS};
 use dbshm::ndarray::{ArrayD, IxDyn};
@@ -142,13 +143,7 @@ fn writer(args: &[String]) {
 fn reader(args: &[String]) {
     let shm = DoubleBufferedSharedMemory::<u8>::open_readonly(&args[0]).unwrap();
     let until = deadline(num(&args[1])).unwrap();
-    let mut frame = vec![0u8; shm.len()];
-    let mut tally = Tally::default();
-    while Instant::now() < until {
-        let info = shm.read_into(&mut frame).unwrap();
-        tally.saw(info.seq, is_frame(info.seq, &frame));
-    }
-    emit(&tally);
+    emit(&copy_and_verify(&shm, until));
     emit(&json!({ "retries": shm.retries() }));
 }
 

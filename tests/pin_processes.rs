@@ -10,7 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    check, check_tally, emit, fill, is_frame, json, root_or_skip, Failed, Proc, Tally, TestSegment,
+    check, check_tally, copy_and_verify, emit, fill, is_frame, json, root_or_skip, Failed, Proc,
+    TestSegment,
 };
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
@@ -87,14 +88,7 @@ fn pinner(args: &[String]) {
 /// Child `copier NAME MILLIS`: copies frames out and verifies each.
 fn copier(args: &[String]) {
     let r = Shm::open_readonly(&args[0]).unwrap();
-    let end = Instant::now() + millis(&args[1]);
-    let mut frame = vec![0u8; r.len()];
-    let mut tally = Tally::default();
-    while Instant::now() < end {
-        let info = r.read_into(&mut frame).unwrap();
-        tally.saw(info.seq, is_frame(info.seq, &frame));
-    }
-    emit(&tally);
+    emit(&copy_and_verify(&r, Instant::now() + millis(&args[1])));
 }
 
 fn pinned_views_never_change_under_a_writer_flat_out() -> Result<(), Failed> {

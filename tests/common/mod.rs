@@ -237,3 +237,21 @@ pub fn check_tally(report: &Report, distinct: u64, what: &str) -> Result<(), Fai
         format!("the reader saw fewer than {distinct} new frames: {what}")
     })
 }
+
+/// Copies the latest frame out of `shm` as fast as it can until `end`,
+/// verifying every copy: a verifying reader's loop.
+pub fn copy_and_verify<T>(
+    shm: &dbshm::DoubleBufferedSharedMemory<T>,
+    end: std::time::Instant,
+) -> Tally
+where
+    T: dbshm::Element + num_traits::NumCast + PartialEq,
+{
+    let mut frame = vec![T::zero(); shm.len()];
+    let mut tally = Tally::default();
+    while std::time::Instant::now() < end {
+        let info = shm.read_into(&mut frame).unwrap();
+        tally.saw(info.seq, is_frame(info.seq, &frame));
+    }
+    tally
+}
