@@ -7,7 +7,7 @@
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{latest_parts, offset, LAYOUT_VERSION};
+use crate::layout::{latest_parts, offset, LAYOUT_VERSION, MAX_PINNERS, PIN_GENERATION};
 use crate::segment::name::{self, FileId, Kind};
 use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
@@ -23,6 +23,23 @@ pub struct SlotInfo {
     pub frame: u64,
     /// Publish time of that frame (CLOCK_MONOTONIC, ns).
     pub timestamp_ns: u64,
+    /// Pin records that hold the buffer: while any does, the writer
+    /// leaves it alone.
+    pub pinned_by: u32,
+}
+
+/// A pin record in use: a handle that has pinned, and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PinInfo {
+    /// The record's index (0 to 30).
+    pub record: usize,
+    /// The buffers it holds.
+    pub buffers: Vec<usize>,
+    /// Whether its owner is alive (its mark, which the kernel drops when
+    /// the owner dies, says so). A dead owner's buffers are reclaimed when
+    /// the writer finds no free one.
+    pub owner_alive: bool,
 }
 
 /// What a segment's header says, and whether a writer holds it.
@@ -63,6 +80,8 @@ pub struct SegmentInfo {
     pub waiters: u32,
     /// Each buffer's publication state.
     pub slots: Vec<SlotInfo>,
+    /// The pin records in use.
+    pub pins: Vec<PinInfo>,
     /// Permission bits of the object.
     pub mode: u32,
     /// Owner of the object.
@@ -128,6 +147,22 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     // as the kernel likes, so a value stored meanwhile may even be torn.
     let u64_at = |off: usize| u64::from_ne_bytes(page[off..off + 8].try_into().unwrap());
     let u32_at = |off: usize| u32::from_ne_bytes(page[off..off + 4].try_into().unwrap());
+    let in_use = u32_at(offset::PINS_IN_USE);
+    let pins: Vec<PinInfo> = (0..MAX_PINNERS)
+        .filter(|r| in_use & 1 << r != 0)
+        .map(|record| {
+            let word = u64_at(offset::PINS + record * offset::PIN_SIZE);
+            PinInfo {
+                record,
+                buffers: (0..geometry.nbuffers)
+                    .filter(|b| (word % PIN_GENERATION) & 1 << b != 0)
+                    .collect(),
+                // Unanswered: shown alive (information only).
+                owner_alive: liveness::held_exclusive(&object.fd, liveness::pin_owner(record))
+                    .unwrap_or(true),
+            }
+        })
+        .collect();
     let slots: Vec<SlotInfo> = (0..geometry.nbuffers)
         .map(|i| {
             let at = offset::SLOTS + i * offset::SLOT_SIZE;
@@ -135,6 +170,7 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
                 stamp: u64_at(at + offset::SLOT_STAMP),
                 frame: u64_at(at + offset::SLOT_FRAME),
                 timestamp_ns: u64_at(at + offset::SLOT_TIMESTAMP_NS),
+                pinned_by: pins.iter().filter(|p| p.buffers.contains(&i)).count() as u32,
             }
         })
         .collect();
@@ -168,6 +204,7 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         in_use: asks(liveness::PRESENCE).unwrap_or(true),
         waiters: u32_at(offset::WAITERS),
         slots,
+        pins,
         mode: stat.st_mode & 0o7777,
         uid: stat.st_uid,
         gid: stat.st_gid,

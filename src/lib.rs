@@ -81,7 +81,7 @@ pub use element::{Dtype, Element};
 #[cfg(not(loom))]
 pub use error::{DbShmError, Result};
 #[cfg(not(loom))]
-pub use inspect::{inspect, list, remove_leftovers, SegmentInfo, SlotInfo};
+pub use inspect::{inspect, list, remove_leftovers, PinInfo, SegmentInfo, SlotInfo};
 pub use protocol::FrameInfo;
 #[cfg(not(loom))]
 pub use segment::MAX_NAME_LEN;

@@ -99,7 +99,7 @@ fn pinned_views_never_change_under_a_writer_flat_out() -> Result<(), Failed> {
             .buffers(4)
             .create::<u8>(seg.name(), (480, 640, 3))?,
     );
-    let ms = if soak() { "600000" } else { "3000" };
+    let ms = if soak() { "900000" } else { "3000" };
     let writer = Proc::spawn(&["flat_out", seg.name(), ms]);
     let pinners: Vec<Proc> = ["1", "2"]
         .map(|seed| Proc::spawn(&["pinner", seg.name(), ms, seed]))
@@ -201,6 +201,14 @@ fn a_killed_pinner_loses_its_pin_and_the_next_write_succeeds() -> Result<(), Fai
         // SIGKILL, and reaped; the very next write finds the dead pinner's
         // record and takes its buffer.
         doomed.kill();
+        if i == 0 {
+            // What `dbshm info` shows: the steady pinner alive, the dead one not.
+            let pins = dbshm::inspect(seg.name())?.pins;
+            let alive: Vec<bool> = pins.iter().map(|p| p.owner_alive).collect();
+            check(alive == [true, false], || {
+                format!("inspect after the kill shows {pins:?}")
+            })?;
+        }
         publish(&w).map_err(|e| format!("kill {i}: the write after the pinner died: {e}"))?;
     }
     check(w.dropped_writes() == kills, || {

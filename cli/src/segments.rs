@@ -121,18 +121,39 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
         }
     );
     println!("waiters        {}", s.waiters);
+    println!("pinners        {}", pinners(&s.pins));
     for (i, slot) in s.slots.iter().enumerate() {
         let state = if slot.stamp % 2 == 1 {
             "being written"
         } else {
             "whole"
         };
+        let pinned = match slot.pinned_by {
+            0 => String::new(),
+            n => format!(", pinned by {n}"),
+        };
+        let label = format!("buffer {i}");
         println!(
-            "buffer {i}       frame {}, stamp {} ({state})",
+            "{label:<15}frame {}, stamp {} ({state}){pinned}",
             slot.frame, slot.stamp
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pin records in use, and what each holds.
+fn pinners(pins: &[dbshm::PinInfo]) -> String {
+    if pins.is_empty() {
+        return "none".into();
+    }
+    let each: Vec<String> = pins
+        .iter()
+        .map(|p| {
+            let owner = if p.owner_alive { "" } else { ", owner dead" };
+            format!("record {} holds {:?}{owner}", p.record, p.buffers)
+        })
+        .collect();
+    format!("{}: {}", pins.len(), each.join("; "))
 }
 
 /// The time since a moment of the realtime clock, in nanoseconds.

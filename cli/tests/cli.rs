@@ -161,6 +161,44 @@ fn info_prints_the_header_and_json_that_parses() {
 }
 
 #[test]
+fn info_shows_who_pins_which_buffer() {
+    let seg = Name::new("info-pins");
+    let shm = dbshm::Options::new()
+        .buffers(3)
+        .create::<u8>(&seg.0, [16])
+        .unwrap();
+    shm.write(&Array::from_elem(16, 1u8)).unwrap();
+    let out = dbshm(&["info", &seg.0, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json parses");
+    assert_eq!(json["pins"], serde_json::json!([]), "{json}");
+    let buffer = (0..3)
+        .find(|&b| json["slots"][b]["frame"] == 1)
+        .expect("a buffer holds frame 1");
+
+    let pinned = shm.pin().unwrap();
+    let out = dbshm(&["info", &seg.0]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    for needle in [
+        format!("pinners        1: record 0 holds [{buffer}]"),
+        format!("buffer {buffer}       frame 1, stamp 2 (whole), pinned by 1"),
+    ] {
+        assert!(stdout.contains(&needle), "{needle:?} missing:\n{stdout}");
+    }
+    let out = dbshm(&["info", &seg.0, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json parses");
+    assert_eq!(
+        json["pins"],
+        serde_json::json!([{ "record": 0, "buffers": [buffer], "owner_alive": true }])
+    );
+    assert_eq!(json["slots"][buffer]["pinned_by"], 1);
+    drop(pinned);
+    let json: serde_json::Value =
+        serde_json::from_slice(&dbshm(&["info", &seg.0, "--json"]).stdout).unwrap();
+    assert_eq!(json["slots"][buffer]["pinned_by"], 0, "{json}");
+}
+
+#[test]
 fn rm_refuses_a_live_writer_and_removes_a_stale_segment() {
     let live = Name::new("live");
     let shm = DoubleBufferedSharedMemory::<u8>::create(&live.0, [8]).unwrap();
