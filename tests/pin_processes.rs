@@ -99,7 +99,7 @@ fn pinned_views_never_change_under_a_writer_flat_out() -> Result<(), Failed> {
             .buffers(4)
             .create::<u8>(seg.name(), (480, 640, 3))?,
     );
-    let ms = if soak() { "900000" } else { "3000" };
+    let ms = if soak() { "1100000" } else { "3000" };
     let writer = Proc::spawn(&["flat_out", seg.name(), ms]);
     let pinners: Vec<Proc> = ["1", "2"]
         .map(|seed| Proc::spawn(&["pinner", seg.name(), ms, seed]))
@@ -163,7 +163,19 @@ fn hold_pin(args: &[String]) {
         }
     }
     emit(&json!({ "pinned": p.info().seq, "child": child }));
-    std::thread::sleep(Duration::from_secs(60));
+    hold_while_the_test_lives();
+}
+
+/// Returns once the test that spawned this child is gone (it kills its
+/// children when done; this is for a test that died first). A fixed sleep
+/// would end the hold under a soak that runs longer.
+fn hold_while_the_test_lives() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    // SAFETY: as above.
+    while unsafe { libc::getppid() } == parent {
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A segment of three buffers with frame 1, and a pinner process holding
