@@ -8,6 +8,7 @@
 use std::hint;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -580,18 +581,46 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// ```
     pub fn pin(&self) -> Result<Pinned<'_, T>> {
         let (data, info, id) = self.pin_raw()?;
-        // SAFETY: `data` is one frame of `len` elements, ALIGN-aligned,
-        // inside the mapping, holding a whole frame that no honest writer
-        // touches until `id` is let go (`pin_raw`); the guard lets go of it
-        // on drop, and its lifetime ties the view to the handle, and so to
-        // the mapping.
-        let view = unsafe { ArrayViewD::from_shape_ptr(IxDyn(self.shape()), data) };
+        // SAFETY: the guard lets go of `id` on drop, and its lifetime ties
+        // the view to the handle, and so to the mapping.
+        let view = unsafe { self.pinned_view(data) };
         Ok(Pinned {
             shm: self,
             view,
             info,
             id,
         })
+    }
+
+    /// [`pin`](Self::pin) for a guard that holds the handle itself, and so
+    /// may outlive any borrow of it: kept in a struct, sent to another
+    /// thread, or owning a NumPy array in dbshm's Python package. The
+    /// mapping lives as long as the guard, also when every other `Arc` of
+    /// the handle is dropped.
+    pub fn pin_owned(self: &Arc<Self>) -> Result<OwnedPinned<T>> {
+        let (data, info, id) = self.pin_raw()?;
+        // SAFETY: the guard holds an `Arc` of the handle, and so the
+        // mapping, for as long as the view it hands out, and lets go of
+        // `id` on drop.
+        let view = unsafe { self.pinned_view(data) };
+        Ok(OwnedPinned {
+            shm: Arc::clone(self),
+            view,
+            info,
+            id,
+        })
+    }
+
+    /// The frame at `data`, pinned by [`pin_raw`](Self::pin_raw), as a view.
+    ///
+    /// # Safety
+    /// The view must not outlive the mapping (this handle), nor the pin.
+    unsafe fn pinned_view<'v>(&self, data: *const T) -> ArrayViewD<'v, T> {
+        // SAFETY: `data` is one frame of `len` elements, ALIGN-aligned,
+        // inside the mapping, holding a whole frame that no honest writer
+        // touches until its pin is let go (`pin_raw`); the caller keeps the
+        // view within the life of the mapping and of the pin.
+        unsafe { ArrayViewD::from_shape_ptr(IxDyn(self.shape()), data) }
     }
 
     /// [`pin`](Self::pin) without a guard, for C: the frame's first element
@@ -627,6 +656,18 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         self.check_pinnable()?;
         self.wait_for(after_seq, timeout)?;
         self.pin()
+    }
+
+    /// [`wait_pin`](Self::wait_pin) for a guard that holds the handle, as
+    /// [`pin_owned`](Self::pin_owned).
+    pub fn wait_pin_owned(
+        self: &Arc<Self>,
+        after_seq: u64,
+        timeout: Duration,
+    ) -> Result<OwnedPinned<T>> {
+        self.check_pinnable()?;
+        self.wait_for(after_seq, timeout)?;
+        self.pin_owned()
     }
 
     /// [`wait_pin`](Self::wait_pin) without a guard, for C.
@@ -889,6 +930,65 @@ impl<T: Element> Drop for Pinned<'_, T> {
 impl<T: Element> std::fmt::Debug for Pinned<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pinned")
+            .field("segment", &self.shm.name)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// A pinned frame that holds its handle: what
+/// [`pin_owned`](DoubleBufferedSharedMemory::pin_owned) returns. As
+/// [`Pinned`], but `'static`: the view lives as long as the guard, which
+/// keeps the handle, and so the mapping, alive.
+pub struct OwnedPinned<T: Element> {
+    shm: Arc<DoubleBufferedSharedMemory<T>>,
+    /// Not `'static` in truth: as long as `shm` and the pin; handed out only
+    /// borrowed from the guard.
+    view: ArrayViewD<'static, T>,
+    info: FrameInfo,
+    id: PinId,
+}
+
+impl<T: Element> OwnedPinned<T> {
+    /// The frame's number and timestamp.
+    pub fn info(&self) -> FrameInfo {
+        self.info
+    }
+
+    /// The frame's elements in row-major order, for as long as the guard.
+    pub fn as_slice(&self) -> &[T] {
+        self.view.as_slice().expect("a frame is in standard layout")
+    }
+
+    /// The frame as an [`ArrayViewD`], for as long as the guard.
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        self.view.view()
+    }
+
+    /// The handle the pin was made through.
+    pub fn handle(&self) -> &Arc<DoubleBufferedSharedMemory<T>> {
+        &self.shm
+    }
+}
+
+impl<T: Element> std::ops::Deref for OwnedPinned<T> {
+    // As for `Pinned`: never the view itself, which would outlive the pin.
+    type Target = ArrayRefD<T>;
+
+    fn deref(&self) -> &ArrayRefD<T> {
+        &self.view
+    }
+}
+
+impl<T: Element> Drop for OwnedPinned<T> {
+    fn drop(&mut self) {
+        let _ = self.shm.unpin_raw(self.id);
+    }
+}
+
+impl<T: Element> std::fmt::Debug for OwnedPinned<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedPinned")
             .field("segment", &self.shm.name)
             .field("info", &self.info)
             .finish()

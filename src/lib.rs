@@ -76,7 +76,7 @@ mod writer;
 pub use ndarray;
 
 #[cfg(not(loom))]
-pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options, Pinned};
+pub use buffer::{monotonic_ns, DoubleBufferedSharedMemory, Options, OwnedPinned, Pinned};
 pub use element::{Dtype, Element};
 #[cfg(not(loom))]
 pub use error::{DbShmError, Result};

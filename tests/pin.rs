@@ -233,3 +233,44 @@ fn sixteen_buffers_carry_fourteen_pins_and_the_writer_goes_on() {
     drop(fifteenth);
     publish(&w).unwrap();
 }
+
+#[test]
+fn an_owned_pin_keeps_its_frame_and_mapping_after_the_handle_is_dropped() {
+    fn send_and_share<S: Send + Sync + 'static>(_: &S) {}
+    let seg = TestSegment::new("pin-owned");
+    let w = segment(&seg, 3);
+    publish(&w).unwrap();
+    let r = std::sync::Arc::new(Shm::<u8>::open_readonly(seg.name()).unwrap());
+    let pinned = r.pin_owned().unwrap();
+    send_and_share(&pinned);
+    drop(r); // the guard's Arc keeps the handle and its mapping
+    let pinned = std::thread::spawn(move || {
+        for _ in 0..5 {
+            publish(&w).unwrap(); // into the two other buffers, never the pinned one
+        }
+        assert_eq!(w.dropped_writes(), 0);
+        (pinned, w)
+    });
+    let (pinned, w) = pinned.join().unwrap();
+    assert_eq!(pinned.info().seq, 1);
+    assert!(is_frame(1, pinned.as_slice()));
+    assert!(is_frame(1, pinned.view().as_slice().unwrap()));
+    // Its pin is let go with the guard: with another handle holding frame
+    // 6, frame 7 takes the last free buffer and frame 8 is dropped, until
+    // the guard goes.
+    let others: Vec<_> = (0..2)
+        .map(|_| std::sync::Arc::new(Shm::<u8>::open_readonly(seg.name()).unwrap()))
+        .collect();
+    let held = others[0].pin_owned().unwrap();
+    assert_eq!(held.info().seq, 6);
+    assert_eq!(publish(&w).unwrap(), 7);
+    assert!(matches!(
+        publish(&w),
+        Err(DbShmError::AllBuffersPinned { .. })
+    ));
+    drop(pinned);
+    assert_eq!(publish(&w).unwrap(), 8);
+    let waited = others[1].wait_pin_owned(7, Duration::from_secs(5)).unwrap();
+    assert_eq!(waited.info().seq, 8);
+    assert!(is_frame(8, waited.as_slice()));
+}
