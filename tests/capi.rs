@@ -16,13 +16,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::frames::{pin_frames, read_frames, wait_read_frames, with_type, write_frames};
 use common::Failed;
-use common::{
-    check, check_tally, copy_and_verify, emit, fill, is_frame, json, Proc, Report, Tally,
-    TestSegment,
-};
+use common::{check, check_tally, is_frame, Proc, Report, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
-use num_traits::NumCast;
 
 macro_rules! type_names {
     ({} $(($t:ident, $v:ident, $code:literal, $c:literal))*) => {
@@ -32,16 +29,6 @@ macro_rules! type_names {
 
 /// The name of every element type, in code order.
 const TYPES: [&str; dbshm::Dtype::ALL.len()] = dbshm::for_each_element!(type_names {});
-
-/// Calls `$f::<T>($args)` with `T` the element type named by `$ty`.
-macro_rules! with_type {
-    ($ty:expr, $f:ident $args:tt) => {{
-        let ty: &str = $ty;
-        let dtype = dbshm::Dtype::ALL.into_iter().find(|d| d.name() == ty);
-        let dtype = dtype.unwrap_or_else(|| panic!("unknown element type {ty}"));
-        dbshm::with_element_type!(dtype, $f $args)
-    }};
-}
 
 fn main() {
     let trials = common::trials![
@@ -87,93 +74,10 @@ fn rust_pin(args: &[String]) {
     with_type!(args[0].as_str(), pin_frames(&args[1], ms))
 }
 
-/// Pins frames for `ms` milliseconds, verifying each when pinned and again
-/// before letting go (`changed`).
-fn pin_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
-    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
-    let end = std::time::Instant::now() + Duration::from_millis(ms);
-    let (mut tally, mut changed) = (Tally::default(), 0u64);
-    while std::time::Instant::now() < end {
-        let pinned = shm.pin().unwrap();
-        let seq = pinned.info().seq;
-        tally.saw(seq, is_frame(seq, pinned.as_slice()));
-        changed += <u64 as From<bool>>::from(!is_frame(seq, pinned.as_slice()));
-    }
-    emit(&tally);
-    emit(&json!({ "changed": changed }));
-}
-
 /// Child `rust_wait_read TYPE NAME MILLIS TIMEOUT_MS`: see `wait_read_frames`.
 fn rust_wait_read(args: &[String]) {
     let (ms, timeout) = (args[2].parse().unwrap(), args[3].parse().unwrap());
     with_type!(args[0].as_str(), wait_read_frames(&args[1], ms, timeout))
-}
-
-/// Writes verifiable frames for `ms` milliseconds (0: until killed); says
-/// `started first=N` after its first frame.
-fn write_frames<T: Element + NumCast>(name: &str, ms: u64) {
-    let shm = DoubleBufferedSharedMemory::<T>::open(name).unwrap();
-    let end = (ms > 0).then(|| std::time::Instant::now() + Duration::from_millis(ms));
-    let mut written = 0u64;
-    while end.is_none_or(|end| std::time::Instant::now() < end) {
-        let seq = shm.latest_seq() + 1; // the writer role makes this the frame's number
-        shm.write_with(|mut back| fill(seq, back.as_slice_mut().unwrap()))
-            .unwrap();
-        if written == 0 {
-            emit(&json!({ "started": true, "first": seq }));
-        }
-        written += 1;
-    }
-    emit(&json!({ "written": written }));
-}
-
-/// Reads with `wait_into` (timeout `timeout_ms`) for `ms` milliseconds,
-/// verifying every frame and timing every wait against its timeout.
-fn wait_read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64, timeout_ms: u64) {
-    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
-    let end = std::time::Instant::now() + Duration::from_millis(ms);
-    let timeout = Duration::from_millis(timeout_ms);
-    let mut frame = vec![T::zero(); shm.len()];
-    let (mut reads, mut torn, mut backwards, mut timeouts, mut overslept) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut longest = Duration::ZERO;
-    let mut seq = shm.latest_seq();
-    while std::time::Instant::now() < end {
-        let start = std::time::Instant::now();
-        let result = shm.wait_into(seq, timeout, &mut frame);
-        let waited = start.elapsed();
-        longest = longest.max(waited);
-        // A wait may end late by scheduling, never by a dead writer.
-        overslept += (waited > timeout + Duration::from_millis(250)) as u64;
-        match result {
-            Ok(info) => {
-                reads += 1;
-                torn += !is_frame(info.seq, &frame) as u64;
-                backwards += (info.seq < seq) as u64;
-                seq = info.seq;
-            }
-            Err(dbshm::DbShmError::Timeout { .. }) => timeouts += 1,
-            Err(e) => panic!("{e}"),
-        }
-    }
-    emit(&json!({
-        "reads": reads,
-        "torn": torn,
-        "backwards": backwards,
-        "timeouts": timeouts,
-        "overslept": overslept,
-        "max_seq": seq,
-        "longest_wait_ms": longest.as_millis() as u64,
-    }));
-}
-
-/// Reads as fast as it can for `ms` milliseconds, verifying every frame.
-fn read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64) {
-    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).unwrap();
-    emit(&copy_and_verify(
-        &shm,
-        std::time::Instant::now() + Duration::from_millis(ms),
-    ));
 }
 
 // ----------------------------------------------------- C build and staging

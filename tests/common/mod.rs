@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod frames;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A segment name no other test, run or process uses; unlinked on drop, so
