@@ -39,3 +39,16 @@ for tool in rustfmt clippy-driver; do
     fi
 done
 need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps
+
+# The Python package's tests make virtual environments with the system's
+# python3 (scripts/python-test.sh); Debian keeps venv in its own package.
+if ! /usr/bin/python3 -m venv --help >/dev/null 2>&1 && ! python3 -m venv --help >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        step "installing python3-venv with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+        echo "scripts/test.sh: please install python3 with its venv module (Debian: python3-venv)" >&2
+        exit 1
+    fi
+fi

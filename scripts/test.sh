@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check dbshm has, as CI does: formatting, lints, docs, the C
 # libraries, header and examples, and every test (unit, API, multi-process,
-# allocation, doc tests, C and C++ against Rust, valgrind, the dbshm command
+# allocation, doc tests, C and C++ against Rust, valgrind, the Python package
+# against Rust and C, the dbshm command
 # and its demo, CMake install and consumers with find_package, static linking
 # and pkg-config), and a smoke run of the benchmark harness. Then checks
 # that the tests left no segment in /dev/shm.
@@ -45,6 +46,9 @@ scripts/readme-link.sh
 
 step "cargo test --features capi"
 cargo test --features capi
+
+step "the Python package (python/): pip install ./python, with numpy 2 and with numpy 1, and its tests"
+scripts/python-test.sh
 
 step "model check of the protocol with loom (its own build, in target/loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p dbshm --lib --release model -- --test-threads=1
