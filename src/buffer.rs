@@ -87,7 +87,9 @@ impl Options {
 
     /// Remove the segment's name when the handle is dropped, if it still
     /// names the segment this handle opened. Other handles keep working;
-    /// new opens fail with [`DbShmError::NotFound`].
+    /// new opens fail with [`DbShmError::NotFound`]. Only in the process
+    /// that made the handle: a forked child's copy removes nothing when the
+    /// child drops it or exits.
     pub fn unlink_on_drop(mut self, yes: bool) -> Options {
         self.unlink_on_drop = yes;
         self
@@ -244,7 +246,10 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
     retries: AtomicU64,
     /// Writes dropped because every buffer but the latest was pinned.
     dropped_writes: AtomicU64,
-    unlink_on_drop: bool,
+    /// The fork generation of the process that made the handle, if it is
+    /// to remove the name on drop: a forked child's copy (dropped when the
+    /// child exits) removes nothing.
+    unlink_on_drop: Option<u64>,
     _element: PhantomData<fn() -> T>,
 }
 
@@ -332,7 +337,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             pins: Pins::new(options.max_pins.unwrap_or(DEFAULT_MAX_PINS)),
             retries: AtomicU64::new(0),
             dropped_writes: AtomicU64::new(0),
-            unlink_on_drop: options.unlink_on_drop,
+            unlink_on_drop: options.unlink_on_drop.then(crate::fork::generation),
             _element: PhantomData,
         }
     }
@@ -998,7 +1003,7 @@ impl<T: Element> std::fmt::Debug for OwnedPinned<T> {
 impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
     fn drop(&mut self) {
         self.pins.release(&self.segment);
-        if self.unlink_on_drop {
+        if self.unlink_on_drop == Some(crate::fork::generation()) {
             // Only the object this handle opened: the name may have been
             // unlinked and given to a new segment meanwhile.
             let _ = self.segment.unlink(&self.name);

@@ -1,14 +1,124 @@
-//! Descriptors a forked child does not inherit: a `pthread_atfork` child
-//! handler closes every [`ForkSafeFd`] in the child. The writer role and
-//! the pin records are locks on open file descriptions, which a child would
-//! otherwise share, keeping them alive after the process that took them.
+//! What a forked child must not inherit, through `pthread_atfork`
+//! handlers: descriptors (a [`ForkSafeFd`] is closed in the child; the
+//! writer role and the pin records are locks on open file descriptions,
+//! which a child would otherwise share, keeping them alive after the
+//! process that took them), a lock another thread held at the fork (a
+//! [`ForkLock`] is free again in the child), and the right to act as the
+//! process that made a handle ([`generation`]).
 
 use std::cell::UnsafeCell;
+use std::ops::{Deref, DerefMut};
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Once;
 
 use crate::Result;
+
+/// Forks between the first process of this program and this one: 0 in it,
+/// one more in each forked child (counted by the child handler, which runs
+/// before any other code of the child). Two values compare equal only
+/// within one process, so a handle can tell the process that made it.
+pub(crate) fn generation() -> u64 {
+    install();
+    // Relaxed: changed only by the child handler, before the child runs
+    // anything else.
+    FORKS.load(Ordering::Relaxed)
+}
+
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// Installs the handlers, once per process.
+fn install() {
+    static HANDLERS: Once = Once::new();
+    // SAFETY: the handlers are `extern "C"` functions that live forever.
+    HANDLERS.call_once(|| unsafe {
+        libc::pthread_atfork(
+            Some(before_fork),
+            Some(after_fork_parent),
+            Some(after_fork_child),
+        );
+    });
+}
+
+/// A lock around a `T` that a forked child finds free even if another
+/// thread of the parent held it at the fork: that thread does not exist in
+/// the child, and a `Mutex` it held would stay locked there for ever. The
+/// child gets `T::default()` in place of what the lost thread may have left
+/// half-changed (the old value is leaked, never read or dropped).
+///
+/// Waiters spin, yielding: it guards short sections (a handle's pin count).
+pub(crate) struct ForkLock<T> {
+    /// 0 when free; `generation() * 2 + 1` when held, so that a hold from an
+    /// earlier generation (a lost thread's) is told from a live one.
+    word: AtomicU64,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: `value` is only reached through a guard, which holds the lock;
+// the lock hands `T` from thread to thread, so `T: Send` is what it needs.
+unsafe impl<T: Send> Sync for ForkLock<T> {}
+
+impl<T: Default> ForkLock<T> {
+    pub(crate) fn new(value: T) -> ForkLock<T> {
+        install(); // so that a fork from now on counts
+        ForkLock {
+            word: AtomicU64::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> ForkLockGuard<'_, T> {
+        let held = generation() * 2 + 1;
+        loop {
+            // Relaxed: a hint only; the exchange below decides.
+            let now = self.word.load(Ordering::Relaxed);
+            // Free, or held in an earlier generation: by a thread gone in a
+            // fork (the word only ever holds this process's generation or
+            // an ancestor's).
+            if now != held
+                // Acquire: pairs with the Release of `unlock`, so this holder
+                // sees `value` as the last one left it.
+                && self
+                    .word
+                    .compare_exchange_weak(now, held, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                if now != 0 {
+                    // SAFETY: the lock is ours now; the old value may be
+                    // torn, so it is overwritten without being read or dropped.
+                    unsafe { std::ptr::write(self.value.get(), T::default()) };
+                }
+                return ForkLockGuard(self);
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The lock of a [`ForkLock`], held until dropped.
+pub(crate) struct ForkLockGuard<'a, T>(&'a ForkLock<T>);
+
+impl<T> Deref for ForkLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no other reference exists.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> DerefMut for ForkLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this one unique.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for ForkLockGuard<'_, T> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire of `lock`.
+        self.0.word.store(0, Ordering::Release);
+    }
+}
 
 /// A descriptor that a forked child does not inherit: the `pthread_atfork`
 /// child handler closes it there, and [`get`](Self::get) then says `None`.
@@ -85,15 +195,7 @@ impl Registry {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Vec<*const AtomicI32>) -> R) -> R {
-        static HANDLERS: Once = Once::new();
-        // SAFETY: the handlers are `extern "C"` functions that live forever.
-        HANDLERS.call_once(|| unsafe {
-            libc::pthread_atfork(
-                Some(before_fork),
-                Some(after_fork_parent),
-                Some(after_fork_child),
-            );
-        });
+        install();
         // Signals are blocked while the lock is held: a handler that forks
         // would otherwise spin in `before_fork` on a lock its own thread holds.
         struct Unlock<'a>(&'a Registry, libc::sigset_t);
@@ -129,6 +231,8 @@ extern "C" fn after_fork_parent() {
 }
 
 extern "C" fn after_fork_child() {
+    // Relaxed: nothing else runs in the child yet.
+    FORKS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the lock taken in `before_fork` is held, and the child runs
     // only this thread; every pointer in the list is a live ForkSafeFd's,
     // removed before it is freed. close() is async-signal-safe.

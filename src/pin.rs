@@ -15,9 +15,8 @@
 //! record of its own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
-use crate::fork::ForkSafeFd;
+use crate::fork::{ForkLock, ForkLockGuard, ForkSafeFd};
 use crate::layout::{PinPage, MAX_BUFFERS, MAX_PINNERS};
 use crate::protocol::{self, PinMiss, PinTicket};
 use crate::segment::{liveness, Segment};
@@ -25,7 +24,9 @@ use crate::{DbShmError, Result};
 
 /// A handle's pins.
 pub(crate) struct Pins {
-    state: Mutex<State>,
+    /// Free again in a forked child, also if another thread of the parent
+    /// was inside a pin at the fork.
+    state: ForkLock<State>,
     /// Most buffers the handle may hold at once.
     limit: usize,
 }
@@ -74,14 +75,15 @@ impl PinId {
 impl Pins {
     pub(crate) fn new(limit: usize) -> Pins {
         Pins {
-            state: Mutex::new(State::default()),
+            state: ForkLock::new(State::default()),
             limit,
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic cannot leave `State` half-changed: every change is one store.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> ForkLockGuard<'_, State> {
+        // A panic cannot leave `State` half-changed (every change is one
+        // store), and the guard lets go when unwound.
+        self.state.lock()
     }
 
     /// Pins the latest frame of `segment` (of `nbuffers` buffers), calling

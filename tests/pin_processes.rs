@@ -23,8 +23,18 @@ fn main() {
         a_killed_pinner_loses_its_pin_and_the_next_write_succeeds,
         a_pinners_forked_child_does_not_keep_its_parents_pin,
         a_user_who_may_only_read_copies_but_cannot_pin,
+        a_child_forked_while_another_thread_pins_can_pin,
+        a_forked_childs_copy_of_a_handle_removes_nothing,
     ];
-    let roles = common::roles![flat_out, pinner, copier, hold_pin, pin_as_user];
+    let roles = common::roles![
+        flat_out,
+        pinner,
+        copier,
+        hold_pin,
+        pin_as_user,
+        fork_while_pinning,
+        fork_and_drop,
+    ];
     common::run_tests_or_child(&roles, trials);
 }
 
@@ -298,4 +308,115 @@ fn a_user_who_may_only_read_copies_but_cannot_pin() -> Result<(), Failed> {
         )?;
     }
     Ok(())
+}
+
+// ------------------------------------------------------------------ forks
+
+/// Forks one child and runs `child` in it (which must end with `_exit`);
+/// returns the child's exit status, or a signal as 128 + its number.
+fn fork_and_run(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `child`, which does its work and leaves with
+    // _exit, never returning into this process's code; glibc keeps malloc
+    // usable in the child of a multi-threaded parent.
+    match unsafe { libc::fork() } {
+        0 => {
+            let code = child();
+            // SAFETY: ends the forked child without unwinding.
+            unsafe { libc::_exit(code) }
+        }
+        -1 => panic!("fork failed"),
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            if libc::WIFSIGNALED(status) {
+                128 + libc::WTERMSIG(status)
+            } else {
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+}
+
+/// Child `fork_while_pinning NAME FORKS`: a thread pins and lets go through
+/// one handle as fast as it can while this thread forks FORKS children,
+/// each of which pins through that same handle, with 10 s to do it (then
+/// SIGALRM ends it). Reports `ok`, `hung` and `failed`.
+fn fork_while_pinning(args: &[String]) {
+    let r = std::sync::Arc::new(Shm::open_readonly(&args[0]).unwrap());
+    let forks: u32 = args[1].parse().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinner = {
+        let (r, stop) = (r.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(r.pin().unwrap());
+            }
+        })
+    };
+    let (mut ok, mut hung, mut failed) = (0u32, 0u32, 0u32);
+    for _ in 0..forks {
+        let status = fork_and_run(|| {
+            // SAFETY: arms this child's alarm; its default action ends it.
+            unsafe { libc::alarm(10) };
+            match r.pin() {
+                Ok(p) if is_frame(p.info().seq, p.as_slice()) => 0,
+                _ => 1,
+            }
+        });
+        match status {
+            0 => ok += 1,
+            s if s == 128 + libc::SIGALRM => hung += 1,
+            _ => failed += 1,
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    spinner.join().unwrap();
+    emit(&json!({ "ok": ok, "hung": hung, "failed": failed }));
+}
+
+fn a_child_forked_while_another_thread_pins_can_pin() -> Result<(), Failed> {
+    let seg = TestSegment::new("pin-fork-thread");
+    let w = Options::new()
+        .buffers(3)
+        .create::<u8>(seg.name(), (16, 16))?;
+    publish(&w)?;
+    let forks = 100;
+    let report = Proc::spawn(&["fork_while_pinning", seg.name(), &forks.to_string()]).report()?;
+    // With the handle's pin count behind a std Mutex, children forked while
+    // the other thread held it hung in their first pin.
+    check(report.count("ok") == forks, || {
+        format!("children forked while another thread pinned: {report}")
+    })
+}
+
+/// Child `fork_and_drop NAME`: creates the segment with `unlink_on_drop`,
+/// forks a child that drops its copy of the handle and exits, then reports
+/// whether the name survived the child (`after_child`) and this handle's
+/// own drop (`after_drop`).
+fn fork_and_drop(args: &[String]) {
+    let shm = Options::new()
+        .unlink_on_drop(true)
+        .create::<u8>(&args[0], [8])
+        .unwrap();
+    let mut shm = Some(shm);
+    let status = fork_and_run(|| {
+        drop(shm.take()); // the child's copy
+        0
+    });
+    let after_child = dbshm::inspect(&args[0]).is_ok();
+    drop(shm);
+    let after_drop = dbshm::inspect(&args[0]).is_ok();
+    emit(&json!({ "status": status, "after_child": after_child, "after_drop": after_drop }));
+}
+
+fn a_forked_childs_copy_of_a_handle_removes_nothing() -> Result<(), Failed> {
+    let seg = TestSegment::new("fork-unlink");
+    let report = Proc::spawn(&["fork_and_drop", seg.name()]).report()?;
+    check(
+        report.count("status") == 0
+            && report.get("after_child") == Some(&json!(true))
+            && report.get("after_drop") == Some(&json!(false)),
+        || format!("with unlink_on_drop, a forked child's drop: {report}"),
+    )
 }
