@@ -10,6 +10,7 @@ import numpy as _numpy  # noqa: F401
 
 from ._dbshm import (
     DoubleBufferedSharedMemory,
+    FrameInfo,
     Pin,
     info,
     list,
@@ -20,7 +21,6 @@ from ._types import (
     AllBuffersPinned,
     AlreadyExists,
     DbShmError,
-    FrameInfo,
     Incompatible,
     InvalidBufferCount,
     InvalidMode,

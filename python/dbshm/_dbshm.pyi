@@ -1,11 +1,24 @@
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from ._types import FrameInfo
 
 _Shape = Union[int, Sequence[int]]
+
+class FrameInfo:
+    """A frame's number and the writer's CLOCK_MONOTONIC at publish (ns);
+    unpacks, indexes and compares as the tuple (seq, timestamp_ns)."""
+
+    def __init__(self, seq: int, timestamp_ns: int) -> None: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def timestamp_ns(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> int: ...
+    def __iter__(self) -> Iterator[int]: ...
+    def __hash__(self) -> int: ...
 
 class Pin:
     """The base of a pinned frame's array: holds the pin while any array

@@ -1,16 +1,5 @@
-"""FrameInfo and the exception classes: one per error of the Rust library,
-each also a subclass of the built-in exception a Python user would catch."""
-
-from typing import NamedTuple
-
-
-class FrameInfo(NamedTuple):
-    """A frame's number (1 for the first frame ever published in the
-    segment) and the writer's CLOCK_MONOTONIC at publish, in nanoseconds
-    (``dbshm.monotonic_ns()`` reads the same clock)."""
-
-    seq: int
-    timestamp_ns: int
+"""The exception classes: one per error of the Rust library, each also a
+subclass of the built-in exception a Python user would catch."""
 
 
 class DbShmError(Exception):

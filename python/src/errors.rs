@@ -84,6 +84,19 @@ pub(crate) fn to_py(e: DbShmError) -> PyErr {
     })
 }
 
+/// An exception of class `class` of `dbshm._types` for the segment `name`,
+/// for what the Python side checks itself (the message names the segment
+/// too).
+pub(crate) fn named(py: Python<'_>, class: &str, name: &str, message: String) -> PyErr {
+    match make(py, class, (message,)).and_then(|err| {
+        err.setattr("name", name)?;
+        Ok(err)
+    }) {
+        Ok(err) => PyErr::from_value(err),
+        Err(e) => e,
+    }
+}
+
 /// `map_err(to_py)`, shorter.
 pub(crate) trait OrPy<T> {
     fn or_py(self) -> PyResult<T>;

@@ -7,6 +7,7 @@
 //! slices of [`SLICE`], checking for signals between them, so that Ctrl-C
 //! interrupts it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,7 @@ pub(crate) trait Frames: Send + Sync {
         py: Python<'py>,
         after_seq: u64,
         timeout: Option<Duration>,
+        closed: &AtomicBool,
         out: Option<&Bound<'py, PyUntypedArray>>,
     ) -> PyResult<(Bound<'py, PyAny>, FrameInfo)>;
     /// Pins the latest frame (after waiting for one newer than `after_seq`,
@@ -51,6 +53,7 @@ pub(crate) trait Frames: Send + Sync {
         self: Arc<Self>,
         py: Python<'py>,
         wait: Option<(u64, Option<Duration>)>,
+        closed: &AtomicBool,
     ) -> PyResult<(Bound<'py, PyAny>, FrameInfo)>;
 }
 
@@ -72,9 +75,83 @@ impl PinBase {
     }
 }
 
+/// A frame's number (1 for the first frame ever published in the segment)
+/// and the writer's `CLOCK_MONOTONIC` at publish, in nanoseconds (the clock
+/// of `dbshm.monotonic_ns()`). Behaves as the tuple `(seq, timestamp_ns)`:
+/// it unpacks, indexes and compares as one. A class of its own rather than
+/// a `NamedTuple`, whose construction in Python cost 0.25 µs of each 1 µs
+/// read of a 30 KB frame.
+#[pyclass(module = "dbshm", name = "FrameInfo", frozen, sequence)]
+pub(crate) struct PyFrameInfo {
+    #[pyo3(get)]
+    seq: u64,
+    #[pyo3(get)]
+    timestamp_ns: u64,
+}
+
+#[pymethods]
+impl PyFrameInfo {
+    #[new]
+    fn new(seq: u64, timestamp_ns: u64) -> Self {
+        PyFrameInfo { seq, timestamp_ns }
+    }
+
+    fn __len__(&self) -> usize {
+        2
+    }
+
+    fn __getitem__(&self, i: isize) -> PyResult<u64> {
+        match i {
+            0 | -2 => Ok(self.seq),
+            1 | -1 => Ok(self.timestamp_ns),
+            _ => Err(pyo3::exceptions::PyIndexError::new_err(
+                "FrameInfo index out of range",
+            )),
+        }
+    }
+
+    fn __richcmp__<'py>(
+        &self,
+        other: &Bound<'py, PyAny>,
+        op: pyo3::basic::CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = other.py();
+        let me = (self.seq, self.timestamp_ns).into_pyobject(py)?;
+        let other = match other.cast::<PyFrameInfo>() {
+            Ok(info) => (info.get().seq, info.get().timestamp_ns)
+                .into_pyobject(py)?
+                .into_any(),
+            Err(_) => other.clone(),
+        };
+        me.rich_compare(other, op)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        (self.seq, self.timestamp_ns).into_pyobject(py)?.hash()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "FrameInfo(seq={}, timestamp_ns={})",
+            self.seq, self.timestamp_ns
+        )
+    }
+
+    fn __getnewargs__(&self) -> (u64, u64) {
+        (self.seq, self.timestamp_ns)
+    }
+}
+
 /// A `dbshm.FrameInfo`.
 pub(crate) fn frame_info(py: Python<'_>, info: FrameInfo) -> PyResult<Bound<'_, PyAny>> {
-    errors::make(py, "FrameInfo", (info.seq, info.timestamp_ns))
+    Ok(Bound::new(
+        py,
+        PyFrameInfo {
+            seq: info.seq,
+            timestamp_ns: info.timestamp_ns,
+        },
+    )?
+    .into_any())
 }
 
 /// `array` as an array of `T`, or the error that names what it is.
@@ -93,15 +170,9 @@ fn typed<'a, 'py, T: numpy::Element>(
 }
 
 /// `TypeMismatch` for an array of a dtype that is not the segment's.
-pub(crate) fn type_mismatch(py: Python<'_>, name: &str, dtype: Dtype, found: &str) -> PyErr {
+fn type_mismatch(py: Python<'_>, name: &str, dtype: Dtype, found: &str) -> PyErr {
     let message = format!("segment {name:?} holds {dtype} elements, not {found}");
-    match errors::make(py, "TypeMismatch", (message,)) {
-        Ok(err) => {
-            let _ = err.setattr("name", name);
-            PyErr::from_value(err)
-        }
-        Err(e) => e,
-    }
+    errors::named(py, "TypeMismatch", name, message)
 }
 
 impl<T> Frames for DoubleBufferedSharedMemory<T>
@@ -172,6 +243,7 @@ where
         py: Python<'py>,
         after_seq: u64,
         timeout: Option<Duration>,
+        closed: &AtomicBool,
         out: Option<&Bound<'py, PyUntypedArray>>,
     ) -> PyResult<(Bound<'py, PyAny>, FrameInfo)> {
         let out = match out {
@@ -185,9 +257,16 @@ where
             let slice = frame
                 .as_slice_mut()
                 .map_err(|_| not_contiguous(py, self.name()))?;
-            in_slices(py, self.name(), after_seq, timeout, |slice_timeout| {
-                DoubleBufferedSharedMemory::wait_into(self, after_seq, slice_timeout, slice)
-            })?
+            in_slices(
+                py,
+                self.name(),
+                after_seq,
+                timeout,
+                closed,
+                |slice_timeout| {
+                    DoubleBufferedSharedMemory::wait_into(self, after_seq, slice_timeout, slice)
+                },
+            )?
         };
         Ok((out.into_any(), info))
     }
@@ -196,14 +275,18 @@ where
         self: Arc<Self>,
         py: Python<'py>,
         wait: Option<(u64, Option<Duration>)>,
+        closed: &AtomicBool,
     ) -> PyResult<(Bound<'py, PyAny>, FrameInfo)> {
         let pinned: OwnedPinned<T> = match wait {
             None => py.detach(|| self.pin_owned()).or_py()?,
-            Some((after_seq, timeout)) => {
-                in_slices(py, self.name(), after_seq, timeout, |slice_timeout| {
-                    self.wait_pin_owned(after_seq, slice_timeout)
-                })?
-            }
+            Some((after_seq, timeout)) => in_slices(
+                py,
+                self.name(),
+                after_seq,
+                timeout,
+                closed,
+                |slice_timeout| self.wait_pin_owned(after_seq, slice_timeout),
+            )?,
         };
         let info = pinned.info();
         let view = pinned.view();
@@ -230,9 +313,12 @@ where
         };
         // Read-only: the buffer is the writer's to fill again once let go,
         // and a read-only handle maps it read-only.
-        let write = pyo3::types::PyDict::new(py);
-        write.set_item("write", false)?;
-        frame.call_method("setflags", (), Some(&write))?;
+        // SAFETY: `frame` is the array just made, which no other code has
+        // seen yet; clearing a flag bit is what numpy's PyArray_CLEARFLAGS
+        // does (a method call with keywords cost 0.2 µs of a 0.8 µs pin).
+        unsafe {
+            (*frame.as_array_ptr()).fields.flags &= !numpy::npyffi::NPY_ARRAY_WRITEABLE;
+        }
         Ok((frame.into_any(), info))
     }
 }
@@ -255,10 +341,14 @@ fn writable_frame<'py, T: dbshm::Element + numpy::Element>(
         return Err(not_contiguous(out.py(), name));
     }
     // Exclusive borrow (rust-numpy's): fails for a read-only array, or one
-    // that Rust code borrows elsewhere.
+    // that another call (in another thread) is filling.
     out.try_readwrite().map_err(|e| {
-        let message = format!("segment {name:?}: the array to fill must be writable ({e})");
-        errors::make(out.py(), "InvalidShape", (message,)).map_or_else(|e| e, PyErr::from_value)
+        let why = match e {
+            numpy::BorrowError::NotWriteable => "must be writable",
+            _ => "is being filled by another call",
+        };
+        let message = format!("segment {name:?}: the array to fill {why}");
+        errors::named(out.py(), "InvalidShape", name, message)
     })
 }
 
@@ -266,28 +356,35 @@ fn writable_frame<'py, T: dbshm::Element + numpy::Element>(
 fn not_contiguous(py: Python<'_>, name: &str) -> PyErr {
     let message =
         format!("segment {name:?}: the array to fill must be C-contiguous (np.ascontiguousarray)");
-    errors::make(py, "InvalidShape", (message,)).map_or_else(|e| e, PyErr::from_value)
+    errors::named(py, "InvalidShape", name, message)
 }
 
 /// Runs `wait(slice)` without the GIL, in slices of at most [`SLICE`] until
-/// `timeout` (None: without limit), checking for signals between slices.
+/// `timeout` (None: without limit), checking between slices for signals and
+/// for `closed` (a `close` from another thread ends the wait).
 fn in_slices<R>(
     py: Python<'_>,
     name: &str,
     after_seq: u64,
     timeout: Option<Duration>,
+    closed: &AtomicBool,
     mut wait: impl FnMut(Duration) -> dbshm::Result<R> + Send,
 ) -> PyResult<R>
 where
     R: Send,
 {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // None also for a timeout past the clock's range: without limit.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let slice = left.map_or(SLICE, |left| left.min(SLICE));
         match py.detach(|| wait(slice)) {
             Err(DbShmError::Timeout { .. }) if left.is_none_or(|left| left > slice) => {
                 py.check_signals()?;
+                // Relaxed: a flag, read again every slice.
+                if closed.load(Ordering::Relaxed) {
+                    return Err(closed_error(name));
+                }
             }
             Err(DbShmError::Timeout { .. }) => {
                 return Err(errors::to_py(DbShmError::Timeout {
@@ -299,4 +396,9 @@ where
             other => return other.or_py(),
         }
     }
+}
+
+/// The error for a handle used, or waited on, after `close`.
+pub(crate) fn closed_error(name: &str) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!("segment {name:?}: the handle is closed"))
 }

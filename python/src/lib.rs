@@ -5,6 +5,7 @@
 mod errors;
 mod frames;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -12,10 +13,10 @@ use dbshm::{with_element_type, DoubleBufferedSharedMemory, Dtype, Options};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyString, PyTuple, PyType};
 
 use errors::OrPy;
-use frames::{frame_info, Frames, PinBase};
+use frames::{closed_error, frame_info, Frames, PinBase, PyFrameInfo};
 
 /// A segment: one writer, any number of readers, in any process.
 #[pyclass(module = "dbshm", name = "DoubleBufferedSharedMemory", frozen)]
@@ -24,6 +25,8 @@ struct Segment {
     /// another thread waits, or while pinned arrays live, unmaps nothing
     /// under them: the last `Arc` does.
     handle: Mutex<Option<Arc<dyn Frames>>>,
+    /// Set by `close`: ends the waits of other threads at their next slice.
+    closed: AtomicBool,
     /// For messages after close.
     name: String,
 }
@@ -66,6 +69,11 @@ fn numpy_dtype<T: numpy::Element>(py: Python<'_>) -> Bound<'_, PyArrayDescr> {
 /// What numpy takes as a dtype (`np.uint8`, `"float32"`, `np.dtype(...)`),
 /// as one of the ten element types.
 fn element_type(py: Python<'_>, name: &str, dtype: &Bound<'_, PyAny>) -> PyResult<Dtype> {
+    if dtype.is_none() {
+        // numpy would read None as float64; a segment's type is said.
+        let message = format!("segment {name:?}: a dtype is needed (np.uint8, \"float32\", ...)");
+        return Err(errors::named(py, "TypeMismatch", name, message));
+    }
     let descr = PyArrayDescr::new(py, dtype)?;
     Dtype::ALL
         .into_iter()
@@ -79,39 +87,41 @@ fn element_type(py: Python<'_>, name: &str, dtype: &Bound<'_, PyAny>) -> PyResul
                  (uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64, \
                  in native byte order)"
             );
-            match errors::make(py, "TypeMismatch", (message,)) {
-                Ok(err) => {
-                    let _ = err.setattr("name", name);
-                    PyErr::from_value(err)
-                }
-                Err(e) => e,
-            }
+            errors::named(py, "TypeMismatch", name, message)
         })
 }
 
-/// A shape: an int or a sequence of ints.
-fn shape_of(shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
-    match shape.extract::<usize>() {
-        Ok(n) => Ok(vec![n]),
-        Err(_) => shape.extract::<Vec<usize>>().map_err(|_| {
-            PyValueError::new_err(format!(
-                "a shape is an int or a sequence of ints, not {}",
-                shape
-                    .repr()
-                    .map_or_else(|_| "?".to_owned(), |r| r.to_string())
-            ))
-        }),
-    }
+/// A shape: an int or a sequence of ints, each 0 or more (a bool, a str or
+/// bytes is none, though Python would let them pass as ints).
+fn shape_of(name: &str, shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let text = shape.is_instance_of::<PyBool>()
+        || shape.is_instance_of::<PyString>()
+        || shape.is_instance_of::<PyBytes>();
+    let parsed = match shape.extract::<usize>() {
+        _ if text => None,
+        Ok(n) => Some(vec![n]),
+        Err(_) => shape.extract::<Vec<usize>>().ok(),
+    };
+    parsed.ok_or_else(|| {
+        let found = shape
+            .repr()
+            .map_or_else(|_| "?".to_owned(), |r| r.to_string());
+        let message = format!(
+            "segment {name:?}: a shape is an int or a sequence of ints 0 or more, not {found}"
+        );
+        errors::named(shape.py(), "InvalidShape", name, message)
+    })
 }
 
-/// Seconds as a timeout: `None` (or infinity) waits without limit.
-fn timeout_of(seconds: Option<f64>) -> PyResult<Option<Duration>> {
+/// Seconds as a timeout: `None`, infinity or more than the clock can count
+/// waits without limit; NaN or less than 0 is an error.
+fn timeout_of(name: &str, seconds: Option<f64>) -> PyResult<Option<Duration>> {
     match seconds {
         None => Ok(None),
-        Some(s) if s == f64::INFINITY => Ok(None),
-        Some(s) => Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
-            PyValueError::new_err(format!("a timeout is seconds, 0 or more, not {s}"))
-        }),
+        Some(s) if s >= 0.0 => Ok(Duration::try_from_secs_f64(s).ok()),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "segment {name:?}: a timeout is seconds, 0 or more, or None; not {s}"
+        ))),
     }
 }
 
@@ -129,6 +139,7 @@ impl Segment {
             .or_py()?;
         Ok(Segment {
             handle: Mutex::new(Some(handle)),
+            closed: AtomicBool::new(false),
             name: name.to_owned(),
         })
     }
@@ -153,6 +164,7 @@ impl Segment {
             .or_py()?;
         Ok(Segment {
             handle: Mutex::new(Some(handle)),
+            closed: AtomicBool::new(false),
             name: name.to_owned(),
         })
     }
@@ -164,9 +176,7 @@ impl Segment {
 
     /// The open handle, or `ValueError` once closed.
     fn handle(&self) -> PyResult<Arc<dyn Frames>> {
-        self.slot().clone().ok_or_else(|| {
-            PyValueError::new_err(format!("segment {:?}: the handle is closed", self.name))
-        })
+        self.slot().clone().ok_or_else(|| closed_error(&self.name))
     }
 }
 
@@ -202,7 +212,7 @@ impl Segment {
         mode: Option<u32>,
     ) -> PyResult<Segment> {
         let dtype = element_type(py, name, dtype)?;
-        let shape = shape_of(shape)?;
+        let shape = shape_of(name, shape)?;
         let options = match mode {
             Some(mode) => Options::new().mode(mode),
             None => Options::new(),
@@ -226,7 +236,7 @@ impl Segment {
         max_pins: usize,
     ) -> PyResult<Segment> {
         let dtype = element_type(py, name, dtype)?;
-        let shape = shape_of(shape)?;
+        let shape = shape_of(name, shape)?;
         let options = Options::new()
             .mode(mode)
             .buffers(buffers)
@@ -305,9 +315,13 @@ impl Segment {
         after_seq: u64,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let (array, info) = self
-            .handle()?
-            .wait(py, after_seq, timeout_of(timeout)?, None)?;
+        let (array, info) = self.handle()?.wait(
+            py,
+            after_seq,
+            timeout_of(&self.name, timeout)?,
+            &self.closed,
+            None,
+        )?;
         PyTuple::new(py, [array, frame_info(py, info)?])
     }
 
@@ -320,9 +334,13 @@ impl Segment {
         out: &Bound<'py, PyUntypedArray>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (_, info) = self
-            .handle()?
-            .wait(py, after_seq, timeout_of(timeout)?, Some(out))?;
+        let (_, info) = self.handle()?.wait(
+            py,
+            after_seq,
+            timeout_of(&self.name, timeout)?,
+            &self.closed,
+            Some(out),
+        )?;
         frame_info(py, info)
     }
 
@@ -330,12 +348,12 @@ impl Segment {
     /// which the writer leaves alone as long as the array (or any view of
     /// it) lives. Its `.base.info` is its `FrameInfo`.
     fn pin<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.handle()?.pin(py, None)?.0)
+        Ok(self.handle()?.pin(py, None, &self.closed)?.0)
     }
 
     /// As `pin`, and its `FrameInfo`: `(array, FrameInfo)`.
     fn pin_with_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let (array, info) = self.handle()?.pin(py, None)?;
+        let (array, info) = self.handle()?.pin(py, None, &self.closed)?;
         PyTuple::new(py, [array, frame_info(py, info)?])
     }
 
@@ -348,8 +366,8 @@ impl Segment {
         after_seq: u64,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let wait = Some((after_seq, timeout_of(timeout)?));
-        let (array, info) = self.handle()?.pin(py, wait)?;
+        let wait = Some((after_seq, timeout_of(&self.name, timeout)?));
+        let (array, info) = self.handle()?.pin(py, wait, &self.closed)?;
         PyTuple::new(py, [array, frame_info(py, info)?])
     }
 
@@ -425,6 +443,8 @@ impl Segment {
     /// `unlink_on_drop`). Arrays of pinned frames keep their pins and the
     /// mapping until they go; a second close does nothing.
     fn close(&self, py: Python<'_>) {
+        // Relaxed: a flag that waits read at their next slice.
+        self.closed.store(true, Ordering::Relaxed);
         let handle = self.slot().take();
         // The last Arc unmaps and may unlink: without the GIL.
         py.detach(move || drop(handle));
@@ -489,6 +509,7 @@ fn monotonic_ns() -> u64 {
 fn _dbshm(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Segment>()?;
     m.add_class::<PinBase>()?;
+    m.add_class::<PyFrameInfo>()?;
     m.add_function(wrap_pyfunction!(unlink, m)?)?;
     m.add_function(wrap_pyfunction!(list, m)?)?;
     m.add_function(wrap_pyfunction!(info, m)?)?;

@@ -305,3 +305,71 @@ def test_the_gil_is_released_while_waiting(name):
     t.join()
     assert counted[0] > 1000
     w.write(np.ones(4, np.uint8))
+
+
+def test_frame_info_is_a_pair(name):
+    w = Shm.create(name, 4, np.uint8)
+    info = w.write(np.zeros(4, np.uint8))
+    seq, ts = info
+    assert (seq, ts) == (info.seq, info.timestamp_ns) == (info[0], info[1]) == tuple(info)
+    assert info == (1, ts) and info == dbshm.FrameInfo(1, ts) and info != (2, ts)
+    assert len(info) == 2 and info[-1] == ts and hash(info) == hash((1, ts))
+    assert repr(info) == f"FrameInfo(seq=1, timestamp_ns={ts})"
+    with pytest.raises(IndexError):
+        info[2]
+
+
+def test_bad_shapes_dtypes_and_timeouts_are_named_errors(name):
+    for shape in (-1, (2.5, 3), [2**64], True, "ab", b"\x02", None, (3, -1)):
+        with pytest.raises(dbshm.InvalidShape, match=name) as e:
+            Shm.create(name, shape, np.uint8)
+        assert e.value.name == name
+    with pytest.raises(dbshm.TypeMismatch, match="a dtype is needed") as e:
+        Shm.create(name, 4, None)
+    assert e.value.name == name
+    w = Shm.create(name, 4, np.uint8)
+    for timeout in (float("nan"), -1.0):
+        with pytest.raises(ValueError, match=name):
+            w.wait(0, timeout=timeout)
+    with pytest.raises(dbshm.InvalidShape) as e:
+        w.read_into(np.empty(4, np.uint8)[::-1])
+    assert e.value.name == name
+
+
+def test_a_timeout_beyond_the_clock_waits_without_limit(name):
+    w = Shm.create(name, 4, np.uint8)
+    r = Shm.open_readonly(name)
+    later = threading.Timer(0.2, lambda: w.write(np.ones(4, np.uint8)))
+    later.start()
+    for timeout in (1e19, 1e30, float("inf")):
+        array, info = r.wait(w.latest_seq, timeout=timeout)  # once panicked: Instant overflow
+        assert info.seq > 0
+        threading.Timer(0.05, lambda: w.write(np.ones(4, np.uint8))).start()
+    later.join()
+
+
+def test_close_ends_another_threads_wait(name):
+    Shm.create(name, 4, np.uint8, buffers=3)
+    r = Shm.open_readonly(name)
+    ended = {}
+
+    def wait(how):
+        start = time.monotonic()
+        try:
+            if how == "copy":
+                r.wait(0)
+            else:
+                r.wait_pin(0)
+        except ValueError as e:
+            ended[how] = (time.monotonic() - start, str(e))
+
+    threads = [threading.Thread(target=wait, args=(how,)) for how in ("copy", "pin")]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    r.close()
+    for t in threads:
+        t.join(timeout=10)
+    assert sorted(ended) == ["copy", "pin"], ended
+    for waited, message in ended.values():
+        assert "closed" in message and name in message and waited < 5

@@ -215,3 +215,45 @@ def test_a_user_who_may_only_read_copies_but_cannot_pin(name):
         results[mode] = child.stdout.split("\n", 1)
     assert results[0o644] == ["4", "denied True True\n"]
     assert results[0o666] == ["4", "pinned\n"]
+
+
+def test_a_forked_childs_copy_of_an_unlink_on_drop_handle_removes_nothing(name):
+    w = Shm.create(name, 4, np.uint8, unlink_on_drop=True)
+    pid = os.fork()
+    if pid == 0:
+        w.close()  # the child's copy, dropped here and at exit
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.path.exists(f"/dev/shm/{name}")
+    w.close()
+    assert not os.path.exists(f"/dev/shm/{name}")
+
+
+def test_a_child_forked_while_another_thread_pins_can_pin(name):
+    import threading
+
+    w = Shm.create(name, 4, np.uint8, buffers=3)
+    w.write(np.ones(4, np.uint8))
+    r = Shm.open_readonly(name)
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            a = r.pin()
+            del a
+
+    t = threading.Thread(target=spin)
+    t.start()
+    statuses = []
+    try:
+        for _ in range(50):
+            pid = os.fork()
+            if pid == 0:
+                signal.alarm(10)  # a hung pin ends by SIGALRM
+                code = 0 if r.pin().sum() == 4 else 1
+                os._exit(code)
+            statuses.append(os.waitpid(pid, 0)[1])
+    finally:
+        stop.set()
+        t.join()
+    assert statuses == [0] * 50, statuses
