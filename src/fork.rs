@@ -7,6 +7,7 @@
 //! process that made a handle ([`generation`]).
 
 use std::cell::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::os::fd::{BorrowedFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -14,14 +15,18 @@ use std::sync::Once;
 
 use crate::Result;
 
-/// Forks between the first process of this program and this one: 0 in it,
-/// one more in each forked child (counted by the child handler, which runs
-/// before any other code of the child). Two values compare equal only
-/// within one process, so a handle can tell the process that made it.
+/// Forks counted between the first process of this program and this one:
+/// one more in each forked child than in its parent (counted by the child
+/// handler, while the child has its one thread), so this process's value
+/// differs from every ancestor's, and a handle can tell the process that
+/// made it from a forked copy. Forks that skip the atfork handlers (glibc's
+/// `_Fork`, a raw `clone` system call) are not counted: such a child acts
+/// as its parent would (it unlinks an `unlink_on_drop` segment, and a pin
+/// lock held at the fork stays held), as with any library state.
 pub(crate) fn generation() -> u64 {
     install();
-    // Relaxed: changed only by the child handler, before the child runs
-    // anything else.
+    // Relaxed: changed only by the child handler, while the child has one
+    // thread.
     FORKS.load(Ordering::Relaxed)
 }
 
@@ -46,7 +51,11 @@ fn install() {
 /// child gets `T::default()` in place of what the lost thread may have left
 /// half-changed (the old value is leaked, never read or dropped).
 ///
-/// Waiters spin, yielding: it guards short sections (a handle's pin count).
+/// Waiters yield a few times, then sleep in growing naps (up to 1 ms), so
+/// that a waiter neither burns a core nor, under a real-time scheduler,
+/// keeps a preempted holder from running. No fork may happen while a guard
+/// is held by the forking thread itself (a signal handler that forks inside
+/// a pin): the child would take the lock as if that hold were lost.
 pub(crate) struct ForkLock<T> {
     /// 0 when free; `generation() * 2 + 1` when held, so that a hold from an
     /// earlier generation (a lost thread's) is told from a live one.
@@ -68,35 +77,50 @@ impl<T: Default> ForkLock<T> {
     }
 
     pub(crate) fn lock(&self) -> ForkLockGuard<'_, T> {
-        let held = generation() * 2 + 1;
+        let mut waited = 0u32;
         loop {
+            // Read each turn: a fork between two turns (a signal handler's)
+            // makes this process a child, and the hold it waits on stale.
+            let held = generation() * 2 + 1;
             // Relaxed: a hint only; the exchange below decides.
             let now = self.word.load(Ordering::Relaxed);
             // Free, or held in an earlier generation: by a thread gone in a
             // fork (the word only ever holds this process's generation or
             // an ancestor's).
-            if now != held
+            if now != held {
+                // Made before the exchange, so that a panicking default
+                // cannot leave the lock taken.
+                let fresh = (now != 0).then(T::default);
                 // Acquire: pairs with the Release of `unlock`, so this holder
                 // sees `value` as the last one left it.
-                && self
+                if self
                     .word
                     .compare_exchange_weak(now, held, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
-            {
-                if now != 0 {
-                    // SAFETY: the lock is ours now; the old value may be
-                    // torn, so it is overwritten without being read or dropped.
-                    unsafe { std::ptr::write(self.value.get(), T::default()) };
+                {
+                    if let Some(fresh) = fresh {
+                        // SAFETY: the lock is ours now; the old value may be
+                        // torn, so it is overwritten without being read or
+                        // dropped (leaked: a forked child's copy).
+                        unsafe { std::ptr::write(self.value.get(), fresh) };
+                    }
+                    return ForkLockGuard(self, PhantomData);
                 }
-                return ForkLockGuard(self);
             }
-            std::thread::yield_now();
+            waited += 1;
+            if waited < 16 {
+                std::thread::yield_now();
+            } else {
+                let nap = 1u64 << (waited - 16).min(10);
+                std::thread::sleep(std::time::Duration::from_micros(nap));
+            }
         }
     }
 }
 
-/// The lock of a [`ForkLock`], held until dropped.
-pub(crate) struct ForkLockGuard<'a, T>(&'a ForkLock<T>);
+/// The lock of a [`ForkLock`], held until dropped. `Sync` only for a
+/// `T: Sync`, as std's `MutexGuard` (the `PhantomData`).
+pub(crate) struct ForkLockGuard<'a, T>(&'a ForkLock<T>, PhantomData<&'a mut T>);
 
 impl<T> Deref for ForkLockGuard<'_, T> {
     type Target = T;
@@ -234,8 +258,9 @@ extern "C" fn after_fork_child() {
     // Relaxed: nothing else runs in the child yet.
     FORKS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the lock taken in `before_fork` is held, and the child runs
-    // only this thread; every pointer in the list is a live ForkSafeFd's,
-    // removed before it is freed. close() is async-signal-safe.
+    // only this thread; every pointer in the list is a ForkSafeFd's that is
+    // live or leaked (by a `ForkLock` taken over in a child), removed before
+    // it is freed. close() is async-signal-safe.
     unsafe {
         for &fd in &*REGISTRY.fds.get() {
             let raw = (*fd).swap(-1, Ordering::Relaxed);

@@ -15,6 +15,7 @@ use crate::{DbShmError, Dtype, Result};
 
 /// One buffer's publication state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct SlotInfo {
     /// The seqlock's stamp: odd while the writer is in the buffer.
@@ -30,6 +31,7 @@ pub struct SlotInfo {
 
 /// A pin record in use: a handle that has pinned, and what it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PinInfo {
     /// The record's index (0 to 30).

@@ -81,8 +81,8 @@ impl Pins {
     }
 
     fn state(&self) -> ForkLockGuard<'_, State> {
-        // A panic cannot leave `State` half-changed (every change is one
-        // store), and the guard lets go when unwound.
+        // A panic cannot leave `State` half-changed (nothing that can
+        // panic runs inside a change), and the guard lets go when unwound.
         self.state.lock()
     }
 
