@@ -18,6 +18,7 @@ use ndarray::{
 };
 
 use crate::copy::{copy_in, copy_racy};
+use crate::events::Events;
 use crate::layout::{latest_parts, Geometry, Header, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
 use crate::pin::{self, PinId, Pins};
 use crate::protocol::{self, FrameInfo};
@@ -243,6 +244,8 @@ pub struct DoubleBufferedSharedMemory<T: Element> {
     /// `None` for a read-only handle.
     writer: Option<WriterRole>,
     pins: Pins,
+    /// The watcher behind `event_fd`, once asked for.
+    events: Events,
     retries: AtomicU64,
     /// Writes dropped because every buffer but the latest was pinned.
     dropped_writes: AtomicU64,
@@ -335,6 +338,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             geometry,
             writer,
             pins: Pins::new(options.max_pins.unwrap_or(DEFAULT_MAX_PINS)),
+            events: Events::default(),
             retries: AtomicU64::new(0),
             dropped_writes: AtomicU64::new(0),
             unlink_on_drop: options.unlink_on_drop.then(crate::fork::generation),
@@ -763,6 +767,36 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         }
     }
 
+    /// A descriptor that becomes readable when a frame newer than the last
+    /// one it announced is published, for an event loop: poll, epoll,
+    /// select, tokio's `AsyncFd`, GLib or Qt socket notifiers. Reading it
+    /// (8 bytes, as one reads an eventfd) acknowledges the frames announced
+    /// so far; it is level-triggered, and no frame is lost between a read
+    /// and the next look (at most one readiness finds no newer frame). The
+    /// first frame announced is the first one after this call.
+    ///
+    /// A watcher thread, started by the first call and stopped when the
+    /// handle is dropped, waits on the futex for it (see the `events`
+    /// module: one thread and one descriptor per handle that asked). The
+    /// descriptor is the handle's: open until it is dropped; do not close
+    /// it. In a forked child the parent's is closed, and the child's first
+    /// call starts a watcher and a descriptor of its own.
+    pub fn event_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.events.fd(
+            &self.name,
+            self.segment.header(),
+            self.segment.waiters(),
+            self.geometry.flags & FLAG_WAKE_ALWAYS != 0,
+        )
+    }
+
+    /// Reads the [`event_fd`](Self::event_fd) descriptor, acknowledging what
+    /// it announced: the number of frames announced since the last read,
+    /// 0 if none (or if `event_fd` was never called in this process).
+    pub fn acknowledge_events(&self) -> Result<u64> {
+        self.events.acknowledge(&self.name)
+    }
+
     /// Total bytes of the shared segment: header and buffers.
     pub fn memory_size(&self) -> usize {
         self.segment.size()
@@ -1002,6 +1036,8 @@ impl<T: Element> std::fmt::Debug for OwnedPinned<T> {
 
 impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
     fn drop(&mut self) {
+        // First: the watcher reads the mapping until joined.
+        self.events.stop(self.segment.header());
         self.pins.release(&self.segment);
         if self.unlink_on_drop == Some(crate::fork::generation()) {
             // Only the object this handle opened: the name may have been

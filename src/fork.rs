@@ -118,6 +118,12 @@ impl<T: Default> ForkLock<T> {
     }
 }
 
+impl<T: Default> Default for ForkLock<T> {
+    fn default() -> ForkLock<T> {
+        ForkLock::new(T::default())
+    }
+}
+
 /// The lock of a [`ForkLock`], held until dropped. `Sync` only for a
 /// `T: Sync`, as std's `MutexGuard` (the `PhantomData`).
 pub(crate) struct ForkLockGuard<'a, T>(&'a ForkLock<T>, PhantomData<&'a mut T>);

@@ -56,6 +56,8 @@ mod element;
 #[cfg(not(loom))]
 mod error;
 #[cfg(not(loom))]
+mod events;
+#[cfg(not(loom))]
 mod fork;
 #[cfg(not(loom))]
 mod inspect;
