@@ -784,6 +784,41 @@ enum dbshm_status dbshm_u8_wait(const struct dbshm_u8 *h,
                                 struct dbshm_frame_info *info);
 
 /**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_u8_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_event_fd(const struct dbshm_u8 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_u8_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_u8_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_u8_acknowledge_events(const struct dbshm_u8 *h, uint64_t *count);
+
+/**
  * The number of the latest published frame. A writer's next frame gets
  * this number plus one; a reader can wait for frames after it.
  *
@@ -1097,6 +1132,41 @@ enum dbshm_status dbshm_i8_wait(const struct dbshm_i8 *h,
                                 int8_t *out,
                                 size_t len,
                                 struct dbshm_frame_info *info);
+
+/**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_i8_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_event_fd(const struct dbshm_i8 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_i8_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_i8_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_i8_acknowledge_events(const struct dbshm_i8 *h, uint64_t *count);
 
 /**
  * The number of the latest published frame. A writer's next frame gets
@@ -1414,6 +1484,41 @@ enum dbshm_status dbshm_u16_wait(const struct dbshm_u16 *h,
                                  struct dbshm_frame_info *info);
 
 /**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_u16_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_event_fd(const struct dbshm_u16 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_u16_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_u16_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_u16_acknowledge_events(const struct dbshm_u16 *h, uint64_t *count);
+
+/**
  * The number of the latest published frame. A writer's next frame gets
  * this number plus one; a reader can wait for frames after it.
  *
@@ -1727,6 +1832,41 @@ enum dbshm_status dbshm_i16_wait(const struct dbshm_i16 *h,
                                  int16_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
+
+/**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_i16_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_event_fd(const struct dbshm_i16 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_i16_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_i16_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_i16_acknowledge_events(const struct dbshm_i16 *h, uint64_t *count);
 
 /**
  * The number of the latest published frame. A writer's next frame gets
@@ -2044,6 +2184,41 @@ enum dbshm_status dbshm_u32_wait(const struct dbshm_u32 *h,
                                  struct dbshm_frame_info *info);
 
 /**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_u32_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_event_fd(const struct dbshm_u32 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_u32_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_u32_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_u32_acknowledge_events(const struct dbshm_u32 *h, uint64_t *count);
+
+/**
  * The number of the latest published frame. A writer's next frame gets
  * this number plus one; a reader can wait for frames after it.
  *
@@ -2357,6 +2532,41 @@ enum dbshm_status dbshm_i32_wait(const struct dbshm_i32 *h,
                                  int32_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
+
+/**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_i32_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_event_fd(const struct dbshm_i32 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_i32_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_i32_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_i32_acknowledge_events(const struct dbshm_i32 *h, uint64_t *count);
 
 /**
  * The number of the latest published frame. A writer's next frame gets
@@ -2674,6 +2884,41 @@ enum dbshm_status dbshm_u64_wait(const struct dbshm_u64 *h,
                                  struct dbshm_frame_info *info);
 
 /**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_u64_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_event_fd(const struct dbshm_u64 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_u64_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_u64_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_u64_acknowledge_events(const struct dbshm_u64 *h, uint64_t *count);
+
+/**
  * The number of the latest published frame. A writer's next frame gets
  * this number plus one; a reader can wait for frames after it.
  *
@@ -2987,6 +3232,41 @@ enum dbshm_status dbshm_i64_wait(const struct dbshm_i64 *h,
                                  int64_t *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
+
+/**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_i64_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_event_fd(const struct dbshm_i64 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_i64_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_i64_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_i64_acknowledge_events(const struct dbshm_i64 *h, uint64_t *count);
 
 /**
  * The number of the latest published frame. A writer's next frame gets
@@ -3304,6 +3584,41 @@ enum dbshm_status dbshm_f32_wait(const struct dbshm_f32 *h,
                                  struct dbshm_frame_info *info);
 
 /**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_f32_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_event_fd(const struct dbshm_f32 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_f32_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_f32_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_f32_acknowledge_events(const struct dbshm_f32 *h, uint64_t *count);
+
+/**
  * The number of the latest published frame. A writer's next frame gets
  * this number plus one; a reader can wait for frames after it.
  *
@@ -3617,6 +3932,41 @@ enum dbshm_status dbshm_f64_wait(const struct dbshm_f64 *h,
                                  double *out,
                                  size_t len,
                                  struct dbshm_frame_info *info);
+
+/**
+ * A descriptor that becomes readable when a frame newer than the last one
+ * it announced is published, for poll, epoll or select. Read it (8 bytes,
+ * as an eventfd; or `dbshm_f64_acknowledge_events`) to acknowledge the
+ * frames announced so far. Level-triggered; no frame is lost between a read
+ * and the next look. A watcher thread of the handle, started by the first
+ * call, feeds it; both go when the handle is freed. The descriptor is the
+ * handle's: do not close it. In a forked child call this again for one of
+ * the child's own.
+ *
+ * @param h the handle; any number of threads may share it
+ * @param fd receives the descriptor (the same one on every call)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+ * the descriptor or the thread could not be made.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `fd` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_event_fd(const struct dbshm_f64 *h, int *fd);
+
+/**
+ * Reads the descriptor of `dbshm_f64_event_fd`, acknowledging what it
+ * announced.
+ *
+ * @param h the handle
+ * @param count NULL, or receives the frames announced since the last read
+ * (0 if none, or if `dbshm_f64_event_fd` was never called)
+ * @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+ * DBSHM_ERR_OS if the read failed.
+ *
+ * # Safety
+ * `h` is NULL or a live handle, `count` NULL or writable.
+ */
+enum dbshm_status dbshm_f64_acknowledge_events(const struct dbshm_f64 *h, uint64_t *count);
 
 /**
  * The number of the latest published frame. A writer's next frame gets

@@ -83,6 +83,8 @@ struct Api;
         static constexpr auto unpin = dbshm_##X##_unpin;                                            \
         static constexpr auto buffers = dbshm_##X##_buffers;                                        \
         static constexpr auto dropped_writes = dbshm_##X##_dropped_writes;                          \
+        static constexpr auto event_fd = dbshm_##X##_event_fd;                                      \
+        static constexpr auto acknowledge_events = dbshm_##X##_acknowledge_events;                  \
         static constexpr auto new_ = dbshm_##X##_new;                                               \
         static constexpr auto create = dbshm_##X##_create;                                          \
         static constexpr auto open = dbshm_##X##_open;                                              \
@@ -267,6 +269,21 @@ public:
         typename Api::View view{};
         detail::check(Api::wait_pin(handle_, after_seq, detail::timeout_us(timeout), &view));
         return Pinned<T>(handle_, view);
+    }
+
+    /** A descriptor readable when a new frame is published, for poll/epoll/select
+     *  (see dbshm_u8_event_fd); the handle's: do not close it. */
+    int event_fd() const {
+        int fd = -1;
+        detail::check(Api::event_fd(handle_, &fd));
+        return fd;
+    }
+
+    /** Reads the event descriptor: the frames announced since the last read. */
+    uint64_t acknowledge_events() const {
+        uint64_t count = 0;
+        detail::check(Api::acknowledge_events(handle_, &count));
+        return count;
     }
 
     /** The segment's number of buffers; this handle's writes dropped because all but the latest were pinned. */

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::frames::{pin_frames, read_frames, wait_read_frames, with_type, write_frames};
 use common::Failed;
-use common::{check, check_tally, is_frame, Proc, Report, TestSegment};
+use common::{check, check_tally, is_frame, json, Proc, Report, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 
 macro_rules! type_names {
@@ -37,6 +37,7 @@ fn main() {
         c_writer_and_rust_reader_share_every_element_type,
         rust_writer_and_c_reader_share_every_element_type,
         c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c,
+        an_epoll_loop_follows_three_segments_through_their_event_descriptors,
         cpp_wrapper_and_rust_share_frames_both_ways,
         every_status_is_produced_from_c_with_a_message,
         c_examples_run_clean_under_valgrind,
@@ -130,6 +131,7 @@ fn tools() -> &'static Tools {
         let tools = Tools { root, lib, bin };
         for (src, out) in [
             ("tests/c/frames.c", "frames"),
+            ("tests/c/events.c", "events"),
             ("tests/c/frames.cpp", "frames_cpp"),
             ("tests/c/statuses.c", "statuses"),
             ("examples-c/writer.c", "writer"),
@@ -364,11 +366,53 @@ fn c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c() -> Result<(), 
     Ok(())
 }
 
+fn an_epoll_loop_follows_three_segments_through_their_event_descriptors() -> Result<(), Failed> {
+    let (events, me) = (tools().program("events"), own_exe());
+    let segs: Vec<TestSegment> = (0..3)
+        .map(|i| TestSegment::new(&format!("epoll-{i}")))
+        .collect();
+    for seg in &segs {
+        with_type!("u8", create(seg.name(), 2));
+    }
+    let names: Vec<&str> = segs.iter().map(|s| s.name()).collect();
+    // The loop outlives the writers by a second: it must see each last frame.
+    let mut follower =
+        Proc::spawn_program(&[&[events.as_str(), "2500"], names.as_slice()].concat());
+    follower.expect("ready")?;
+    let writers: Vec<Proc> = names
+        .iter()
+        .map(|name| Proc::spawn_program(&[me.as_str(), "rust_write", "u8", name, "1500"]))
+        .collect();
+    let written: Vec<u64> = writers
+        .into_iter()
+        .map(|w| w.report().map(|r| r.count("written")))
+        .collect::<Result<_, _>>()?;
+    let report = follower.report()?;
+    let segments = report
+        .get("segments")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| format!("no segments in {report}"))?;
+    for (i, (got, written)) in segments.iter().zip(&written).enumerate() {
+        let n = |key: &str| got[key].as_u64().unwrap_or(u64::MAX);
+        check(
+            n("torn") == 0 && n("wakes") > 0 && n("newest") == *written,
+            || format!("segment {i}: {written} written, the epoll loop saw {got}"),
+        )?;
+    }
+    eprintln!("epoll over three segments: written {written:?}, seen {segments:?}");
+    Ok(())
+}
+
 fn cpp_wrapper_and_rust_share_frames_both_ways() -> Result<(), Failed> {
     let (cpp, me) = (tools().program("frames_cpp"), own_exe());
     for ty in ["u8", "i16", "u64", "f32", "f64"] {
         exchange(ty, &[&cpp, "write"], &[&me, "rust_read"])?;
-        exchange(ty, &[&me, "rust_write"], &[&cpp, "read"])?;
+        // The C++ reader also asks for the event descriptor, and acknowledges.
+        let got = exchange_in(2, ty, &[&me, "rust_write"], &[&cpp, "read"])?;
+        check(
+            got.count("announced") > 0 && got.get("same_fd") == Some(&json!(true)),
+            || format!("{ty}: the C++ reader's events: {got:?}"),
+        )?;
         // Pinned through the RAII guard.
         let got = exchange_in(3, ty, &[&me, "rust_write"], &[&cpp, "pin"])?;
         check(got.count("changed") == 0, || {

@@ -372,6 +372,39 @@ pub(crate) unsafe fn query<H: Handle, R: Default>(
     })
 }
 
+/// `dbshm_X_event_fd`.
+///
+/// # Safety
+/// `h` NULL or live; `fd` NULL or writable.
+pub(crate) unsafe fn event_fd<H: Handle>(h: *const H, fd: *mut std::ffi::c_int) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let shm = unsafe { handle(h) }?;
+        non_null(fd, format_args!("segment {:?}: fd", shm.name()))?;
+        let raw = shm.event_fd()?;
+        // SAFETY: checked non-NULL and aligned; writable by the caller's contract.
+        unsafe { fd.write(raw) };
+        Ok(())
+    })
+}
+
+/// `dbshm_X_acknowledge_events`.
+///
+/// # Safety
+/// `h` NULL or live; `count` NULL (not wanted) or writable.
+pub(crate) unsafe fn acknowledge_events<H: Handle>(h: *const H, count: *mut u64) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let shm = unsafe { handle(h) }?;
+        let n = shm.acknowledge_events()?;
+        if !count.is_null() {
+            // SAFETY: non-NULL and writable by the caller's contract.
+            unsafe { count.write(n) };
+        }
+        Ok(())
+    })
+}
+
 /// `dbshm_X_shape`.
 ///
 /// # Safety

@@ -280,6 +280,45 @@ pub unsafe extern "C" fn dbshm_u8_wait(h: *const dbshm_u8, after_seq: u64, timeo
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_u8_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_event_fd(h: *const dbshm_u8, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_u8_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_u8_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u8_acknowledge_events(h: *const dbshm_u8, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
+}
+
 /// The number of the latest published frame. A writer's next frame gets
 /// this number plus one; a reader can wait for frames after it.
 ///
@@ -650,6 +689,45 @@ pub unsafe extern "C" fn dbshm_i8_read(h: *const dbshm_i8, out: *mut i8, len: us
 pub unsafe extern "C" fn dbshm_i8_wait(h: *const dbshm_i8, after_seq: u64, timeout_us: u64, out: *mut i8, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
+}
+
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_i8_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_event_fd(h: *const dbshm_i8, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_i8_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_i8_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i8_acknowledge_events(h: *const dbshm_i8, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
 }
 
 /// The number of the latest published frame. A writer's next frame gets
@@ -1024,6 +1102,45 @@ pub unsafe extern "C" fn dbshm_u16_wait(h: *const dbshm_u16, after_seq: u64, tim
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_u16_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_event_fd(h: *const dbshm_u16, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_u16_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_u16_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u16_acknowledge_events(h: *const dbshm_u16, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
+}
+
 /// The number of the latest published frame. A writer's next frame gets
 /// this number plus one; a reader can wait for frames after it.
 ///
@@ -1394,6 +1511,45 @@ pub unsafe extern "C" fn dbshm_i16_read(h: *const dbshm_i16, out: *mut i16, len:
 pub unsafe extern "C" fn dbshm_i16_wait(h: *const dbshm_i16, after_seq: u64, timeout_us: u64, out: *mut i16, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
+}
+
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_i16_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_event_fd(h: *const dbshm_i16, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_i16_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_i16_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i16_acknowledge_events(h: *const dbshm_i16, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
 }
 
 /// The number of the latest published frame. A writer's next frame gets
@@ -1768,6 +1924,45 @@ pub unsafe extern "C" fn dbshm_u32_wait(h: *const dbshm_u32, after_seq: u64, tim
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_u32_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_event_fd(h: *const dbshm_u32, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_u32_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_u32_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u32_acknowledge_events(h: *const dbshm_u32, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
+}
+
 /// The number of the latest published frame. A writer's next frame gets
 /// this number plus one; a reader can wait for frames after it.
 ///
@@ -2138,6 +2333,45 @@ pub unsafe extern "C" fn dbshm_i32_read(h: *const dbshm_i32, out: *mut i32, len:
 pub unsafe extern "C" fn dbshm_i32_wait(h: *const dbshm_i32, after_seq: u64, timeout_us: u64, out: *mut i32, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
+}
+
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_i32_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_event_fd(h: *const dbshm_i32, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_i32_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_i32_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i32_acknowledge_events(h: *const dbshm_i32, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
 }
 
 /// The number of the latest published frame. A writer's next frame gets
@@ -2512,6 +2746,45 @@ pub unsafe extern "C" fn dbshm_u64_wait(h: *const dbshm_u64, after_seq: u64, tim
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_u64_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_event_fd(h: *const dbshm_u64, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_u64_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_u64_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_u64_acknowledge_events(h: *const dbshm_u64, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
+}
+
 /// The number of the latest published frame. A writer's next frame gets
 /// this number plus one; a reader can wait for frames after it.
 ///
@@ -2882,6 +3155,45 @@ pub unsafe extern "C" fn dbshm_i64_read(h: *const dbshm_i64, out: *mut i64, len:
 pub unsafe extern "C" fn dbshm_i64_wait(h: *const dbshm_i64, after_seq: u64, timeout_us: u64, out: *mut i64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
+}
+
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_i64_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_event_fd(h: *const dbshm_i64, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_i64_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_i64_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_i64_acknowledge_events(h: *const dbshm_i64, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
 }
 
 /// The number of the latest published frame. A writer's next frame gets
@@ -3256,6 +3568,45 @@ pub unsafe extern "C" fn dbshm_f32_wait(h: *const dbshm_f32, after_seq: u64, tim
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
 }
 
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_f32_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_event_fd(h: *const dbshm_f32, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_f32_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_f32_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f32_acknowledge_events(h: *const dbshm_f32, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
+}
+
 /// The number of the latest published frame. A writer's next frame gets
 /// this number plus one; a reader can wait for frames after it.
 ///
@@ -3626,6 +3977,45 @@ pub unsafe extern "C" fn dbshm_f64_read(h: *const dbshm_f64, out: *mut f64, len:
 pub unsafe extern "C" fn dbshm_f64_wait(h: *const dbshm_f64, after_seq: u64, timeout_us: u64, out: *mut f64, len: usize, info: *mut dbshm_frame_info) -> dbshm_status {
     // SAFETY: the caller's contract, above.
     unsafe { generic::wait(h, after_seq, timeout_us, out, len, info) }
+}
+
+/// A descriptor that becomes readable when a frame newer than the last one
+/// it announced is published, for poll, epoll or select. Read it (8 bytes,
+/// as an eventfd; or `dbshm_f64_acknowledge_events`) to acknowledge the
+/// frames announced so far. Level-triggered; no frame is lost between a read
+/// and the next look. A watcher thread of the handle, started by the first
+/// call, feeds it; both go when the handle is freed. The descriptor is the
+/// handle's: do not close it. In a forked child call this again for one of
+/// the child's own.
+///
+/// @param h the handle; any number of threads may share it
+/// @param fd receives the descriptor (the same one on every call)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for NULL; DBSHM_ERR_OS if
+/// the descriptor or the thread could not be made.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `fd` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_event_fd(h: *const dbshm_f64, fd: *mut std::ffi::c_int) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::event_fd(h, fd) }
+}
+
+/// Reads the descriptor of `dbshm_f64_event_fd`, acknowledging what it
+/// announced.
+///
+/// @param h the handle
+/// @param count NULL, or receives the frames announced since the last read
+/// (0 if none, or if `dbshm_f64_event_fd` was never called)
+/// @return DBSHM_OK; DBSHM_ERR_INVALID_ARGUMENT for a NULL handle;
+/// DBSHM_ERR_OS if the read failed.
+///
+/// # Safety
+/// `h` is NULL or a live handle, `count` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_f64_acknowledge_events(h: *const dbshm_f64, count: *mut u64) -> dbshm_status {
+    // SAFETY: the caller's contract, above.
+    unsafe { generic::acknowledge_events(h, count) }
 }
 
 /// The number of the latest published frame. A writer's next frame gets

@@ -40,6 +40,7 @@ int write(const std::string &name, double ms) {
 template <typename T>
 int read(const std::string &name, double ms) {
     auto shm = dbshm::Buffer<T>::open_readonly(name);
+    const int fd = shm.event_fd(); // frames are announced from here on
     std::vector<T> frame;
     uint64_t reads = 0, torn = 0, backwards = 0, distinct = 0, last = 0;
     auto end = Clock::now() + std::chrono::duration<double, std::milli>(ms);
@@ -55,9 +56,11 @@ int read(const std::string &name, double ms) {
         distinct += info.seq != last;
         last = info.seq > last ? info.seq : last;
     }
+    const uint64_t announced = shm.acknowledge_events();
+    const bool same_fd = shm.event_fd() == fd;
     std::printf("{\"reads\":%" PRIu64 ",\"torn\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"distinct\":%" PRIu64
-                ",\"max_seq\":%" PRIu64 "}\n",
-                reads, torn, backwards, distinct, last);
+                ",\"max_seq\":%" PRIu64 ",\"announced\":%" PRIu64 ",\"same_fd\":%s}\n",
+                reads, torn, backwards, distinct, last, announced, same_fd ? "true" : "false");
     return reads > 0 ? 0 : 1;
 }
 
