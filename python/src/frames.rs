@@ -31,6 +31,8 @@ pub(crate) trait Frames: Send + Sync {
     fn buffers(&self) -> usize;
     fn dropped_writes(&self) -> u64;
     fn is_read_only(&self) -> bool;
+    fn event_fd(&self) -> dbshm::Result<i32>;
+    fn acknowledge_events(&self) -> dbshm::Result<u64>;
     /// Writes `array` (already checked to be an ndarray of this dtype).
     fn write(&self, py: Python<'_>, array: &Bound<'_, PyUntypedArray>) -> PyResult<FrameInfo>;
     /// Copies the latest frame into a new array.
@@ -209,6 +211,14 @@ where
 
     fn is_read_only(&self) -> bool {
         DoubleBufferedSharedMemory::is_read_only(self)
+    }
+
+    fn event_fd(&self) -> dbshm::Result<i32> {
+        DoubleBufferedSharedMemory::event_fd(self)
+    }
+
+    fn acknowledge_events(&self) -> dbshm::Result<u64> {
+        DoubleBufferedSharedMemory::acknowledge_events(self)
     }
 
     fn write(&self, py: Python<'_>, array: &Bound<'_, PyUntypedArray>) -> PyResult<FrameInfo> {

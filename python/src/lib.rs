@@ -371,6 +371,44 @@ impl Segment {
         PyTuple::new(py, [array, frame_info(py, info)?])
     }
 
+    /// The event descriptor: readable when a frame newer than the last one
+    /// it announced is published (for `select`, `selectors`, asyncio's
+    /// `add_reader`); `acknowledge_events()` reads it. The handle's: do not
+    /// close it.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let shm = self.handle()?;
+        py.detach(|| shm.event_fd()).or_py()
+    }
+
+    /// Reads the event descriptor: the frames announced since the last read.
+    fn acknowledge_events(&self) -> PyResult<u64> {
+        self.handle()?.acknowledge_events().or_py()
+    }
+
+    /// `await shm.wait_async(after_seq, timeout=None)`: as `wait`, on the
+    /// running asyncio loop, holding no thread: `(array, FrameInfo)`.
+    #[pyo3(signature = (after_seq, timeout=None))]
+    fn wait_async<'py>(
+        slf: &Bound<'py, Self>,
+        after_seq: u64,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let take = slf.getattr("read_with_info")?;
+        asyncio_wait(slf, after_seq, timeout, take)
+    }
+
+    /// `await shm.wait_pin_async(after_seq, timeout=None)`: as `wait_pin`,
+    /// on the running asyncio loop: `(array, FrameInfo)`.
+    #[pyo3(signature = (after_seq, timeout=None))]
+    fn wait_pin_async<'py>(
+        slf: &Bound<'py, Self>,
+        after_seq: u64,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let take = slf.getattr("pin_with_info")?;
+        asyncio_wait(slf, after_seq, timeout, take)
+    }
+
     /// Number of the latest published frame; 0 before the first write.
     #[getter]
     fn latest_seq(&self) -> PyResult<u64> {
@@ -473,6 +511,21 @@ impl Segment {
             None => format!("DoubleBufferedSharedMemory(name={:?}, closed)", self.name),
         }
     }
+}
+
+/// The coroutine of `dbshm._aio`, which waits on the event descriptor and
+/// then calls `take`.
+fn asyncio_wait<'py>(
+    slf: &Bound<'py, Segment>,
+    after_seq: u64,
+    timeout: Option<f64>,
+    take: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    timeout_of(&slf.get().name, timeout)?; // the same errors as `wait`'s
+    py.import("dbshm._aio")?
+        .getattr("wait_for_frame")?
+        .call1((slf, after_seq, timeout, take))
 }
 
 /// Removes the segment `name` (and its lock file).

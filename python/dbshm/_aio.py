@@ -1,0 +1,48 @@
+"""asyncio forms of the waits: the handle's event descriptor (``fileno()``)
+watched by the running loop's ``add_reader``, so that a coroutine waiting
+for a frame holds no thread."""
+
+import asyncio
+
+
+async def _readable(loop, fd, timeout):
+    """Until `fd` is readable, or `timeout` seconds (None: no limit)."""
+    ready = loop.create_future()
+
+    def wake():
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await asyncio.wait_for(ready, timeout)
+    finally:
+        loop.remove_reader(fd)
+
+
+async def wait_for_frame(shm, after_seq, timeout, take):
+    """Waits until a frame newer than `after_seq` is published, then returns
+    `take()`. The check after each readiness and the level-triggered
+    descriptor make it lose no frame: one published between the check and
+    the registration leaves the descriptor readable."""
+    loop = asyncio.get_running_loop()
+    fd = shm.fileno()
+    deadline = None if timeout is None else loop.time() + timeout
+    while shm.latest_seq <= after_seq:
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
+            raise _timeout(shm, after_seq, timeout)
+        try:
+            await _readable(loop, fd, left)
+        except asyncio.TimeoutError:
+            raise _timeout(shm, after_seq, timeout) from None
+        shm.acknowledge_events()
+    return take()
+
+
+def _timeout(shm, after_seq, timeout):
+    from ._types import Timeout
+
+    err = Timeout(f"segment {shm.name!r}: no frame newer than {after_seq} within {timeout} s")
+    err.name = shm.name
+    return err
