@@ -17,8 +17,8 @@
 //! Cost: one thread and one descriptor per handle that asked, kept until
 //! the handle is dropped; the writer's wake call at every publish while one
 //! exists (about 0.25 µs). Dropping the handle stops the thread (waking the
-//! futex, which also wakes, harmlessly, every other waiter of the segment)
-//! and joins it before the mapping goes.
+//! futex until the thread is gone, which also wakes, harmlessly, every
+//! other waiter of the segment) and joins it before the mapping goes.
 //!
 //! A forked child has no watcher thread (threads do not survive `fork`),
 //! and its copy of the eventfd is closed (a [`ForkSafeFd`]): its first
@@ -153,7 +153,22 @@ impl Events {
         }
         // Release: the thread's Acquire load after its wake sees it.
         w.stop.store(true, Ordering::Release);
-        let _ = futex::wake(&header.notify, futex::Flags::empty(), i32::MAX as u32);
+        // Woken until it is gone: a wake between its look at `stop` and its
+        // sleep finds nobody asleep, and the word it sleeps on is unchanged.
+        let mut turns = 0u32;
+        loop {
+            let _ = futex::wake(&header.notify, futex::Flags::empty(), i32::MAX as u32);
+            if w.thread.is_finished() {
+                break;
+            }
+            // Yield first (the thread needs a moment to run and end), then nap.
+            turns += 1;
+            if turns < 64 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
         let _ = w.thread.join();
         // `w.fd` closes here, after the thread's last write.
     }

@@ -3,21 +3,26 @@ watched by the running loop's ``add_reader``, so that a coroutine waiting
 for a frame holds no thread."""
 
 import asyncio
+import os
 
 
 async def _readable(loop, fd, timeout):
-    """Until `fd` is readable, or `timeout` seconds (None: no limit)."""
+    """Until `fd` is readable, or `timeout` seconds (None: no limit). Each
+    waiter registers a duplicate of the descriptor: a loop keeps one reader
+    per descriptor, and two coroutines may wait on one handle."""
     ready = loop.create_future()
 
     def wake():
         if not ready.done():
             ready.set_result(None)
 
-    loop.add_reader(fd, wake)
+    own = os.dup(fd)
+    loop.add_reader(own, wake)
     try:
         await asyncio.wait_for(ready, timeout)
     finally:
-        loop.remove_reader(fd)
+        loop.remove_reader(own)
+        os.close(own)
 
 
 async def wait_for_frame(shm, after_seq, timeout, take):

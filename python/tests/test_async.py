@@ -81,3 +81,16 @@ def test_an_async_wait_times_out_and_is_cancelled_cleanly(name):
         return array.tolist(), info.seq
 
     assert asyncio.run(main()) == ([1, 1, 1, 1], 1)
+
+
+def test_two_coroutines_wait_on_one_handle(name):
+    w = Shm.create(name, 4, np.uint8)
+    r = Shm.open_readonly(name)
+
+    async def main():
+        waits = [asyncio.create_task(r.wait_async(0, timeout=5)) for _ in range(2)]
+        await asyncio.sleep(0.05)  # both registered
+        w.write(np.ones(4, np.uint8))
+        return [info.seq for _, info in await asyncio.gather(*waits)]
+
+    assert asyncio.run(main()) == [1, 1]
