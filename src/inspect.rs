@@ -7,11 +7,11 @@
 use std::os::fd::OwnedFd;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{latest_parts, offset, LAYOUT_VERSION, MAX_PINNERS, PIN_GENERATION};
+use crate::layout::{latest_parts, offset, LAYOUT_VERSION, MAX_PINNERS};
 use crate::segment::name::{self, FileId, Kind};
 use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
-use crate::{DbShmError, Dtype, Result};
+use crate::{protocol, DbShmError, Dtype, Result};
 
 /// One buffer's publication state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,11 +153,11 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
     let pins: Vec<PinInfo> = (0..MAX_PINNERS)
         .filter(|r| in_use & 1 << r != 0)
         .map(|record| {
-            let word = u64_at(offset::PINS + record * offset::PIN_SIZE);
+            let held = protocol::held_buffers(u64_at(offset::PINS + record * offset::PIN_SIZE));
             PinInfo {
                 record,
                 buffers: (0..geometry.nbuffers)
-                    .filter(|b| (word % PIN_GENERATION) & 1 << b != 0)
+                    .filter(|b| held & 1 << b != 0)
                     .collect(),
                 // Unanswered: shown alive (information only).
                 owner_alive: liveness::held_exclusive(&object.fd, liveness::pin_owner(record))

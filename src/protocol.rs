@@ -137,7 +137,7 @@ pub(crate) fn pinned(pins: &PinPage) -> u32 {
         let r = in_use.trailing_zeros() as usize;
         in_use &= in_use - 1;
         if let Some(record) = pins.records.get(r) {
-            buffers |= record.word.load(Ordering::Acquire) as u32 & BUFFER_BITS;
+            buffers |= held_buffers(record.word.load(Ordering::Acquire));
         }
     }
     buffers
@@ -335,9 +335,14 @@ pub(crate) fn record_word(record: &PinRecord) -> u64 {
     record.word.load(Ordering::Relaxed)
 }
 
+/// The buffers a record's word holds, one bit each.
+pub(crate) fn held_buffers(word: u64) -> u32 {
+    word as u32 & BUFFER_BITS
+}
+
 /// Whether a record's word holds any buffer.
 pub(crate) fn holds_any(word: u64) -> bool {
-    word & u64::from(BUFFER_BITS) != 0
+    held_buffers(word) != 0
 }
 
 /// Lets go of the buffers of a record whose owner died, if `word` (read
