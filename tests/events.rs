@@ -9,7 +9,7 @@ mod common;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use common::{check, emit, json, Failed, Proc, TestSegment};
+use common::{check, emit, fork_and_run, json, Failed, Proc, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Options};
 use rustix::event::{poll, PollFd, PollFlags};
 
@@ -178,27 +178,15 @@ fn a_dead_writer_wakes_nobody_and_a_new_one_does() -> Result<(), Failed> {
 fn forked_watcher(args: &[String]) {
     let r = Shm::open_readonly(&args[0]).unwrap();
     let parents = r.event_fd().unwrap();
-    // SAFETY: this child process is single-threaded but for the watcher,
-    // which the forked copy does not have; the copy runs only dbshm calls
-    // and leaves with _exit.
-    match unsafe { libc::fork() } {
-        0 => {
-            let own = r.event_fd().unwrap();
-            let before = r.latest_seq();
-            emit(&json!({ "ready": true, "same_fd": own == parents }));
-            let woken = readable(own, 10_000) && r.latest_seq() > before;
-            emit(&json!({ "woken": woken }));
-            // SAFETY: ends the forked child without unwinding.
-            unsafe { libc::_exit(0) };
-        }
-        -1 => panic!("fork failed"),
-        pid => {
-            let mut status = 0;
-            // SAFETY: waits for the child just forked.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            emit(&json!({ "child": status }));
-        }
-    }
+    let status = fork_and_run(|| {
+        let own = r.event_fd().unwrap();
+        let before = r.latest_seq();
+        emit(&json!({ "ready": true, "same_fd": own == parents }));
+        let woken = readable(own, 10_000) && r.latest_seq() > before;
+        emit(&json!({ "woken": woken }));
+        0
+    });
+    emit(&json!({ "child": status }));
 }
 
 fn a_forked_child_gets_a_watcher_of_its_own() -> Result<(), Failed> {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Failed;
 use common::{
-    check, check_tally, copy_and_verify, emit, fill, is_frame, json, root_or_skip, Proc,
-    TestSegment,
+    check, check_tally, copy_and_verify, emit, fill, fork_and_run, is_frame, json, root_or_skip,
+    Proc, TestSegment,
 };
 use dbshm::layout::{offset, LATEST_BUFFERS};
 use dbshm::ndarray::{ArrayD, IxDyn};
@@ -344,29 +344,17 @@ fn second_writer_process_is_refused_until_the_first_dies() -> Result<(), Failed>
 fn fork_writer(args: &[String]) {
     let shm = DoubleBufferedSharedMemory::<u8>::open(&args[0]).unwrap();
     shm.write_with(|mut back| back.fill(1)).unwrap();
-    // SAFETY: this child process is single-threaded, so the forked
-    // copy may run Rust code; it leaves with _exit, running no
-    // destructors twice.
-    match unsafe { libc::fork() } {
-        0 => {
-            let verdict = match shm.write_with(|mut back| back.fill(2)) {
-                Err(DbShmError::WriterBusy { .. }) => "busy",
-                Ok(_) => "wrote",
-                Err(_) => "error",
-            };
-            emit(&json!({ "child": verdict }));
-            // SAFETY: ends the forked child without unwinding.
-            unsafe { libc::_exit(0) };
-        }
-        -1 => panic!("fork failed"),
-        pid => {
-            let mut status = 0;
-            // SAFETY: waits for the child just forked.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            let ok = shm.write_with(|mut back| back.fill(3)).is_ok();
-            emit(&json!({ "parent": if ok { "wrote" } else { "refused" } }));
-        }
-    }
+    fork_and_run(|| {
+        let verdict = match shm.write_with(|mut back| back.fill(2)) {
+            Err(DbShmError::WriterBusy { .. }) => "busy",
+            Ok(_) => "wrote",
+            Err(_) => "error",
+        };
+        emit(&json!({ "child": verdict }));
+        0
+    });
+    let ok = shm.write_with(|mut back| back.fill(3)).is_ok();
+    emit(&json!({ "parent": if ok { "wrote" } else { "refused" } }));
 }
 
 fn forked_child_of_a_writer_does_not_inherit_the_role() -> Result<(), Failed> {

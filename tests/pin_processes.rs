@@ -10,8 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    check, check_tally, copy_and_verify, emit, fill, is_frame, json, root_or_skip, Failed, Proc,
-    TestSegment,
+    check, check_tally, copy_and_verify, emit, fill, fork_and_run, is_frame, json, root_or_skip,
+    Failed, Proc, TestSegment,
 };
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
@@ -311,32 +311,6 @@ fn a_user_who_may_only_read_copies_but_cannot_pin() -> Result<(), Failed> {
 }
 
 // ------------------------------------------------------------------ forks
-
-/// Forks one child and runs `child` in it (which must end with `_exit`);
-/// returns the child's exit status, or a signal as 128 + its number.
-fn fork_and_run(child: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the child runs `child`, which does its work and leaves with
-    // _exit, never returning into this process's code; glibc keeps malloc
-    // usable in the child of a multi-threaded parent.
-    match unsafe { libc::fork() } {
-        0 => {
-            let code = child();
-            // SAFETY: ends the forked child without unwinding.
-            unsafe { libc::_exit(code) }
-        }
-        -1 => panic!("fork failed"),
-        pid => {
-            let mut status = 0;
-            // SAFETY: waits for the child just forked.
-            unsafe { libc::waitpid(pid, &mut status, 0) };
-            if libc::WIFSIGNALED(status) {
-                128 + libc::WTERMSIG(status)
-            } else {
-                libc::WEXITSTATUS(status)
-            }
-        }
-    }
-}
 
 /// Child `fork_while_pinning NAME FORKS`: a thread pins and lets go through
 /// one handle as fast as it can while this thread forks FORKS children,

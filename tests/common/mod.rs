@@ -257,3 +257,31 @@ where
     }
     tally
 }
+
+/// Forks one child, runs `child` in it and ends it with `_exit` of what
+/// `child` returns; waits for it, and returns its exit status, or a signal
+/// as 128 + its number. For a child role's process: `child` must leave the
+/// parent's state alone (it runs no destructors of what it copied).
+pub fn fork_and_run(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs `child`, which does its work and leaves with
+    // _exit, never returning into this process's code; glibc keeps malloc
+    // usable in the child of a multi-threaded parent.
+    match unsafe { libc::fork() } {
+        0 => {
+            let code = child();
+            // SAFETY: ends the forked child without unwinding.
+            unsafe { libc::_exit(code) }
+        }
+        -1 => panic!("fork failed"),
+        pid => {
+            let mut status = 0;
+            // SAFETY: waits for the child just forked.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            if libc::WIFSIGNALED(status) {
+                128 + libc::WTERMSIG(status)
+            } else {
+                libc::WEXITSTATUS(status)
+            }
+        }
+    }
+}
