@@ -18,7 +18,7 @@ use ndarray::{
 };
 
 use crate::copy::{copy_in, copy_racy};
-use crate::events::Events;
+use crate::events::{Events, NextFrame, Watched};
 use crate::layout::{latest_parts, Geometry, Header, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
 use crate::pin::{self, PinId, Pins};
 use crate::protocol::{self, FrameInfo};
@@ -767,6 +767,60 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
         }
     }
 
+    /// [`wait`](Self::wait) as a future, for async code: completes once a
+    /// frame newer than `after_seq` is published, with a copy of the latest
+    /// frame. It needs no particular executor (it is tested under tokio and
+    /// `futures::executor`): the handle's watcher thread (the one
+    /// [`event_fd`](Self::event_fd) uses, started by the first future that
+    /// has to wait) wakes it; it never polls. It takes no timeout: bound it
+    /// with the runtime's own (`tokio::time::timeout`). Cancel-safe:
+    /// dropping it before it completes leaves nothing registered and
+    /// consumes no frame.
+    ///
+    /// ```no_run
+    /// # async fn run() -> dbshm::Result<()> {
+    /// let shm = dbshm::DoubleBufferedSharedMemory::<u8>::open("camera")?;
+    /// let mut seq = shm.latest_seq();
+    /// loop {
+    ///     let (frame, info) = shm.wait_async(seq).await?;
+    ///     seq = info.seq;
+    ///     println!("frame {seq}: {} bytes", frame.len());
+    /// }
+    /// # }
+    /// ```
+    pub async fn wait_async(&self, after_seq: u64) -> Result<(ArrayD<T>, FrameInfo)> {
+        self.next_frame(after_seq).await?;
+        self.read_with_info()
+    }
+
+    /// [`wait_async`](Self::wait_async) into a caller's buffer, as
+    /// [`read_into`](Self::read_into).
+    pub async fn wait_into_async(&self, after_seq: u64, out: &mut [T]) -> Result<FrameInfo> {
+        self.check_len(out.len())?;
+        self.next_frame(after_seq).await?;
+        self.read_into(out)
+    }
+
+    /// [`wait_pin`](Self::wait_pin) as a future, as
+    /// [`wait_async`](Self::wait_async).
+    pub async fn wait_pin_async(&self, after_seq: u64) -> Result<Pinned<'_, T>> {
+        self.check_pinnable()?;
+        self.next_frame(after_seq).await?;
+        self.pin()
+    }
+
+    /// [`wait_pin_owned`](Self::wait_pin_owned) as a future, as
+    /// [`wait_async`](Self::wait_async).
+    pub async fn wait_pin_owned_async(self: &Arc<Self>, after_seq: u64) -> Result<OwnedPinned<T>> {
+        self.check_pinnable()?;
+        self.next_frame(after_seq).await?;
+        self.pin_owned()
+    }
+
+    fn next_frame(&self, after_seq: u64) -> NextFrame<'_> {
+        NextFrame::new(&self.events, self.watched(), after_seq)
+    }
+
     /// A descriptor that becomes readable when a frame newer than the last
     /// one it announced is published, for an event loop: poll, epoll,
     /// select, tokio's `AsyncFd`, GLib or Qt socket notifiers. Reading it
@@ -782,12 +836,17 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// it. In a forked child the parent's is closed, and the child's first
     /// call starts a watcher and a descriptor of its own.
     pub fn event_fd(&self) -> Result<std::os::fd::RawFd> {
-        self.events.fd(
-            &self.name,
-            self.segment.header(),
-            self.segment.waiters(),
-            self.geometry.flags & FLAG_WAKE_ALWAYS != 0,
-        )
+        self.events.fd(&self.watched())
+    }
+
+    /// What the watcher thread of `event_fd` and the async waits reads.
+    fn watched(&self) -> Watched<'_> {
+        Watched {
+            name: &self.name,
+            header: self.segment.header(),
+            waiters: self.segment.waiters(),
+            wake_always: self.geometry.flags & FLAG_WAKE_ALWAYS != 0,
+        }
     }
 
     /// Reads the [`event_fd`](Self::event_fd) descriptor, acknowledging what
@@ -1065,4 +1124,51 @@ impl<T: Element> std::fmt::Debug for DoubleBufferedSharedMemory<T> {
 pub fn monotonic_ns() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    /// A segment of this test alone, removed when the handle goes.
+    fn segment(tag: &str) -> DoubleBufferedSharedMemory<u8> {
+        let name = format!("dbshm-unit-{tag}-{}", std::process::id());
+        let shm = Options::new()
+            .unlink_on_drop(true)
+            .create::<u8>(&name, [16]);
+        shm.expect("create the test segment")
+    }
+
+    #[test]
+    fn an_async_wait_leaves_the_list_when_dropped_or_done() {
+        let shm = segment("async-list");
+        let mut cx = Context::from_waker(Waker::noop());
+        {
+            let mut waiting = std::pin::pin!(shm.wait_async(0));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(shm.events.registered(), 1, "a waiting future registers");
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(shm.events.registered(), 1, "a second poll registers again");
+        }
+        assert_eq!(
+            shm.events.registered(),
+            0,
+            "a dropped future left its waker"
+        );
+        let mut waiting = std::pin::pin!(shm.wait_async(0));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        shm.write_slice(&[5; 16]).unwrap();
+        let Poll::Ready(Ok((frame, info))) = waiting.as_mut().poll(&mut cx) else {
+            panic!("no frame after a write");
+        };
+        assert_eq!((info.seq, frame[[0]]), (1, 5));
+        assert_eq!(
+            shm.events.registered(),
+            0,
+            "a completed future left its waker"
+        );
+    }
 }

@@ -1,12 +1,15 @@
-//! New frames announced through a descriptor, for event loops (poll, epoll,
-//! select, tokio's `AsyncFd`, asyncio's `add_reader`, GLib, Qt): a handle's
-//! [`event_fd`](crate::DoubleBufferedSharedMemory::event_fd).
+//! New frames announced to event loops: through a descriptor (poll, epoll,
+//! select, tokio's `AsyncFd`, asyncio's `add_reader`, GLib, Qt), a handle's
+//! [`event_fd`](crate::DoubleBufferedSharedMemory::event_fd), and to the
+//! futures of [`wait_async`](crate::DoubleBufferedSharedMemory::wait_async)
+//! and its kin, which any executor polls.
 //!
 //! A futex cannot be polled, so a watcher thread does it: one per handle
 //! that asked, started on the first call. It counts itself among the
 //! segment's waiters (so the writer, which wakes only when someone waits,
 //! wakes it at every publish), sleeps on the futex, and on each frame newer
-//! than the last it announced adds 1 to an eventfd. The descriptor is
+//! than the last it announced adds 1 to the eventfd (once `event_fd` made
+//! one) and wakes the registered futures ([`Wakers`]). The descriptor is
 //! readable while that count is non-zero; reading it (8 bytes, as one reads
 //! an eventfd) takes the count back to zero and so acknowledges every frame
 //! announced so far. A frame published after the watcher's last look is
@@ -14,27 +17,33 @@
 //! caller's next look: none is lost, and at most one readiness is spurious
 //! (the frame was already read).
 //!
-//! Cost: one thread and one descriptor per handle that asked, kept until
-//! the handle is dropped; the writer's wake call at every publish while one
-//! exists (about 0.25 µs). Dropping the handle stops the thread (waking the
-//! futex until the thread is gone, which also wakes, harmlessly, every
-//! other waiter of the segment) and joins it before the mapping goes.
+//! Cost: one thread per handle that asked, and one descriptor if it asked
+//! for `event_fd`, kept until the handle is dropped; the writer's wake call
+//! at every publish while one exists (about 0.25 µs). A future holds
+//! nothing but its place in the list, which it leaves when it completes or
+//! is dropped. Dropping the handle stops the thread (waking the futex until
+//! the thread is gone, which also wakes, harmlessly, every other waiter of
+//! the segment) and joins it before the mapping goes.
 //!
 //! A forked child has no watcher thread (threads do not survive `fork`),
 //! and its copy of the eventfd is closed (a [`ForkSafeFd`]): its first
-//! `event_fd` starts a watcher and a descriptor of its own.
+//! `event_fd` or async wait starts a watcher (and a descriptor) of its own.
 
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rustix::event::{eventfd, EventfdFlags};
 use rustix::thread::futex;
 
-use crate::fork::{self, ForkLock, ForkSafeFd};
+use crate::fork::{self, ForkLock, ForkLockGuard, ForkSafeFd};
 use crate::layout::Header;
+use crate::wakers::Wakers;
 use crate::{notify, protocol, DbShmError, Result};
 
 /// Longest sleep of a counted watcher between two looks at `stop`: a drop
@@ -45,81 +54,120 @@ const COUNTED_SLICE: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(crate) struct Events(ForkLock<Option<Watcher>>);
 
+/// What a watcher needs of its handle: the mapping, which outlives it (the
+/// handle calls [`Events::stop`] before unmapping).
+#[derive(Clone, Copy)]
+pub(crate) struct Watched<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) header: &'a Header,
+    pub(crate) waiters: Option<&'a AtomicU32>,
+    pub(crate) wake_always: bool,
+}
+
 struct Watcher {
     /// The fork generation of the process the thread runs in.
     generation: u64,
-    fd: ForkSafeFd,
+    announced: Arc<Announced>,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
-/// What the thread reads: the handle's mapping, which outlives it (the
-/// handle joins the thread before unmapping).
+/// Where the thread announces frames; closed (the descriptor) when the
+/// thread and every future are done with it.
+#[derive(Default)]
+struct Announced {
+    /// Set once, by the first `event_fd`.
+    fd: OnceLock<ForkSafeFd>,
+    wakers: Wakers,
+    /// The fork generation of the process whose watcher this is.
+    generation: u64,
+}
+
+/// What the thread reads: the handle's mapping, which outlives it.
 struct Mapped {
     header: *const Header,
     waiters: *const AtomicU32,
     wake_always: bool,
-    fd: RawFd,
 }
 
 // SAFETY: the pointers are into the handle's mapping, which the handle
 // keeps until it has joined the thread (`Events::stop`); the header's
-// fields that change are atomics, and `fd` stays open until then too.
+// fields that change are atomics.
 unsafe impl Send for Mapped {}
 
 impl Events {
-    /// The descriptor, starting the watcher on first use (and again in a
-    /// forked child). `header` and `waiters` are the handle's, which must
-    /// call [`stop`](Self::stop) before they go.
-    pub(crate) fn fd(
-        &self,
-        name: &str,
-        header: &Header,
-        waiters: Option<&AtomicU32>,
-        wake_always: bool,
-    ) -> Result<RawFd> {
+    /// The watcher's announcements, starting the watcher on first use (and
+    /// again in a forked child).
+    fn announced(&self, watched: &Watched<'_>) -> Result<Arc<Announced>> {
+        let watcher = self.start(watched)?;
+        Ok(Arc::clone(&watcher.as_ref().expect("started").announced))
+    }
+
+    /// The descriptor, made on first use.
+    pub(crate) fn fd(&self, watched: &Watched<'_>) -> Result<RawFd> {
+        let watcher = self.start(watched)?;
+        let announced = &watcher.as_ref().expect("started").announced;
+        if announced.fd.get().is_none() {
+            let fd = ForkSafeFd::open(|| {
+                eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+                    .map_err(|e| DbShmError::os(watched.name, "create the event descriptor", e))
+            })?;
+            // Under the watcher's lock: nobody else can have set it.
+            let _ = announced.fd.set(fd);
+        }
+        let fd = announced.fd.get().and_then(ForkSafeFd::get);
+        Ok(fd.expect("opened in this process").as_raw_fd())
+    }
+
+    /// The watcher, locked, started first unless this process has one.
+    fn start(&self, watched: &Watched<'_>) -> Result<ForkLockGuard<'_, Option<Watcher>>> {
         let mut watcher = self.0.lock();
         let generation = fork::generation();
-        if let Some(w) = watcher.as_ref() {
-            if w.generation == generation {
-                return Ok(w.fd.get().expect("open in this process").as_raw_fd());
-            }
-            // A forked child's copy: its thread is not here to join, and its
-            // descriptor is closed already.
-            std::mem::forget(watcher.take());
+        match watcher.as_ref() {
+            Some(w) if w.generation == generation => return Ok(watcher),
+            // A forked child's copy: its thread is not here to join, its
+            // descriptor is closed already, and its futures' list may be
+            // locked by a thread the child does not have.
+            Some(_) => std::mem::forget(watcher.take()),
+            None => {}
         }
-        let fd = ForkSafeFd::open(|| {
-            eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-                .map_err(|e| DbShmError::os(name, "create the event descriptor", e))
-        })?;
-        let raw = fd.get().expect("just opened").as_raw_fd();
+        let announced = Arc::new(Announced {
+            generation,
+            ..Announced::default()
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let mapped = Mapped {
-            header,
-            waiters: waiters.map_or(std::ptr::null(), |w| w),
-            wake_always,
-            fd: raw,
+            header: watched.header,
+            waiters: watched.waiters.map_or(std::ptr::null(), |w| w),
+            wake_always: watched.wake_always,
         };
         // Announced from the next frame on: the latest is the caller's.
-        let seen = protocol::latest_seq(header);
+        let seen = protocol::latest_seq(watched.header);
         let thread = {
-            let stop = Arc::clone(&stop);
+            let (stop, announced) = (Arc::clone(&stop), Arc::clone(&announced));
             std::thread::Builder::new()
                 .name("dbshm-events".into())
-                .spawn(move || watch(mapped, &stop, seen))
+                .spawn(move || watch(mapped, &stop, &announced, seen))
                 .map_err(|e| DbShmError::Os {
-                    name: name.to_owned(),
+                    name: watched.name.to_owned(),
                     operation: "start the event thread",
                     source: e,
                 })?
         };
         *watcher = Some(Watcher {
             generation,
-            fd,
+            announced,
             stop,
             thread,
         });
-        Ok(raw)
+        Ok(watcher)
+    }
+
+    /// The futures registered with this process's watcher.
+    #[cfg(test)]
+    pub(crate) fn registered(&self) -> usize {
+        let watcher = self.0.lock();
+        watcher.as_ref().map_or(0, |w| w.announced.wakers.len())
     }
 
     /// Reads the descriptor, if this process has one: the frames announced
@@ -129,7 +177,8 @@ impl Events {
         let Some(fd) = watcher
             .as_ref()
             .filter(|w| w.generation == fork::generation())
-            .and_then(|w| w.fd.get())
+            .and_then(|w| w.announced.fd.get())
+            .and_then(ForkSafeFd::get)
         else {
             return Ok(0);
         };
@@ -170,12 +219,13 @@ impl Events {
             }
         }
         let _ = w.thread.join();
-        // `w.fd` closes here, after the thread's last write.
+        // The descriptor closes with the last `Arc<Announced>`: the
+        // thread's is gone, and no future outlives the handle it borrows.
     }
 }
 
 /// The watcher thread: announces every frame newer than `seen` until stopped.
-fn watch(mapped: Mapped, stop: &AtomicBool, mut seen: u64) {
+fn watch(mapped: Mapped, stop: &AtomicBool, announced: &Announced, mut seen: u64) {
     // SAFETY: see `Mapped`: valid until the handle has joined this thread.
     let header = unsafe { &*mapped.header };
     // SAFETY: as above; null when the handle has no writable count.
@@ -190,17 +240,84 @@ fn watch(mapped: Mapped, stop: &AtomicBool, mut seen: u64) {
     while !stop.load(Ordering::Acquire) {
         // SeqCst: a step of the wait protocol (see `notify`).
         let word = header.notify.load(Ordering::SeqCst);
-        let latest = protocol::latest_seq(header);
-        if latest > seen {
-            seen = latest;
-            // EAGAIN (the count at its maximum) still leaves it readable.
-            let _ = rustix::io::write(
-                // SAFETY: the eventfd stays open until this thread is joined.
-                unsafe { std::os::fd::BorrowedFd::borrow_raw(mapped.fd) },
-                &1u64.to_ne_bytes(),
-            );
+        if announced.wakers.announce_newer(header, &mut seen) {
+            if let Some(fd) = announced.fd.get().and_then(ForkSafeFd::get) {
+                // EAGAIN (the count at its maximum) still leaves it readable.
+                let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+            }
             continue;
         }
         notify::wait(&header.notify, word, slice);
+    }
+}
+
+/// A future that completes once a frame newer than `after_seq` is
+/// published: the wait of `wait_async` and its kin. It registers with the
+/// handle's watcher only when it has to wait, and leaves on completion or
+/// drop.
+pub(crate) struct NextFrame<'a> {
+    events: &'a Events,
+    watched: Watched<'a>,
+    after_seq: u64,
+    /// The list it is registered in, and its key there.
+    registered: Option<(Arc<Announced>, u64)>,
+}
+
+impl<'a> NextFrame<'a> {
+    pub(crate) fn new(events: &'a Events, watched: Watched<'a>, after_seq: u64) -> NextFrame<'a> {
+        NextFrame {
+            events,
+            watched,
+            after_seq,
+            registered: None,
+        }
+    }
+
+    fn withdraw(&mut self) {
+        if let Some((announced, key)) = self.registered.take() {
+            // In a forked child the list is the parent's, perhaps locked by
+            // a thread the child does not have: left alone.
+            if announced.generation == fork::generation() {
+                announced.wakers.withdraw(key);
+            }
+        }
+    }
+}
+
+impl Future for NextFrame<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        if protocol::latest_seq(this.watched.header) > this.after_seq {
+            this.withdraw();
+            return Poll::Ready(Ok(()));
+        }
+        let announced = match this.events.announced(&this.watched) {
+            Ok(announced) => announced,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if !matches!(&this.registered, Some((a, _)) if Arc::ptr_eq(a, &announced)) {
+            this.withdraw(); // registered with a forked parent's watcher
+            this.registered = Some((Arc::clone(&announced), 0));
+        }
+        let (_, key) = this.registered.as_mut().expect("just set");
+        let ready = announced.wakers.register_and_look(
+            this.watched.header,
+            this.after_seq,
+            key,
+            cx.waker(),
+        );
+        if ready {
+            this.withdraw();
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for NextFrame<'_> {
+    fn drop(&mut self) {
+        self.withdraw();
     }
 }

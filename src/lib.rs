@@ -37,6 +37,33 @@
 //! # Ok::<(), dbshm::DbShmError>(())
 //! ```
 //!
+//! In async code, a task awaits each new frame, under any executor; the
+//! runtime's timeout bounds the wait:
+//!
+//! ```no_run
+//! use std::{sync::Arc, time::Duration};
+//! use dbshm::DoubleBufferedSharedMemory;
+//!
+//! async fn follow(camera: Arc<DoubleBufferedSharedMemory<u8>>) -> dbshm::Result<()> {
+//!     let mut frame = vec![0u8; camera.len()];
+//!     let mut seq = camera.latest_seq();
+//!     loop {
+//!         let next = camera.wait_into_async(seq, &mut frame);
+//!         match tokio::time::timeout(Duration::from_secs(1), next).await {
+//!             Ok(info) => seq = info?.seq, // the newest frame is in `frame`
+//!             Err(_) => eprintln!("no frame for 1 s"),
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> dbshm::Result<()> {
+//! let camera = Arc::new(DoubleBufferedSharedMemory::<u8>::open_readonly("camera")?);
+//! tokio::spawn(follow(camera));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The guarantees: a reader never gets a torn frame; the writer never waits
 //! for readers; a process killed at any instant neither corrupts the segment
 //! nor blocks anyone; every bad input is a [`DbShmError`] naming the segment.
@@ -72,6 +99,7 @@ mod protocol;
 #[cfg(not(loom))]
 mod segment;
 mod sync;
+mod wakers;
 #[cfg(not(loom))]
 mod writer;
 

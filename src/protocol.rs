@@ -397,16 +397,21 @@ pub(crate) mod mutation {
     pub(crate) static SKIP_PIN_RECHECK: Switch = Switch::new(false);
     #[cfg(not(loom))]
     pub(crate) static SKIP_PIN_RECHECK: Switch = ();
+    /// An async wait registers its waker without looking at `latest` again.
+    #[cfg(loom)]
+    pub(crate) static SKIP_ASYNC_RECHECK: Switch = Switch::new(false);
+    #[cfg(not(loom))]
+    pub(crate) static SKIP_ASYNC_RECHECK: Switch = ();
 }
 
 #[cfg(loom)]
-fn mutated(switch: &mutation::Switch) -> bool {
+pub(crate) fn mutated(switch: &mutation::Switch) -> bool {
     switch.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(not(loom))]
 #[inline(always)]
-fn mutated(_: &mutation::Switch) -> bool {
+pub(crate) fn mutated(_: &mutation::Switch) -> bool {
     false
 }
 

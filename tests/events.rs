@@ -1,16 +1,19 @@
-//! `event_fd` across processes: readiness after each new frame and its
-//! acknowledgement, no lost frame under a writer flat out, a dead writer
-//! waking nobody, a forked child's watcher of its own, and nothing leaked
-//! after 10,000 handles. This binary re-runs itself as each child it needs
-//! (see tests/multiprocess.rs).
+//! `event_fd` and the async waits across processes: readiness after each
+//! new frame and its acknowledgement, no lost frame under a writer flat out
+//! (a descriptor, and tokio tasks following three segments), futures under
+//! `futures::executor` and tokio with their timeouts and cancellation, a
+//! dead writer waking nobody, a forked child's watcher of its own, and
+//! nothing leaked after 10,000 handles. This binary re-runs itself as each
+//! child it needs (see tests/multiprocess.rs).
 
 mod common;
 
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use common::{check, emit, fork_and_run, json, Failed, Proc, TestSegment};
+use common::{check, emit, fork_and_run, is_frame, json, Failed, Proc, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Options};
+use futures::FutureExt;
 use rustix::event::{poll, PollFd, PollFlags};
 
 type Shm = DoubleBufferedSharedMemory<u8>;
@@ -22,12 +25,18 @@ fn main() {
         a_dead_writer_wakes_nobody_and_a_new_one_does,
         a_forked_child_gets_a_watcher_of_its_own,
         no_thread_or_descriptor_is_left_after_10000_handles,
+        tokio_tasks_follow_three_segments_written_flat_out,
+        a_future_under_futures_executor_wakes_for_a_frame_and_cancels_cleanly,
+        a_tokio_timeout_bounds_an_async_wait_and_a_dead_writer_wakes_no_future,
+        a_forked_child_waits_asynchronously_with_a_watcher_of_its_own,
+        no_thread_or_descriptor_is_left_after_10000_async_waits,
     ];
     let roles = common::roles![
         write_frames,
         write_one_and_hang,
         forked_watcher,
-        cycle_handles
+        cycle_handles,
+        write_pattern,
     ];
     common::run_tests_or_child(&roles, trials);
 }
@@ -171,18 +180,29 @@ fn a_dead_writer_wakes_nobody_and_a_new_one_does() -> Result<(), Failed> {
     })
 }
 
-/// Child `forked_watcher NAME`: asks for a descriptor, forks, and in the
-/// forked child asks again; the child says `ready`, and reports whether
-/// the test's next frame is announced to it (`woken`). Reports `child`
-/// (the forked child's exit status) itself.
+/// Child `forked_watcher NAME HOW`: starts a watcher (HOW `fd`: asks for
+/// a descriptor; `async`: a future registers), forks, and in the forked
+/// child waits the same way for the test's next frame, after saying
+/// `ready`; reports whether it was woken (`woken`), and `child` (the forked
+/// child's exit status) itself.
 fn forked_watcher(args: &[String]) {
     let r = Shm::open_readonly(&args[0]).unwrap();
-    let parents = r.event_fd().unwrap();
+    let by_fd = args[1] == "fd";
+    if by_fd {
+        r.event_fd().unwrap();
+    } else {
+        assert!(r.wait_async(0).now_or_never().is_none());
+    }
     let status = fork_and_run(|| {
-        let own = r.event_fd().unwrap();
         let before = r.latest_seq();
-        emit(&json!({ "ready": true, "same_fd": own == parents }));
-        let woken = readable(own, 10_000) && r.latest_seq() > before;
+        let woken = if by_fd {
+            let own = r.event_fd().unwrap();
+            emit(&json!({ "ready": true }));
+            readable(own, 10_000) && r.latest_seq() > before
+        } else {
+            emit(&json!({ "ready": true }));
+            matches!(block_on_within(10, r.wait_async(before)), Some(Ok(_)))
+        };
         emit(&json!({ "woken": woken }));
         0
     });
@@ -190,16 +210,24 @@ fn forked_watcher(args: &[String]) {
 }
 
 fn a_forked_child_gets_a_watcher_of_its_own() -> Result<(), Failed> {
-    let seg = TestSegment::new("events-fork");
+    forked_child_is_woken("events-fork", "fd")
+}
+
+fn a_forked_child_waits_asynchronously_with_a_watcher_of_its_own() -> Result<(), Failed> {
+    forked_child_is_woken("events-fork-async", "async")
+}
+
+fn forked_child_is_woken(tag: &str, how: &str) -> Result<(), Failed> {
+    let seg = TestSegment::new(tag);
     let w = segment(&seg)?;
-    let mut child = Proc::spawn(&["forked_watcher", seg.name()]);
+    let mut child = Proc::spawn(&["forked_watcher", seg.name(), how]);
     child.expect("ready")?;
     std::thread::sleep(Duration::from_millis(50));
     w.write_slice(&[3; 64])?;
     let report = child.report()?;
     check(
         report.get("woken") == Some(&json!(true)) && report.count("child") == 0,
-        || format!("a forked child's own descriptor: {report}"),
+        || format!("a forked child's own watcher ({how}): {report}"),
     )
 }
 
@@ -208,20 +236,27 @@ fn entries(dir: &str) -> usize {
     std::fs::read_dir(format!("/proc/self/{dir}")).map_or(0, |d| d.count())
 }
 
-/// Child `cycle_handles NAME COUNT`: opens COUNT handles in turn, each with
-/// a watcher, and drops them; reports this process's threads and
-/// descriptors before and after (counted alone: in a test binary's own
-/// process, the other tests' threads would blur them).
+/// Child `cycle_handles NAME COUNT HOW`: opens COUNT handles in turn, each
+/// with a watcher, and drops them; HOW is `fd` (the handle asks for its
+/// descriptor) or `async` (a future waits, registered, and is dropped).
+/// Reports this process's threads and descriptors before and after
+/// (counted alone: in a test binary's own process, the other tests'
+/// threads would blur them).
 fn cycle_handles(args: &[String]) {
     let count: u32 = args[1].parse().unwrap();
+    let watch = |r: &Shm| match args[2].as_str() {
+        "fd" => drop(r.event_fd().unwrap()),
+        // One poll: it finds no frame, starts the watcher and registers.
+        _ => assert!(r.wait_async(r.latest_seq()).now_or_never().is_none()),
+    };
     let one = Shm::open_readonly(&args[0]).unwrap();
-    one.event_fd().unwrap();
+    watch(&one);
     drop(one);
     let (threads, fds) = (entries("task"), entries("fd"));
     let start = Instant::now();
     for _ in 0..count {
         let r = Shm::open_readonly(&args[0]).unwrap();
-        r.event_fd().unwrap();
+        watch(&r);
     }
     emit(&json!({
         "threads": threads, "threads_after": entries("task"),
@@ -231,13 +266,220 @@ fn cycle_handles(args: &[String]) {
 }
 
 fn no_thread_or_descriptor_is_left_after_10000_handles() -> Result<(), Failed> {
-    let seg = TestSegment::new("events-leak");
+    cycle_10000("events-leak", "fd")
+}
+
+fn no_thread_or_descriptor_is_left_after_10000_async_waits() -> Result<(), Failed> {
+    cycle_10000("events-async-leak", "async")
+}
+
+fn cycle_10000(tag: &str, how: &str) -> Result<(), Failed> {
+    let seg = TestSegment::new(tag);
     let _owner = segment(&seg)?;
-    let report = Proc::spawn(&["cycle_handles", seg.name(), "10000"]).report()?;
-    println!("10,000 handles with a watcher each: {report}");
+    let report = Proc::spawn(&["cycle_handles", seg.name(), "10000", how]).report()?;
+    println!("10,000 handles with a watcher each ({how}): {report}");
     check(
         report.count("threads_after") == report.count("threads")
             && report.count("fds_after") == report.count("fds"),
         || format!("leaked: {report}"),
     )
+}
+
+// ------------------------------------------------ async waits
+
+/// The shape of the frames the async tests verify: 57,600 bytes.
+const PATTERN_SHAPE: [usize; 3] = [120, 160, 3];
+
+/// Child `write_pattern NAME MS`: writes frames of the test pattern flat
+/// out for MS milliseconds (see `common::frames`).
+fn write_pattern(args: &[String]) {
+    common::frames::write_frames::<u8>(&args[0], args[1].parse().unwrap());
+}
+
+/// What a task following a segment found.
+#[derive(Default, Debug)]
+struct Followed {
+    frames: u64,
+    torn: u64,
+    backwards: u64,
+    last: u64,
+}
+
+/// `wait`'s output, or `None` once `limit` has passed. Unlike
+/// `tokio::time::timeout`, which polls the future once more when the time
+/// is up (and so would find a frame whose wake was lost), the timer is
+/// looked at first.
+async fn before<F: std::future::Future>(limit: Duration, wait: F) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        _ = tokio::time::sleep(limit) => None,
+        out = wait => Some(out),
+    }
+}
+
+/// Follows `shm` with `wait_into_async`, verifying every frame, until no
+/// frame comes for `quiet`.
+async fn follow(shm: &Shm, quiet: Duration) -> Result<Followed, String> {
+    let mut out = vec![0u8; shm.len()];
+    let mut seen = Followed::default();
+    loop {
+        let wait = shm.wait_into_async(seen.last, &mut out);
+        let info = match before(quiet, wait).await {
+            None => return Ok(seen),
+            Some(got) => got.map_err(|e| e.to_string())?,
+        };
+        seen.frames += 1;
+        seen.torn += u64::from(!is_frame(info.seq, &out));
+        seen.backwards += u64::from(info.seq <= seen.last);
+        seen.last = info.seq;
+    }
+}
+
+fn tokio_tasks_follow_three_segments_written_flat_out() -> Result<(), Failed> {
+    let segs: Vec<TestSegment> = (0..3)
+        .map(|i| TestSegment::new(&format!("events-tokio-{i}")))
+        .collect();
+    let owners = segs
+        .iter()
+        .map(|seg| Options::new().create::<u8>(seg.name(), PATTERN_SHAPE))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(owners);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()?;
+    // The tasks first, each with its handle: tokio::spawn needs a future
+    // that is Send and 'static, which the handle in an Arc gives.
+    let tasks: Vec<_> = segs
+        .iter()
+        .map(|seg| {
+            let shm = std::sync::Arc::new(Shm::open_readonly(seg.name()).unwrap());
+            runtime.spawn(async move { follow(&shm, Duration::from_secs(3)).await })
+        })
+        .collect();
+    let writers: Vec<Proc> = segs
+        .iter()
+        .map(|seg| Proc::spawn(&["write_pattern", seg.name(), "1500"]))
+        .collect();
+    let mut written = Vec::new();
+    for writer in writers {
+        let report = writer.report()?;
+        written.push(report.count("first") + report.count("written") - 1);
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let seen = runtime.block_on(task)??;
+        println!(
+            "segment {i}: {} frames seen of {}, last {}, {} torn, {} backwards",
+            seen.frames, written[i], seen.last, seen.torn, seen.backwards
+        );
+        check(seen.torn == 0 && seen.backwards == 0, || {
+            format!("segment {i}: {seen:?}")
+        })?;
+        check(seen.last == written[i], || {
+            format!(
+                "segment {i}: the task stopped at frame {} of {} (a lost wake)",
+                seen.last, written[i]
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `wait` under `futures::executor`, or `None` after `secs` seconds (a
+/// thread's message is the timer), so that a lost wake fails the test
+/// instead of hanging it.
+fn block_on_within<F: std::future::Future>(secs: u64, wait: F) -> Option<F::Output> {
+    let (alarm, rings) = futures::channel::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(secs));
+        let _ = alarm.send(());
+    });
+    futures::executor::block_on(async {
+        futures::pin_mut!(wait);
+        // The alarm first: `select` polls its first future first, and a
+        // wait polled after the alarm would find a frame whose wake was lost.
+        match futures::future::select(rings, wait).await {
+            futures::future::Either::Left(_) => None,
+            futures::future::Either::Right((out, _)) => Some(out),
+        }
+    })
+}
+
+fn a_future_under_futures_executor_wakes_for_a_frame_and_cancels_cleanly() -> Result<(), Failed> {
+    let seg = TestSegment::new("events-executor");
+    let _owner = Options::new().create::<u8>(seg.name(), PATTERN_SHAPE)?;
+    let r = Shm::open_readonly(seg.name())?;
+    // Cancelled: polled once (registered), then dropped; a frame later
+    // finds nobody to wake and a new future still completes.
+    check(r.wait_async(0).now_or_never().is_none(), || {
+        "a wait completed before any frame".to_string()
+    })?;
+    let writer = Proc::spawn(&["write_pattern", seg.name(), "300"]);
+    let woken = block_on_within(10, r.wait_async(0));
+    let (frame, info) = woken.ok_or("no frame within 10 s under futures::executor")??;
+    check(
+        info.seq >= 1 && is_frame(info.seq, frame.as_slice().unwrap()),
+        || format!("frame {} under futures::executor", info.seq),
+    )?;
+    let report = writer.report()?;
+    let last = report.count("first") + report.count("written") - 1;
+    // A wait for a frame that never comes, raced against one that is
+    // already there: select drops the loser while it is registered.
+    let mut out = vec![0u8; r.len()];
+    let got = block_on_within(10, async {
+        let never = r.wait_async(last).fuse();
+        let there = r.wait_into_async(last - 1, &mut out).fuse();
+        futures::pin_mut!(never, there);
+        futures::select! {
+            _ = never => None,
+            info = there => Some(info),
+        }
+    });
+    let got = got.ok_or("a wait for a frame already there took 10 s")?;
+    let info = got.ok_or("a wait for a frame never written completed")??;
+    check(info.seq == last && is_frame(last, &out), || {
+        format!("read frame {} as the last, {last}", info.seq)
+    })
+}
+
+fn a_tokio_timeout_bounds_an_async_wait_and_a_dead_writer_wakes_no_future() -> Result<(), Failed> {
+    let seg = TestSegment::new("events-tokio-timeout");
+    let _owner = segment(&seg)?;
+    let r = std::sync::Arc::new(Shm::open_readonly(seg.name())?);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let start = Instant::now();
+    // The timer is made inside the runtime (`block_on` of an async block).
+    let timed_out = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_millis(200), r.wait_async(0)).await
+    });
+    let took = start.elapsed();
+    check(
+        timed_out.is_err() && took >= Duration::from_millis(200),
+        || format!("a wait with no frame: {timed_out:?} after {took:?}"),
+    )?;
+    let mut writer = Proc::spawn(&["write_one_and_hang", seg.name()]);
+    writer.expect("wrote")?;
+    let woken = runtime.block_on(before(Duration::from_secs(5), r.wait_async(0)));
+    let (_, info) = woken.ok_or("the frame woke no future within 5 s")??;
+    check(info.seq == 1, || format!("woken by frame {}", info.seq))?;
+    // Waiting for frame 2 while its writer dies: the death wakes nothing,
+    // and a new writer's frame completes the same future.
+    let waiting = {
+        let r = std::sync::Arc::clone(&r);
+        runtime.spawn(async move { r.wait_async(1).await })
+    };
+    writer.kill();
+    // The task runs (and registers) while the runtime sleeps.
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    check(!waiting.is_finished(), || {
+        "the writer's death completed a wait".to_string()
+    })?;
+    Proc::spawn(&["write_frames", seg.name(), "1", "0"]).report()?;
+    let finished = runtime.block_on(before(Duration::from_secs(5), waiting));
+    let (_, info) = finished.ok_or("the new writer's frame woke no future within 5 s")???;
+    check(info.seq == 2, || {
+        format!("the new writer's frame: {}", info.seq)
+    })
 }

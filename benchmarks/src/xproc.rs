@@ -30,6 +30,12 @@ pub enum Transport {
     DbshmWait,
     /// dbshm, the reader polling `latest_seq`, then `read_into`.
     DbshmPoll,
+    /// dbshm, the reader in `epoll_wait` on the handle's `event_fd`, then
+    /// `acknowledge_events` and `read_into`: an event loop.
+    DbshmEpoll,
+    /// dbshm, the reader a tokio task (a current-thread runtime) awaiting
+    /// `wait_into_async`.
+    DbshmAsync,
     /// dbshm, three buffers, the reader blocked in `wait_pin`: no copy.
     DbshmWaitPin,
     /// dbshm, three buffers, the reader polling `latest_seq`, then `pin`.
@@ -54,6 +60,8 @@ impl Transport {
         match self {
             Transport::DbshmWait => "dbshm wait",
             Transport::DbshmPoll => "dbshm poll",
+            Transport::DbshmEpoll => "dbshm epoll",
+            Transport::DbshmAsync => "dbshm async (tokio)",
             Transport::DbshmWaitPin => "dbshm wait_pin",
             Transport::DbshmPollPin => "dbshm poll + pin",
             #[cfg(feature = "iceoryx2")]
@@ -70,6 +78,8 @@ impl Transport {
         match self {
             Transport::DbshmWait => "dbshm-wait",
             Transport::DbshmPoll => "dbshm-poll",
+            Transport::DbshmEpoll => "dbshm-epoll",
+            Transport::DbshmAsync => "dbshm-async",
             Transport::DbshmWaitPin => "dbshm-wait-pin",
             Transport::DbshmPollPin => "dbshm-poll-pin",
             #[cfg(feature = "iceoryx2")]
@@ -93,6 +103,8 @@ impl Transport {
 pub const ALL: &[Transport] = &[
     Transport::DbshmWait,
     Transport::DbshmPoll,
+    Transport::DbshmEpoll,
+    Transport::DbshmAsync,
     Transport::DbshmWaitPin,
     Transport::DbshmPollPin,
     #[cfg(feature = "iceoryx2")]
@@ -121,6 +133,8 @@ enum Sender {
 enum Receiver {
     DbshmWait(DoubleBufferedSharedMemory<u8>),
     DbshmPoll(DoubleBufferedSharedMemory<u8>),
+    DbshmEpoll(DoubleBufferedSharedMemory<u8>, OwnedFd),
+    DbshmAsync(DoubleBufferedSharedMemory<u8>, tokio::runtime::Runtime),
     DbshmWaitPin(DoubleBufferedSharedMemory<u8>),
     DbshmPollPin(DoubleBufferedSharedMemory<u8>),
     #[cfg(feature = "iceoryx2")]
@@ -202,6 +216,27 @@ impl Receiver {
                 }
                 shm.read_into(out).expect("dbshm read");
             }
+            Receiver::DbshmEpoll(shm, epoll) => {
+                // As an event loop does it: sleep until the descriptor is
+                // readable, acknowledge, look.
+                while shm.latest_seq() < seq {
+                    waiting();
+                    epoll_wait(epoll, PATIENCE);
+                    shm.acknowledge_events().expect("dbshm acknowledge_events");
+                }
+                shm.read_into(out).expect("dbshm read");
+            }
+            Receiver::DbshmAsync(shm, runtime) => {
+                let next = shm.wait_into_async(seq - 1, out);
+                let info = runtime
+                    .block_on(async { tokio::time::timeout(PATIENCE, next).await })
+                    .unwrap_or_else(|_| panic!("frame {seq} never came"))
+                    .expect("dbshm wait_into_async");
+                assert_eq!(
+                    info.seq, seq,
+                    "dbshm wait_into_async returned another frame"
+                );
+            }
             #[cfg(feature = "iceoryx2")]
             Receiver::Iceoryx2(subscriber) => {
                 while !subscriber.receive_into(out).expect("iceoryx2 receive") {
@@ -215,6 +250,55 @@ impl Receiver {
         }
         had()
     }
+}
+
+/// Keeps this process (its threads, and those it starts) on `cpu`: with
+/// `DBSHM_BENCH_READER_CPU`, the reader and its handle's watcher thread
+/// share one CPU, so the watcher's wake of the reader crosses no CPUs.
+fn on_one_cpu(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data, valid all zeros; CPU_SET writes
+    // within it (it ignores a CPU beyond its size) and sched_setaffinity
+    // reads exactly the size given.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(rc, 0, "sched_setaffinity: {}", io::Error::last_os_error());
+}
+
+/// An epoll instance watching `fd` for readability.
+fn epoll_on(fd: std::os::fd::RawFd) -> OwnedFd {
+    // SAFETY: epoll_create1 takes flags only; a non-negative result is a new
+    // descriptor that the OwnedFd then owns.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    assert!(epoll >= 0, "epoll_create1: {}", io::Error::last_os_error());
+    // SAFETY: as above: ours, open, owned once.
+    let epoll = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(epoll) };
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 0,
+    };
+    // SAFETY: both descriptors are open; `event` is a valid epoll_event.
+    let rc = unsafe {
+        libc::epoll_ctl(
+            std::os::fd::AsRawFd::as_raw_fd(&epoll),
+            libc::EPOLL_CTL_ADD,
+            fd,
+            &mut event,
+        )
+    };
+    assert_eq!(rc, 0, "epoll_ctl: {}", io::Error::last_os_error());
+    epoll
+}
+
+/// Sleeps in `epoll_wait` until a watched descriptor is readable (or a
+/// signal, or `limit`).
+fn epoll_wait(epoll: &OwnedFd, limit: Duration) {
+    let mut event = libc::epoll_event { events: 0, u64: 0 };
+    let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `epoll` is open and `event` has room for the one event asked for.
+    unsafe { libc::epoll_wait(std::os::fd::AsRawFd::as_raw_fd(epoll), &mut event, 1, ms) };
 }
 
 /// A name no other run or round uses, for a segment or a service.
@@ -259,7 +343,10 @@ pub fn lockstep(transport: Transport, bytes: usize, frames: u64, gap: Duration) 
     let name = unique_name("xproc");
     let mut stdin = Stdio::null();
     let mut sender = match transport {
-        Transport::DbshmWait | Transport::DbshmPoll => Sender::Dbshm(Box::new(
+        Transport::DbshmWait
+        | Transport::DbshmPoll
+        | Transport::DbshmEpoll
+        | Transport::DbshmAsync => Sender::Dbshm(Box::new(
             Options::new()
                 .unlink_on_drop(true)
                 .create::<u8>(&name, [bytes])
@@ -337,6 +424,9 @@ pub fn peer(args: &[String]) {
         panic!("usage: compare peer <transport> <bytes> <name> <frames>");
     };
     let transport = Transport::from_arg(transport);
+    if let Ok(cpu) = std::env::var("DBSHM_BENCH_READER_CPU") {
+        on_one_cpu(cpu.parse().expect("DBSHM_BENCH_READER_CPU: a CPU number"));
+    }
     let bytes: usize = bytes.parse().expect("bytes");
     let frames: u64 = frames.parse().expect("frames");
     let stdin = || File::from(io::stdin().as_fd().try_clone_to_owned().expect("stdin"));
@@ -346,6 +436,19 @@ pub fn peer(args: &[String]) {
         }
         Transport::DbshmPoll => {
             Receiver::DbshmPoll(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
+        }
+        Transport::DbshmEpoll => {
+            let shm = DoubleBufferedSharedMemory::open_readonly(name).expect("open");
+            let epoll = epoll_on(shm.event_fd().expect("dbshm event_fd"));
+            Receiver::DbshmEpoll(shm, epoll)
+        }
+        Transport::DbshmAsync => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("a tokio runtime");
+            let shm = DoubleBufferedSharedMemory::open_readonly(name).expect("open");
+            Receiver::DbshmAsync(shm, runtime)
         }
         Transport::DbshmWaitPin => {
             Receiver::DbshmWaitPin(DoubleBufferedSharedMemory::open_readonly(name).expect("open"))
