@@ -248,6 +248,14 @@ typedef struct dbshm_options {
    * Nonzero: open without write permission, as `_open_readonly`.
    */
   uint32_t read_only;
+  /**
+   * The directory the segment is in, a NUL-terminated path (a tmpfs or
+   * hugetlbfs mount, for huge pages); NULL for $DBSHM_DIR, or /dev/shm.
+   * A directory, not a link to one, owned by root or this user, and
+   * sticky if other users may write it (DBSHM_ERR_INVALID_ARGUMENT,
+   * with the reason in the message, otherwise).
+   */
+  const char *dir;
 } dbshm_options;
 
 /**
@@ -546,8 +554,9 @@ const char *dbshm_status_str(int status);
 const char *dbshm_version(void);
 
 /**
- * Removes the segment's name and its lock file. Handles already open keep
- * working.
+ * Removes the segment's name and its lock file, in $DBSHM_DIR or
+ * /dev/shm (dbshm_unlink_in for another directory). Handles already open
+ * keep working.
  *
  * @param name the segment's name, NUL-terminated
  * @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if nothing has that name;
@@ -559,6 +568,19 @@ const char *dbshm_version(void);
  * `name` is NULL or points to a NUL-terminated string.
  */
 enum dbshm_status dbshm_unlink(const char *name);
+
+/**
+ * dbshm_unlink in the directory `dir` (NULL: $DBSHM_DIR, or /dev/shm).
+ *
+ * @param dir the directory, NUL-terminated, or NULL
+ * @param name the segment's name, NUL-terminated
+ * @return as dbshm_unlink; DBSHM_ERR_INVALID_ARGUMENT for a directory
+ * that cannot be used (as dbshm_options.dir says)
+ *
+ * # Safety
+ * `dir` and `name` are each NULL or point to a NUL-terminated string.
+ */
+enum dbshm_status dbshm_unlink_in(const char *dir, const char *name);
 
 /**
  * Opens the `uint8_t` segment `name` if it exists (its shape must equal
@@ -639,7 +661,7 @@ enum dbshm_status dbshm_u8_open_readonly(const char *name, struct dbshm_u8 **out
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_u8_new`; `options` NULL or readable.
+ * As for `dbshm_u8_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_u8_create_with(const char *name,
                                        const size_t *shape,
@@ -658,7 +680,7 @@ enum dbshm_status dbshm_u8_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_u8_open_with(const char *name,
@@ -989,7 +1011,7 @@ enum dbshm_status dbshm_i8_open_readonly(const char *name, struct dbshm_i8 **out
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_i8_new`; `options` NULL or readable.
+ * As for `dbshm_i8_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_i8_create_with(const char *name,
                                        const size_t *shape,
@@ -1008,7 +1030,7 @@ enum dbshm_status dbshm_i8_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_i8_open_with(const char *name,
@@ -1339,7 +1361,7 @@ enum dbshm_status dbshm_u16_open_readonly(const char *name, struct dbshm_u16 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_u16_new`; `options` NULL or readable.
+ * As for `dbshm_u16_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_u16_create_with(const char *name,
                                         const size_t *shape,
@@ -1358,7 +1380,7 @@ enum dbshm_status dbshm_u16_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_u16_open_with(const char *name,
@@ -1689,7 +1711,7 @@ enum dbshm_status dbshm_i16_open_readonly(const char *name, struct dbshm_i16 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_i16_new`; `options` NULL or readable.
+ * As for `dbshm_i16_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_i16_create_with(const char *name,
                                         const size_t *shape,
@@ -1708,7 +1730,7 @@ enum dbshm_status dbshm_i16_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_i16_open_with(const char *name,
@@ -2039,7 +2061,7 @@ enum dbshm_status dbshm_u32_open_readonly(const char *name, struct dbshm_u32 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_u32_new`; `options` NULL or readable.
+ * As for `dbshm_u32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_u32_create_with(const char *name,
                                         const size_t *shape,
@@ -2058,7 +2080,7 @@ enum dbshm_status dbshm_u32_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_u32_open_with(const char *name,
@@ -2389,7 +2411,7 @@ enum dbshm_status dbshm_i32_open_readonly(const char *name, struct dbshm_i32 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_i32_new`; `options` NULL or readable.
+ * As for `dbshm_i32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_i32_create_with(const char *name,
                                         const size_t *shape,
@@ -2408,7 +2430,7 @@ enum dbshm_status dbshm_i32_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_i32_open_with(const char *name,
@@ -2739,7 +2761,7 @@ enum dbshm_status dbshm_u64_open_readonly(const char *name, struct dbshm_u64 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_u64_new`; `options` NULL or readable.
+ * As for `dbshm_u64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_u64_create_with(const char *name,
                                         const size_t *shape,
@@ -2758,7 +2780,7 @@ enum dbshm_status dbshm_u64_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_u64_open_with(const char *name,
@@ -3089,7 +3111,7 @@ enum dbshm_status dbshm_i64_open_readonly(const char *name, struct dbshm_i64 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_i64_new`; `options` NULL or readable.
+ * As for `dbshm_i64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_i64_create_with(const char *name,
                                         const size_t *shape,
@@ -3108,7 +3130,7 @@ enum dbshm_status dbshm_i64_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_i64_open_with(const char *name,
@@ -3439,7 +3461,7 @@ enum dbshm_status dbshm_f32_open_readonly(const char *name, struct dbshm_f32 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_f32_new`; `options` NULL or readable.
+ * As for `dbshm_f32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_f32_create_with(const char *name,
                                         const size_t *shape,
@@ -3458,7 +3480,7 @@ enum dbshm_status dbshm_f32_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_f32_open_with(const char *name,
@@ -3789,7 +3811,7 @@ enum dbshm_status dbshm_f64_open_readonly(const char *name, struct dbshm_f64 **o
  * buffer count outside 2 to 16 or a mode without the owner's read and write.
  *
  * # Safety
- * As for `dbshm_f64_new`; `options` NULL or readable.
+ * As for `dbshm_f64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
  */
 enum dbshm_status dbshm_f64_create_with(const char *name,
                                         const size_t *shape,
@@ -3808,7 +3830,7 @@ enum dbshm_status dbshm_f64_create_with(const char *name,
  * segment open to more users than `options->mode` allows.
  *
  * # Safety
- * `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+ * `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
  * NULL or writable.
  */
 enum dbshm_status dbshm_f64_open_with(const char *name,

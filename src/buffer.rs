@@ -7,6 +7,7 @@
 
 use std::hint;
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -22,7 +23,7 @@ use crate::events::{Events, NextFrame, Watched};
 use crate::layout::{latest_parts, Geometry, Header, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
 use crate::pin::{self, PinId, Pins};
 use crate::protocol::{self, FrameInfo};
-use crate::segment::{self, Segment};
+use crate::segment::{self, open, Segment};
 use crate::writer::WriterRole;
 use crate::{notify, DbShmError, Dtype, Element, Result};
 
@@ -56,6 +57,8 @@ pub struct Options {
     buffers: Option<usize>,
     /// Most buffers the handle may pin at once; `None` for [`DEFAULT_MAX_PINS`].
     max_pins: Option<usize>,
+    /// The directory of the segment; `None` for `$DBSHM_DIR` or /dev/shm.
+    dir: Option<PathBuf>,
 }
 
 /// Buffers a handle may pin at once unless [`Options::max_pins`] says otherwise.
@@ -119,6 +122,35 @@ impl Options {
         self
     }
 
+    /// The directory the segment lives in, instead of `$DBSHM_DIR` (the
+    /// default for every handle that names none, so that the processes of
+    /// an application meet without code changes) or, without it,
+    /// /dev/shm. A tmpfs or hugetlbfs mount gives huge pages (see the
+    /// README). It is checked as /dev/shm would pass: a directory, not a
+    /// symbolic link, owned by root or this user, and sticky if other users
+    /// may write it ([`DbShmError::BadDirectory`] otherwise).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Options {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// The directory segments of these options live in.
+    fn place(&self) -> PathBuf {
+        open::place(self.dir.as_deref())
+    }
+
+    /// Removes the segment `name` from these options' directory, as
+    /// [`unlink`](crate::unlink) does from the default one.
+    pub fn unlink(&self, name: &str) -> Result<()> {
+        segment::unlink(&self.place(), name)
+    }
+
+    /// What the segment `name` in these options' directory says, as
+    /// [`inspect`](crate::inspect) does in the default one.
+    pub fn inspect(&self, name: &str) -> Result<crate::SegmentInfo> {
+        crate::inspect_in(&self.place(), name)
+    }
+
     /// Creates a new segment; [`DbShmError::AlreadyExists`] if the name is taken.
     pub fn create<T: Element>(
         &self,
@@ -126,7 +158,7 @@ impl Options {
         shape: impl IntoDimension,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let geometry = self.geometry::<T>(name, shape.into_dimension().slice())?;
-        let segment = Segment::create(name, &geometry, self.create_mode())?;
+        let segment = Segment::create(&self.place(), name, &geometry, self.create_mode())?;
         DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
     }
 
@@ -160,7 +192,7 @@ impl Options {
                 Err(DbShmError::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
-            match Segment::create(name, &geometry, self.create_mode()) {
+            match Segment::create(&self.place(), name, &geometry, self.create_mode()) {
                 Ok(segment) => {
                     return DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
                 }
@@ -205,7 +237,7 @@ impl Options {
         name: &str,
         writable: bool,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
-        let (segment, geometry) = Segment::open(name, writable)?;
+        let (segment, geometry) = Segment::open(&self.place(), name, writable)?;
         if let Some(mode) = self.mode {
             segment.check_exposure(name, mode)?;
         }
@@ -285,7 +317,7 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
 
     /// Removes the segment's name; the same as [`crate::unlink`].
     pub fn unlink(name: &str) -> Result<()> {
-        segment::unlink(name)
+        Options::new().unlink(name)
     }
 
     /// [`from_parts`](Self::from_parts) for a segment this process just

@@ -144,6 +144,17 @@ pub enum DbShmError {
         timeout: Duration,
     },
 
+    /// The directory segments live in cannot be used: missing, not a
+    /// directory (a link to one is refused too), owned by a user other than
+    /// root and the caller, or writable by other users without being
+    /// sticky, so that they could remove or replace segments in it.
+    #[error("segment {name:?}: cannot use the directory {dir:?}: {reason}")]
+    BadDirectory {
+        name: String,
+        dir: std::path::PathBuf,
+        reason: String,
+    },
+
     /// Any other failure of the OS.
     #[error("segment {name:?}: {operation} failed: {source}")]
     Os {

@@ -5,6 +5,7 @@
 //! remove anything unless asked.
 
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::layout::{latest_parts, offset, LAYOUT_VERSION, MAX_PINNERS};
@@ -94,8 +95,10 @@ pub struct SegmentInfo {
     pub modified_unix_s: i64,
     /// When the segment was created (CLOCK_REALTIME, ns since the Unix epoch).
     pub created_unix_ns: u64,
-    /// The segment's lock file, beside it in /dev/shm.
+    /// The segment's lock file, beside it in its directory.
     pub lock_file: String,
+    /// The directory the segment is in.
+    pub dir: PathBuf,
     /// The object this was read from, so that `unlink` removes no other.
     #[cfg_attr(feature = "serde", serde(skip))]
     identity: Identity,
@@ -125,6 +128,7 @@ impl SegmentInfo {
     /// names that object (it was removed, or replaced by a new segment).
     pub fn unlink(&self) -> Result<()> {
         unlink_object(
+            &open::dir(&self.dir, &self.name)?,
             &self.name,
             self.identity,
             self.uid,
@@ -134,15 +138,28 @@ impl SegmentInfo {
     }
 }
 
-/// Reads a segment's header. [`DbShmError::Incompatible`] for an object that
-/// is not a dbshm segment of this version.
-pub fn inspect(name: &str) -> Result<SegmentInfo> {
-    name::check(name)?;
-    peek(&open::dir(name)?, name)
+/// The directory segments live in unless a handle chooses another:
+/// `$DBSHM_DIR` if set, else /dev/shm.
+pub fn default_dir() -> PathBuf {
+    open::place(None)
 }
 
-/// [`inspect`] of a name found in the directory, which may be any bytes.
-fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
+/// Reads a segment's header. [`DbShmError::Incompatible`] for an object that
+/// is not a dbshm segment of this version. In the default directory
+/// ([`default_dir`]); [`inspect_in`] for another.
+pub fn inspect(name: &str) -> Result<SegmentInfo> {
+    inspect_in(&default_dir(), name)
+}
+
+/// [`inspect`] in the directory `dir`.
+pub fn inspect_in(dir: &Path, name: &str) -> Result<SegmentInfo> {
+    name::check(name)?;
+    peek(&open::dir(dir, name)?, dir, name)
+}
+
+/// [`inspect`] of a name found in the directory `place` (open as `dir`),
+/// which may be any bytes.
+fn peek(dir: &OwnedFd, place: &Path, name: &str) -> Result<SegmentInfo> {
     let object = Object::open(dir, name, name, false)?;
     let (geometry, page) = object.header(name)?;
     // A snapshot for people to read, never trusted: `pread` copies the page
@@ -213,6 +230,7 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
         modified_unix_s: stat.st_mtime,
         created_unix_ns: geometry.created_unix_ns,
         lock_file: lock_id.lock_name(),
+        dir: place.to_owned(),
         identity: object.identity(),
         lock_id,
         birth: Birth::of(&object.fd),
@@ -221,8 +239,9 @@ fn peek(dir: &OwnedFd, name: &str) -> Result<SegmentInfo> {
 
 /// The names in the directory, as strings (names that are not UTF-8 are
 /// no segment's: dbshm takes names as `&str`).
-fn names(dir: &OwnedFd) -> Result<Vec<String>> {
-    let fail = |e| DbShmError::os(open::SHM_DIR, "list /dev/shm", e);
+fn names(place: &Path, dir: &OwnedFd) -> Result<Vec<String>> {
+    let what = place.display().to_string();
+    let fail = |e| DbShmError::os(&what, "list the segments' directory", e);
     let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(dir).map_err(fail)? {
         if let Ok(name) = entry.map_err(fail)?.file_name().to_str() {
@@ -237,13 +256,19 @@ fn names(dir: &OwnedFd) -> Result<Vec<String>> {
 /// Every dbshm segment on the machine that this user may read, found by its
 /// header (not its name), sorted by name. Other objects are skipped, and so
 /// are dbshm's own files. A name on disk may hold any character, including
-/// ones dbshm would refuse: escape it before printing it.
+/// ones dbshm would refuse: escape it before printing it. In the default
+/// directory ([`default_dir`]); [`list_in`] for another.
 pub fn list() -> Result<Vec<SegmentInfo>> {
-    let dir = open::dir(open::SHM_DIR)?;
-    let mut found: Vec<SegmentInfo> = names(&dir)?
+    list_in(&default_dir())
+}
+
+/// [`list`] of the directory `place`.
+pub fn list_in(place: &Path) -> Result<Vec<SegmentInfo>> {
+    let dir = open::dir(place, &place.display().to_string())?;
+    let mut found: Vec<SegmentInfo> = names(place, &dir)?
         .into_iter()
         .filter(|name| name::kind(name) == Kind::Segment)
-        .filter_map(|name| peek(&dir, &name).ok())
+        .filter_map(|name| peek(&dir, place, &name).ok())
         .collect();
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
@@ -255,14 +280,20 @@ pub fn list() -> Result<Vec<SegmentInfo>> {
 /// segment whose name is gone keeps its role: it holds the lock file open.)
 /// Only this user's files can be removed (root: anyone's). Returns the
 /// names removed. Any doubt (a directory or a header it cannot read for a
-/// reason other than permission) removes nothing.
+/// reason other than permission) removes nothing. In the default
+/// directory ([`default_dir`]); [`remove_leftovers_in`] for another.
 pub fn remove_leftovers() -> Result<Vec<String>> {
-    let dir = open::dir(open::SHM_DIR)?;
+    remove_leftovers_in(&default_dir())
+}
+
+/// [`remove_leftovers`] in the directory `place`.
+pub fn remove_leftovers_in(place: &Path) -> Result<Vec<String>> {
+    let dir = open::dir(place, &place.display().to_string())?;
     // The lock files that segments name, read from any file with dbshm's
     // magic (of any layout version); `None` for names it may not read.
     let named = || -> Result<Vec<String>> {
         let mut named = Vec::new();
-        for name in names(&dir)? {
+        for name in names(place, &dir)? {
             if name::kind(&name) != Kind::Segment {
                 continue;
             }
@@ -285,7 +316,7 @@ pub fn remove_leftovers() -> Result<Vec<String>> {
     // writer role is another byte: taking this blocks no writer.
     let before = named()?;
     let mut held = Vec::new();
-    for file in names(&dir)? {
+    for file in names(place, &dir)? {
         if name::kind(&file) != Kind::Lock || before.contains(&file) {
             continue;
         }
@@ -311,7 +342,7 @@ pub fn remove_leftovers() -> Result<Vec<String>> {
     // creator died or is at its first steps; it holds the presence mark
     // from right after creating it, so a file without it that is older
     // than a creator's first steps could ever take is a dead creator's.
-    for file in names(&dir)? {
+    for file in names(place, &dir)? {
         if name::kind(&file) != Kind::New {
             continue;
         }

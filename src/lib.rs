@@ -111,17 +111,21 @@ pub use element::{Dtype, Element};
 #[cfg(not(loom))]
 pub use error::{DbShmError, Result};
 #[cfg(not(loom))]
-pub use inspect::{inspect, list, remove_leftovers, PinInfo, SegmentInfo, SlotInfo};
+pub use inspect::{
+    default_dir, inspect, inspect_in, list, list_in, remove_leftovers, remove_leftovers_in,
+    PinInfo, SegmentInfo, SlotInfo,
+};
 pub use protocol::FrameInfo;
 #[cfg(not(loom))]
-pub use segment::MAX_NAME_LEN;
+pub use segment::{open::DIR_ENV, MAX_NAME_LEN};
 
 #[cfg(not(loom))]
 /// Removes the segment's name and its lock file. Handles already open keep
 /// working; the memory is freed when the last one is dropped.
 /// [`DbShmError::NotFound`] if nothing has that name, and
 /// [`DbShmError::Incompatible`], removing nothing, if what has it is not a
-/// dbshm segment.
+/// dbshm segment. In the default directory: `$DBSHM_DIR`, or /dev/shm
+/// ([`Options::unlink`] for another).
 pub fn unlink(name: &str) -> Result<()> {
-    segment::unlink(name)
+    Options::new().unlink(name)
 }

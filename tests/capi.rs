@@ -36,6 +36,7 @@ fn main() {
         library_has_its_soname_and_exports_only_the_c_api,
         c_writer_and_rust_reader_share_every_element_type,
         rust_writer_and_c_reader_share_every_element_type,
+        c_and_rust_meet_in_a_directory_named_by_dbshm_dir,
         c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c,
         an_epoll_loop_follows_three_segments_through_their_event_descriptors,
         cpp_wrapper_and_rust_share_frames_both_ways,
@@ -347,6 +348,42 @@ fn rust_writer_and_c_reader_share_every_element_type() -> Result<(), Failed> {
     for ty in TYPES {
         exchange(ty, &[&me, "rust_write"], &[&c, "read"])?;
     }
+    Ok(())
+}
+
+fn c_and_rust_meet_in_a_directory_named_by_dbshm_dir() -> Result<(), Failed> {
+    let (c, me) = (tools().program("frames"), own_exe());
+    let place = std::env::temp_dir().join(format!("dbshm-test-capi-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&place);
+    std::fs::create_dir(&place)?;
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(place.clone());
+    let name = format!("dbshm-test-capi-dir-{}", std::process::id());
+    dbshm::Options::new()
+        .dir(&place)
+        .create::<u8>(&name, (64, 33))?;
+    let (c, me) = (c.as_str(), me.as_str());
+    for (writer, reader) in [
+        ([c, "write"], [me, "rust_read"]),
+        ([me, "rust_write"], [c, "read"]),
+    ] {
+        let r = Proc::spawn_program_in(&place, &[reader[0], reader[1], "u8", &name, "300"]);
+        let w = Proc::spawn_program_in(&place, &[writer[0], writer[1], "u8", &name, "300"]);
+        let written = w.report()?.count("written");
+        let got = r.report()?;
+        let what = format!("{writer:?} -> {reader:?} in {place:?}: written={written} {got:?}");
+        check(written > 0, || format!("nothing written: {what}"))?;
+        check_tally(&got, 2, &what)?;
+    }
+    check(dbshm::inspect(&name).is_err(), || {
+        "the segment appeared in /dev/shm".to_string()
+    })?;
+    dbshm::Options::new().dir(&place).unlink(&name)?;
     Ok(())
 }
 

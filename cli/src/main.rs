@@ -24,9 +24,15 @@ use clap::{CommandFactory, Parser, Subcommand};
   dbshm info camera --json           one segment's header, as JSON
   dbshm watch camera                 live frame rate, latency and frame summary
   dbshm rm camera                    remove a segment no process has open
-  dbshm rm --stale --age 600         remove segments idle for 10 minutes"
+  dbshm rm --stale --age 600         remove segments idle for 10 minutes
+  dbshm --dir /mnt/huge list         segments in another directory (also DBSHM_DIR)"
 )]
 struct Cli {
+    /// The directory segments are in, instead of $DBSHM_DIR or /dev/shm
+    /// (a tmpfs or hugetlbfs mount, for huge pages). The demo's processes
+    /// use it too.
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,8 +45,11 @@ enum Command {
   dbshm demo --shape 480x640x3 --fps 1000 --duration 10 --readers 4
   dbshm demo --c-reader target/examples-c/reader")]
     Demo(demo::DemoArgs),
-    /// List every dbshm segment on this machine (found by header, not by name).
-    #[command(after_help = "Example:\n  dbshm list\n  dbshm list --json")]
+    /// List every dbshm segment in /dev/shm and in the chosen directory
+    /// (--dir, or $DBSHM_DIR), found by header, not by name.
+    #[command(
+        after_help = "Example:\n  dbshm list\n  dbshm list --json\n  dbshm --dir /mnt/huge list"
+    )]
     List {
         /// Print JSON, one array of segment descriptions.
         #[arg(long)]
@@ -89,6 +98,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    if let Some(dir) = &cli.dir {
+        // The library's default directory, for every call below and every
+        // process the demo starts. Set before any thread exists.
+        std::env::set_var(dbshm::DIR_ENV, dir);
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::List { json } => segments::list(json),

@@ -9,8 +9,23 @@ use crate::stats;
 use crate::table::print_table;
 use crate::time;
 
+/// The directories `list` looks in: /dev/shm and the default directory
+/// (--dir or $DBSHM_DIR), each once.
+fn dirs() -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![std::path::PathBuf::from("/dev/shm")];
+    let chosen = dbshm::default_dir();
+    if !dirs.contains(&chosen) {
+        dirs.push(chosen);
+    }
+    dirs
+}
+
 pub fn list(json: bool) -> Result<ExitCode, String> {
-    let mut segments = dbshm::list().map_err(|e| e.to_string())?;
+    let mut segments = Vec::new();
+    let dirs = dirs();
+    for dir in &dirs {
+        segments.extend(dbshm::list_in(dir).map_err(|e| e.to_string())?);
+    }
     // Names come from the disk, where anyone may have made any name.
     for s in &mut segments {
         s.name = stats::printable(&s.name);
@@ -22,8 +37,13 @@ pub fn list(json: bool) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    let looked = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if segments.is_empty() {
-        println!("no dbshm segments");
+        println!("no dbshm segments in {looked}");
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 7]> = segments
@@ -53,6 +73,7 @@ pub fn list(json: bool) -> Result<ExitCode, String> {
         ],
         &rows,
     );
+    println!("(in {looked})");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -81,10 +102,13 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
     };
     println!("segment        {}", s.name);
     println!(
-        "object         /dev/shm/{}, mode {:04o}, owner uid {}, group gid {}",
-        s.name, s.mode, s.uid, s.gid
+        "object         {}, mode {:04o}, owner uid {}, group gid {}",
+        s.dir.join(&s.name).display(),
+        s.mode,
+        s.uid,
+        s.gid
     );
-    println!("lock file      /dev/shm/{}", s.lock_file);
+    println!("lock file      {}", s.dir.join(&s.lock_file).display());
     println!("created        {created}");
     println!("element type   {} ({} bytes)", s.dtype, s.dtype.size());
     println!(
@@ -221,7 +245,7 @@ fn rm_one(name: &str, force: bool) -> Result<&'static str, String> {
             "{name}: not a dbshm segment ({reason}); use --force to remove it anyway"
         )),
         Err(dbshm::DbShmError::Incompatible { .. }) => {
-            std::fs::remove_file(format!("/dev/shm/{name}"))
+            std::fs::remove_file(dbshm::default_dir().join(name))
                 .map(|()| " (not a dbshm segment)")
                 .map_err(|e| format!("{name}: {e}"))
         }

@@ -76,8 +76,8 @@ struct ObjectId {
 /// counter. So a name that leads to the same object before and after a
 /// look at it led there during the look.
 fn object_of(name: &str) -> Option<ObjectId> {
-    // Where Linux keeps POSIX shared-memory objects, as the library does.
-    let meta = std::fs::symlink_metadata(format!("/dev/shm/{name}")).ok()?;
+    // Where the library keeps segments (--dir, $DBSHM_DIR or /dev/shm).
+    let meta = std::fs::symlink_metadata(dbshm::default_dir().join(name)).ok()?;
     Some(ObjectId {
         dev: meta.dev(),
         ino: meta.ino(),

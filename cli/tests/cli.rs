@@ -127,6 +127,55 @@ fn list_shows_dbshm_segments_and_hides_other_objects() {
 }
 
 #[test]
+fn dir_lists_shows_and_removes_segments_in_another_directory() {
+    let seg = Name::new("dir");
+    let place = std::env::temp_dir().join(format!("dbshm-test-cli-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&place);
+    std::fs::create_dir(&place).unwrap();
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _gone = Gone(place.clone());
+    let dir = place.to_str().unwrap();
+    let shm = dbshm::Options::new()
+        .dir(&place)
+        .create::<u8>(&seg.0, [16])
+        .unwrap();
+    shm.write_slice(&[1; 16]).unwrap();
+
+    let out = dbshm(&["--dir", dir, "list"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.lines().any(|l| l.starts_with(&seg.0)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("(in /dev/shm, {dir})")),
+        "{stdout}"
+    );
+    // Without --dir (nor DBSHM_DIR), only /dev/shm.
+    let out = dbshm(&["list"]);
+    assert!(!text(&out).0.contains(&seg.0), "listed without --dir");
+
+    let out = dbshm(&["--dir", dir, "info", &seg.0]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!("object         {dir}/{}", seg.0)),
+        "{stdout}"
+    );
+    drop(shm);
+    let out = dbshm(&["--dir", dir, "rm", &seg.0]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(
+        std::fs::read_dir(&place).unwrap().count(),
+        0,
+        "rm left files"
+    );
+}
+
+#[test]
 fn info_prints_the_header_and_json_that_parses() {
     let seg = Name::new("info");
     let shm = DoubleBufferedSharedMemory::<u16>::create(&seg.0, (3, 7, 2)).unwrap();

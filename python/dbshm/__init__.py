@@ -20,6 +20,7 @@ from ._dbshm import (
 from ._types import (
     AllBuffersPinned,
     AlreadyExists,
+    BadDirectory,
     DbShmError,
     Incompatible,
     InvalidBufferCount,
@@ -44,6 +45,7 @@ from ._types import (
 __all__ = [
     "AllBuffersPinned",
     "AlreadyExists",
+    "BadDirectory",
     "DbShmError",
     "DoubleBufferedSharedMemory",
     "FrameInfo",

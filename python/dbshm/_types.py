@@ -45,6 +45,11 @@ class Incompatible(DbShmError, ValueError):
     """The object under that name is not a segment this version can use."""
 
 
+class BadDirectory(DbShmError, OSError):
+    """The directory segments live in (DBSHM_DIR) cannot be used: missing,
+    not a directory, another user's, or writable by others and not sticky."""
+
+
 class InvalidMode(DbShmError, ValueError):
     """A mode the owner could not read and write."""
 

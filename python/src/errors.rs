@@ -49,6 +49,7 @@ fn class_and_name(e: &DbShmError) -> (&'static str, &str) {
         TooManyPinners { name } => ("TooManyPinners", name),
         ReadOnly { name } => ("ReadOnly", name),
         Timeout { name, .. } => ("Timeout", name),
+        BadDirectory { name, .. } => ("BadDirectory", name),
         Os { name, .. } => ("Os", name),
         // A variant newer than this package: its base class, and its message.
         _ => ("DbShmError", ""),

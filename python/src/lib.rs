@@ -5,6 +5,7 @@
 mod errors;
 mod frames;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -145,15 +146,21 @@ impl Segment {
     }
 
     /// Opens an existing segment of whatever type and shape it has.
-    fn open_existing(py: Python<'_>, how: How, name: &str, max_pins: usize) -> PyResult<Segment> {
-        let options = Options::new().max_pins(max_pins);
+    fn open_existing(
+        py: Python<'_>,
+        how: How,
+        name: &str,
+        max_pins: usize,
+        dir: Option<PathBuf>,
+    ) -> PyResult<Segment> {
+        let options = in_dir(Options::new().max_pins(max_pins), dir);
         let handle = py
             .detach(|| {
                 // Replaced by a segment of another type between the look and
                 // the open: look again (a race lost twice in a row is a fight).
                 let mut last = None;
                 for _ in 0..3 {
-                    let dtype = dbshm::inspect(name)?.dtype;
+                    let dtype = options.inspect(name)?.dtype;
                     match with_element_type!(dtype, open_as(how, &options, name, &[])) {
                         Err(e @ dbshm::DbShmError::TypeMismatch { .. }) => last = Some(e),
                         other => return other,
@@ -203,13 +210,14 @@ impl Segment {
     /// `new`. A `mode` given is also the most an existing segment may
     /// allow (`ModeTooOpen`).
     #[new]
-    #[pyo3(signature = (name, shape, dtype, *, mode=None))]
+    #[pyo3(signature = (name, shape, dtype, *, mode=None, dir=None))]
     fn new(
         py: Python<'_>,
         name: &str,
         shape: &Bound<'_, PyAny>,
         dtype: &Bound<'_, PyAny>,
         mode: Option<u32>,
+        dir: Option<PathBuf>,
     ) -> PyResult<Segment> {
         let dtype = element_type(py, name, dtype)?;
         let shape = shape_of(name, shape)?;
@@ -217,12 +225,13 @@ impl Segment {
             Some(mode) => Options::new().mode(mode),
             None => Options::new(),
         };
+        let options = in_dir(options, dir);
         Segment::opened(py, How::OpenOrCreate, options, name, &shape, dtype)
     }
 
     /// Creates a new segment; `AlreadyExists` if the name is taken.
     #[classmethod]
-    #[pyo3(signature = (name, shape, dtype, *, mode=0o600, buffers=2, unlink_on_drop=false, max_pins=1))]
+    #[pyo3(signature = (name, shape, dtype, *, mode=0o600, buffers=2, unlink_on_drop=false, max_pins=1, dir=None))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         _cls: &Bound<'_, PyType>,
@@ -234,6 +243,7 @@ impl Segment {
         buffers: usize,
         unlink_on_drop: bool,
         max_pins: usize,
+        dir: Option<PathBuf>,
     ) -> PyResult<Segment> {
         let dtype = element_type(py, name, dtype)?;
         let shape = shape_of(name, shape)?;
@@ -242,33 +252,36 @@ impl Segment {
             .buffers(buffers)
             .unlink_on_drop(unlink_on_drop)
             .max_pins(max_pins);
+        let options = in_dir(options, dir);
         Segment::opened(py, How::Create, options, name, &shape, dtype)
     }
 
     /// Opens an existing segment to write and read; its shape and dtype are
     /// the segment's.
     #[classmethod]
-    #[pyo3(signature = (name, *, max_pins=1))]
+    #[pyo3(signature = (name, *, max_pins=1, dir=None))]
     fn open(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         name: &str,
         max_pins: usize,
+        dir: Option<PathBuf>,
     ) -> PyResult<Segment> {
-        Segment::open_existing(py, How::Open, name, max_pins)
+        Segment::open_existing(py, How::Open, name, max_pins, dir)
     }
 
     /// Opens an existing segment to read only (and pin, if this user may
     /// write it).
     #[classmethod]
-    #[pyo3(signature = (name, *, max_pins=1))]
+    #[pyo3(signature = (name, *, max_pins=1, dir=None))]
     fn open_readonly(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         name: &str,
         max_pins: usize,
+        dir: Option<PathBuf>,
     ) -> PyResult<Segment> {
-        Segment::open_existing(py, How::ReadOnly, name, max_pins)
+        Segment::open_existing(py, How::ReadOnly, name, max_pins, dir)
     }
 
     /// Writes `array` (any array-like of the segment's shape and dtype, in
@@ -528,16 +541,34 @@ fn asyncio_wait<'py>(
         .call1((slf, after_seq, timeout, take))
 }
 
-/// Removes the segment `name` (and its lock file).
-#[pyfunction]
-fn unlink(py: Python<'_>, name: &str) -> PyResult<()> {
-    py.detach(|| dbshm::unlink(name)).or_py()
+/// The directory `dir`, or (None) `$DBSHM_DIR` or /dev/shm.
+fn place(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(dbshm::default_dir)
 }
 
-/// Every segment this user may read: a list of dicts, as `dbshm list --json`.
+/// `options` in the directory `dir`, if one is given.
+fn in_dir(options: Options, dir: Option<PathBuf>) -> Options {
+    match dir {
+        Some(dir) => options.dir(dir),
+        None => options,
+    }
+}
+
+/// Removes the segment `name` (and its lock file), from `dir` or the
+/// default directory (`$DBSHM_DIR`, or /dev/shm).
 #[pyfunction]
-fn list(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    let segments = py.detach(dbshm::list).or_py()?;
+#[pyo3(signature = (name, *, dir=None))]
+fn unlink(py: Python<'_>, name: &str, dir: Option<PathBuf>) -> PyResult<()> {
+    py.detach(|| in_dir(Options::new(), dir).unlink(name))
+        .or_py()
+}
+
+/// Every segment this user may read in `dir` or the default directory: a
+/// list of dicts, as `dbshm list --json`.
+#[pyfunction]
+#[pyo3(signature = (*, dir=None))]
+fn list(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<Bound<'_, PyAny>> {
+    let segments = py.detach(|| dbshm::list_in(&place(dir))).or_py()?;
     let json = serde_json::to_string(&segments)
         .map_err(|e| PyValueError::new_err(format!("segment list as JSON: {e}")))?;
     py.import("json")?.call_method1("loads", (json,))
@@ -545,8 +576,9 @@ fn list(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 
 /// What a segment's header says: a dict, as `dbshm info --json`.
 #[pyfunction]
-fn info<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
-    let segment = py.detach(|| dbshm::inspect(name)).or_py()?;
+#[pyo3(signature = (name, *, dir=None))]
+fn info<'py>(py: Python<'py>, name: &str, dir: Option<PathBuf>) -> PyResult<Bound<'py, PyAny>> {
+    let segment = py.detach(|| dbshm::inspect_in(&place(dir), name)).or_py()?;
     let json = serde_json::to_string(&segment)
         .map_err(|e| PyValueError::new_err(format!("segment {name:?} as JSON: {e}")))?;
     py.import("json")?.call_method1("loads", (json,))

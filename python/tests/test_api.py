@@ -190,10 +190,49 @@ def test_the_class_tree_matches_the_built_in_exceptions():
         "AllBuffersPinned": BlockingIOError, "TooFewBuffers": ValueError,
         "PinLimit": dbshm.DbShmError, "TooManyPinners": dbshm.DbShmError,
         "ReadOnly": PermissionError, "Timeout": TimeoutError, "Os": OSError,
+        "BadDirectory": OSError,
     }
     for cls, builtin in expected.items():
         assert issubclass(getattr(dbshm, cls), dbshm.DbShmError)
         assert issubclass(getattr(dbshm, cls), builtin), cls
+
+
+def test_dbshm_dir_places_segments_and_an_unsafe_one_is_refused(name, tmp_path, monkeypatch):
+    place = tmp_path / "segments"
+    place.mkdir(mode=0o700)
+    monkeypatch.setenv("DBSHM_DIR", str(place))
+    w = Shm.create(name, 4, np.uint8)
+    try:
+        w.write(np.arange(4, dtype=np.uint8))
+        assert name in os.listdir(place)
+        assert not os.path.exists(f"/dev/shm/{name}")
+        assert [s["name"] for s in dbshm.list()] == [name]
+        np.testing.assert_array_equal(Shm.open_readonly(name).read(), np.arange(4))
+    finally:
+        w.close()
+        dbshm.unlink(name)
+    assert os.listdir(place) == []
+    # The same, named in each call instead.
+    monkeypatch.delenv("DBSHM_DIR")
+    w = Shm.create(name, 4, np.uint8, dir=place)
+    try:
+        w.write(np.full(4, 9, dtype=np.uint8))
+        assert dbshm.info(name, dir=place)["dir"] == str(place)
+        assert [s["name"] for s in dbshm.list(dir=place)] == [name]
+        with pytest.raises(dbshm.NotFound):
+            Shm.open_readonly(name)  # not in /dev/shm
+        np.testing.assert_array_equal(Shm.open_readonly(name, dir=place).read(), np.full(4, 9))
+        np.testing.assert_array_equal(Shm(name, 4, np.uint8, dir=place).read(), np.full(4, 9))
+    finally:
+        w.close()
+        dbshm.unlink(name, dir=place)
+    assert os.listdir(place) == []
+    monkeypatch.setenv("DBSHM_DIR", str(place))
+    place.chmod(0o777)  # others may write, and it is not sticky
+    with pytest.raises(dbshm.BadDirectory, match="not sticky") as refused:
+        Shm.create(name, 4, np.uint8)
+    assert refused.value.name == name and str(place) in str(refused.value)
+    assert os.listdir(place) == []
 
 
 def test_a_31st_pinner_is_the_last(name):

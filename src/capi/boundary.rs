@@ -39,7 +39,8 @@ impl Failure {
                 DbShmError::InvalidName { .. }
                 | DbShmError::InvalidShape { .. }
                 | DbShmError::InvalidMode { .. }
-                | DbShmError::InvalidBufferCount { .. } => DBSHM_ERR_INVALID_ARGUMENT,
+                | DbShmError::InvalidBufferCount { .. }
+                | DbShmError::BadDirectory { .. } => DBSHM_ERR_INVALID_ARGUMENT,
                 DbShmError::NotFound { .. } => DBSHM_ERR_NOT_FOUND,
                 DbShmError::AlreadyExists { .. } => DBSHM_ERR_ALREADY_EXISTS,
                 DbShmError::TypeMismatch { .. } => DBSHM_ERR_TYPE_MISMATCH,
@@ -148,6 +149,19 @@ pub(crate) fn aligned<T>(ptr: *const T, what: impl fmt::Display) -> Result<(), F
             "{what} is not aligned for its type"
         )))
     }
+}
+
+/// `options` with the directory `dir` from C, if not NULL.
+///
+/// # Safety
+/// `dir` is NULL or points to a NUL-terminated string.
+pub(crate) unsafe fn in_dir(options: crate::Options, dir: *const c_char) -> crate::Options {
+    if dir.is_null() {
+        return options;
+    }
+    // SAFETY: non-NULL, and NUL-terminated by the caller's contract.
+    let path = unsafe { CStr::from_ptr(dir) }.to_bytes();
+    options.dir(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path))
 }
 
 /// A segment name from C.

@@ -137,7 +137,7 @@ pub(crate) unsafe fn open<H: Handle>(
 /// The options from C (NULL: every default), and whether to open read-only.
 ///
 /// # Safety
-/// `options` is NULL or readable.
+/// `options` is NULL or readable, and its `dir` NULL or a NUL-terminated string.
 unsafe fn options(name: &str, options: *const dbshm_options) -> Result<(Options, bool), Failure> {
     boundary::aligned(options, format_args!("segment {name:?}: options"))?;
     // SAFETY: NULL, or aligned and readable by the caller's contract.
@@ -152,13 +152,15 @@ unsafe fn options(name: &str, options: *const dbshm_options) -> Result<(Options,
     if o.max_pins != 0 {
         made = made.max_pins(o.max_pins as usize);
     }
+    // SAFETY: `dir` is NULL or NUL-terminated, by the caller's contract.
+    let made = unsafe { boundary::in_dir(made, o.dir) };
     Ok((made, o.read_only != 0))
 }
 
 /// `dbshm_X_create_with`.
 ///
 /// # Safety
-/// As for [`new`]; `o` NULL or readable.
+/// As for [`new`]; `o` NULL or readable, its `dir` NULL or NUL-terminated.
 pub(crate) unsafe fn create_with<H: Handle>(
     name: *const c_char,
     dims: *const usize,
@@ -184,7 +186,7 @@ pub(crate) unsafe fn create_with<H: Handle>(
 /// `dbshm_X_open_with`.
 ///
 /// # Safety
-/// As for [`open`]; `o` NULL or readable.
+/// As for [`open`]; `o` NULL or readable, its `dir` NULL or NUL-terminated.
 pub(crate) unsafe fn open_with<H: Handle>(
     name: *const c_char,
     o: *const dbshm_options,

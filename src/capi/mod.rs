@@ -99,7 +99,7 @@ pub enum dbshm_status {
 /// all zeros (`dbshm_options o = {0};`), which asks for every default, and
 /// set what you need.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct dbshm_options {
     /// Permission bits of a segment this creates; 0 for 0600. When opening,
     /// a mode given is the most the segment may allow
@@ -112,6 +112,24 @@ pub struct dbshm_options {
     pub max_pins: u32,
     /// Nonzero: open without write permission, as `_open_readonly`.
     pub read_only: u32,
+    /// The directory the segment is in, a NUL-terminated path (a tmpfs or
+    /// hugetlbfs mount, for huge pages); NULL for $DBSHM_DIR, or /dev/shm.
+    /// A directory, not a link to one, owned by root or this user, and
+    /// sticky if other users may write it (DBSHM_ERR_INVALID_ARGUMENT,
+    /// with the reason in the message, otherwise).
+    pub dir: *const c_char,
+}
+
+impl Default for dbshm_options {
+    fn default() -> Self {
+        dbshm_options {
+            mode: 0,
+            buffers: 0,
+            max_pins: 0,
+            read_only: 0,
+            dir: std::ptr::null(),
+        }
+    }
 }
 
 /// The number and publish time of a frame.
@@ -182,8 +200,9 @@ pub extern "C" fn dbshm_version() -> *const c_char {
     types::VERSION.as_ptr()
 }
 
-/// Removes the segment's name and its lock file. Handles already open keep
-/// working.
+/// Removes the segment's name and its lock file, in $DBSHM_DIR or
+/// /dev/shm (dbshm_unlink_in for another directory). Handles already open
+/// keep working.
 ///
 /// @param name the segment's name, NUL-terminated
 /// @return DBSHM_OK; DBSHM_ERR_NOT_FOUND if nothing has that name;
@@ -199,5 +218,25 @@ pub unsafe extern "C" fn dbshm_unlink(name: *const c_char) -> dbshm_status {
         // SAFETY: forwarded from the caller.
         let name = unsafe { boundary::name(name) }?;
         crate::unlink(name).map_err(Failure::from)
+    })
+}
+
+/// dbshm_unlink in the directory `dir` (NULL: $DBSHM_DIR, or /dev/shm).
+///
+/// @param dir the directory, NUL-terminated, or NULL
+/// @param name the segment's name, NUL-terminated
+/// @return as dbshm_unlink; DBSHM_ERR_INVALID_ARGUMENT for a directory
+/// that cannot be used (as dbshm_options.dir says)
+///
+/// # Safety
+/// `dir` and `name` are each NULL or point to a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn dbshm_unlink_in(dir: *const c_char, name: *const c_char) -> dbshm_status {
+    call(|| {
+        // SAFETY: forwarded from the caller.
+        let name = unsafe { boundary::name(name) }?;
+        // SAFETY: forwarded from the caller.
+        let options = unsafe { boundary::in_dir(crate::Options::new(), dir) };
+        options.unlink(name).map_err(Failure::from)
     })
 }

@@ -110,7 +110,7 @@ pub unsafe extern "C" fn dbshm_u8_open_readonly(name: *const c_char, out: *mut *
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_u8_new`; `options` NULL or readable.
+/// As for `dbshm_u8_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u8_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -127,7 +127,7 @@ pub unsafe extern "C" fn dbshm_u8_create_with(name: *const c_char, shape: *const
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u8_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u8) -> dbshm_status {
@@ -521,7 +521,7 @@ pub unsafe extern "C" fn dbshm_i8_open_readonly(name: *const c_char, out: *mut *
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_i8_new`; `options` NULL or readable.
+/// As for `dbshm_i8_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i8_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i8) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -538,7 +538,7 @@ pub unsafe extern "C" fn dbshm_i8_create_with(name: *const c_char, shape: *const
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i8_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i8) -> dbshm_status {
@@ -932,7 +932,7 @@ pub unsafe extern "C" fn dbshm_u16_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_u16_new`; `options` NULL or readable.
+/// As for `dbshm_u16_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u16_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -949,7 +949,7 @@ pub unsafe extern "C" fn dbshm_u16_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u16_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u16) -> dbshm_status {
@@ -1343,7 +1343,7 @@ pub unsafe extern "C" fn dbshm_i16_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_i16_new`; `options` NULL or readable.
+/// As for `dbshm_i16_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i16_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i16) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -1360,7 +1360,7 @@ pub unsafe extern "C" fn dbshm_i16_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i16_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i16) -> dbshm_status {
@@ -1754,7 +1754,7 @@ pub unsafe extern "C" fn dbshm_u32_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_u32_new`; `options` NULL or readable.
+/// As for `dbshm_u32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -1771,7 +1771,7 @@ pub unsafe extern "C" fn dbshm_u32_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u32) -> dbshm_status {
@@ -2165,7 +2165,7 @@ pub unsafe extern "C" fn dbshm_i32_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_i32_new`; `options` NULL or readable.
+/// As for `dbshm_i32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -2182,7 +2182,7 @@ pub unsafe extern "C" fn dbshm_i32_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i32) -> dbshm_status {
@@ -2576,7 +2576,7 @@ pub unsafe extern "C" fn dbshm_u64_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_u64_new`; `options` NULL or readable.
+/// As for `dbshm_u64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_u64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -2593,7 +2593,7 @@ pub unsafe extern "C" fn dbshm_u64_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_u64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_u64) -> dbshm_status {
@@ -2987,7 +2987,7 @@ pub unsafe extern "C" fn dbshm_i64_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_i64_new`; `options` NULL or readable.
+/// As for `dbshm_i64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_i64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -3004,7 +3004,7 @@ pub unsafe extern "C" fn dbshm_i64_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_i64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_i64) -> dbshm_status {
@@ -3398,7 +3398,7 @@ pub unsafe extern "C" fn dbshm_f32_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_f32_new`; `options` NULL or readable.
+/// As for `dbshm_f32_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f32_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_f32) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -3415,7 +3415,7 @@ pub unsafe extern "C" fn dbshm_f32_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f32_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_f32) -> dbshm_status {
@@ -3809,7 +3809,7 @@ pub unsafe extern "C" fn dbshm_f64_open_readonly(name: *const c_char, out: *mut 
 /// buffer count outside 2 to 16 or a mode without the owner's read and write.
 ///
 /// # Safety
-/// As for `dbshm_f64_new`; `options` NULL or readable.
+/// As for `dbshm_f64_new`; `options` NULL or readable, its `dir` NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f64_create_with(name: *const c_char, shape: *const usize, ndim: usize, options: *const dbshm_options, out: *mut *mut dbshm_f64) -> dbshm_status {
     // SAFETY: the caller's contract, above.
@@ -3826,7 +3826,7 @@ pub unsafe extern "C" fn dbshm_f64_create_with(name: *const c_char, shape: *cons
 /// segment open to more users than `options->mode` allows.
 ///
 /// # Safety
-/// `name` NULL or a NUL-terminated string, `options` NULL or readable, `out`
+/// `name` NULL or a NUL-terminated string, `options` NULL or readable (its `dir` NULL or NUL-terminated), `out`
 /// NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn dbshm_f64_open_with(name: *const c_char, options: *const dbshm_options, out: *mut *mut dbshm_f64) -> dbshm_status {

@@ -5,6 +5,7 @@
 //! touched: a name already taken is `AlreadyExists`.
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{self, FallocateFlags, Mode, OFlags, RenameFlags};
@@ -24,7 +25,12 @@ const OWNER_RW: u32 = 0o600;
 impl Segment {
     /// Creates the segment `name` with `mode` (not filtered by the umask).
     /// Nothing is left behind on failure.
-    pub(crate) fn create(name: &str, geometry: &Geometry, mode: u32) -> Result<Segment> {
+    pub(crate) fn create(
+        place: &Path,
+        name: &str,
+        geometry: &Geometry,
+        mode: u32,
+    ) -> Result<Segment> {
         name::check(name)?;
         if mode & OWNER_RW != OWNER_RW {
             return Err(DbShmError::InvalidMode {
@@ -33,7 +39,7 @@ impl Segment {
                 reason: "the owner must be able to read and write (0600)",
             });
         }
-        let dir = open::dir(name)?;
+        let dir = open::dir(place, name)?;
         // Fresh ids again if `remove_leftovers` took the lock file between
         // its creation and its marking: only a cleaner racing this very
         // instant gets there.
@@ -53,7 +59,7 @@ impl Segment {
             // Marked present from the start (the handle keeps the mark), so
             // that `rm --stale` leaves it alone before its header is written.
             let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
-            build(name, new.fd(), &geometry)?;
+            build(place, name, new.fd(), &geometry)?;
             bind(name, lock.fd(), new.fd())?;
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
@@ -73,6 +79,7 @@ impl Segment {
             // descriptor.
             let _ = liveness::release(lock.keep(), liveness::CREATING);
             return Ok(Segment::attach(
+                dir,
                 Object { fd, stat },
                 map,
                 true,
@@ -120,10 +127,10 @@ fn write_all(name: &str, fd: &OwnedFd, bytes: &[u8], operation: &'static str) ->
 }
 
 /// Sizes the object, reserves its memory and writes its header.
-fn build(name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
+fn build(place: &Path, name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
     let size = geometry.total_size as u64;
     fs::ftruncate(fd, size).map_err(|e| DbShmError::os(name, "size the segment", e))?;
-    // Reserve every page now: on a full /dev/shm this fails here with
+    // Reserve every page now: on a full filesystem this fails here with
     // ENOSPC instead of a SIGBUS on some later write.
     match fs::fallocate(fd, FallocateFlags::empty(), 0, size) {
         Ok(()) | Err(Errno::OPNOTSUPP) => {}
@@ -133,7 +140,7 @@ fn build(name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
                 operation: "reserve memory for the segment",
                 source: std::io::Error::new(
                     std::io::ErrorKind::StorageFull,
-                    format!("no space left in /dev/shm for {size} bytes"),
+                    format!("no space left in {} for {size} bytes", place.display()),
                 ),
             })
         }

@@ -1,5 +1,5 @@
-//! The OS objects of a segment: the segment file in /dev/shm and its lock
-//! file; creating, opening, mapping and removing them; and who is alive.
+//! The OS objects of a segment: the segment file in its directory
+//! (/dev/shm unless another is chosen) and its lock file beside it; creating, opening, mapping and removing them; and who is alive.
 //!
 //! Everything that can fail here fails with a [`DbShmError`] naming the
 //! segment; nothing here knows the protocol.
@@ -11,6 +11,7 @@ pub(crate) mod name;
 pub(crate) mod open;
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::atomic::AtomicU32;
 
 use rustix::fs;
@@ -28,6 +29,9 @@ pub(crate) struct Segment {
     /// Its open file description carries the presence mark for the life
     /// of the handle; also what the writer asks about pin records' marks.
     fd: OwnedFd,
+    /// The directory it was opened in, checked then: its lock file, and a
+    /// new open of it, are found through this descriptor.
+    dir: OwnedFd,
     map: Mapping,
     writable: bool,
     /// For a read-only handle whose user may write: the header page mapped
@@ -45,9 +49,9 @@ impl Segment {
     /// Opens an existing segment and maps it whole. Whatever the name names
     /// that is not a complete segment of this version is `Incompatible`, and
     /// left as it is.
-    pub(crate) fn open(name: &str, writable: bool) -> Result<(Segment, Geometry)> {
+    pub(crate) fn open(place: &Path, name: &str, writable: bool) -> Result<(Segment, Geometry)> {
         name::check(name)?;
-        let dir = open::dir(name)?;
+        let dir = open::dir(place, name)?;
         let object = Object::open(&dir, name, name, writable)?;
         let (geometry, _) = object.header(name)?;
         let map = Mapping::new(name, &object.fd, geometry.total_size, writable)?;
@@ -56,11 +60,12 @@ impl Segment {
         } else {
             waiter_mapping(&dir, name, object.identity())
         };
-        let segment = Segment::attach(object, map, writable, waiter_map, &geometry);
+        let segment = Segment::attach(dir, object, map, writable, waiter_map, &geometry);
         Ok((segment, geometry))
     }
 
     fn attach(
+        dir: OwnedFd,
         object: Object,
         map: Mapping,
         writable: bool,
@@ -77,6 +82,7 @@ impl Segment {
             gid: object.stat.st_gid,
             mode: object.stat.st_mode & 0o7777,
             fd: object.fd,
+            dir,
             map,
             writable,
             waiter_map,
@@ -147,9 +153,8 @@ impl Segment {
     /// users the segment does not let write nor to another group, and say
     /// it belongs to this segment (see `open::Birth`).
     pub(crate) fn open_lock_file(&self, name: &str) -> Result<OwnedFd> {
-        let dir = open::dir(name)?;
         let file = self.lock_id.lock_name();
-        let lock = match Object::open(&dir, name, &file, true) {
+        let lock = match Object::open(&self.dir, name, &file, true) {
             Err(DbShmError::NotFound { .. }) => {
                 return Err(DbShmError::Incompatible {
                     name: name.to_owned(),
@@ -204,8 +209,7 @@ impl Segment {
     }
 
     fn reopen_as(&self, name: &str, writable: bool) -> Result<OwnedFd> {
-        let dir = open::dir(name)?;
-        match Object::open(&dir, name, name, writable)? {
+        match Object::open(&self.dir, name, name, writable)? {
             object if object.identity() == self.identity => Ok(object.fd),
             _ => Err(DbShmError::NotFound {
                 name: name.to_owned(),
@@ -242,6 +246,7 @@ impl Segment {
     /// Removes the name if it still names this object, and the lock file.
     pub(crate) fn unlink(&self, name: &str) -> Result<()> {
         unlink_object(
+            &self.dir,
             name,
             self.identity,
             self.uid,
@@ -253,12 +258,13 @@ impl Segment {
 
 /// Removes the segment `name`: [`DbShmError::Incompatible`] (and nothing
 /// removed) if the name does not name a dbshm segment.
-pub(crate) fn unlink(name: &str) -> Result<()> {
+pub(crate) fn unlink(place: &Path, name: &str) -> Result<()> {
     name::check(name)?;
-    let dir = open::dir(name)?;
+    let dir = open::dir(place, name)?;
     let object = Object::open(&dir, name, name, false)?;
     let (geometry, _) = object.header(name)?;
     unlink_object(
+        &dir,
         name,
         object.identity(),
         object.stat.st_uid,
@@ -267,35 +273,36 @@ pub(crate) fn unlink(name: &str) -> Result<()> {
     )
 }
 
-/// Unlinks `file` if it still names `identity` (checked right before the
-/// unlink: Linux cannot unlink by descriptor; in the sticky /dev/shm only
-/// the owner or root can put another object under the name in between),
-/// then the lock file, if it is the owner's.
+/// Unlinks `file` in `dir` if it still names `identity` (checked right
+/// before the unlink: Linux cannot unlink by descriptor; in a sticky
+/// directory such as /dev/shm, or one only its owner may write, only the
+/// owner or root can put another object under the name in between), then
+/// the lock file, if it is the owner's.
 pub(crate) fn unlink_object(
+    dir: &OwnedFd,
     file: &str,
     identity: Identity,
     uid: u32,
     lock_id: FileId,
     birth: Option<Birth>,
 ) -> Result<()> {
-    let dir = open::dir(file)?;
-    if !open::still_names(&dir, file, identity) {
+    if !open::still_names(dir, file, identity) {
         return Err(DbShmError::NotFound {
             name: file.to_owned(),
         });
     }
-    fs::unlinkat(&dir, file, fs::AtFlags::empty())
+    fs::unlinkat(dir, file, fs::AtFlags::empty())
         .map_err(|e| DbShmError::os(file, "unlink the segment", e))?;
     // The lock file, if it is the one this segment made: the header may
     // name another segment's (anyone who may write the header can).
     let lock = lock_id.lock_name();
-    if let Ok(object) = Object::open(&dir, file, &lock, false) {
+    if let Ok(object) = Object::open(dir, file, &lock, false) {
         if object.stat.st_uid == uid
             && birth.is_some()
             && Birth::read(&object.fd) == birth
-            && open::still_names(&dir, &lock, object.identity())
+            && open::still_names(dir, &lock, object.identity())
         {
-            let _ = fs::unlinkat(&dir, lock.as_str(), fs::AtFlags::empty());
+            let _ = fs::unlinkat(dir, lock.as_str(), fs::AtFlags::empty());
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! the descriptor itself what it is. A path is never checked and then used.
 
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{self, Mode, OFlags};
 use rustix::io::Errno;
@@ -10,8 +11,13 @@ use rustix::io::Errno;
 use crate::layout::{offset, Geometry, DESCRIPTOR_SIZE, HEADER_SIZE, LOCK_ID_SIZE, MAGIC};
 use crate::{DbShmError, Result};
 
-/// Where Linux keeps POSIX shared-memory objects.
+/// Where Linux keeps POSIX shared-memory objects: where segments live
+/// unless a directory is chosen.
 pub(crate) const SHM_DIR: &str = "/dev/shm";
+
+/// The environment variable naming the directory segments live in for
+/// every handle that does not choose one ([`Options::dir`](crate::Options::dir)).
+pub const DIR_ENV: &str = "DBSHM_DIR";
 
 /// The flags of every open: `O_NOFOLLOW` (a link is refused, not followed),
 /// `O_NONBLOCK` (a FIFO opens at once instead of waiting for a writer, and
@@ -21,14 +27,57 @@ const SAFE: OFlags = OFlags::NOFOLLOW
     .union(OFlags::NOCTTY)
     .union(OFlags::CLOEXEC);
 
-/// A descriptor of the segments' directory.
-pub(crate) fn dir(name: &str) -> Result<OwnedFd> {
-    fs::open(
-        SHM_DIR,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| DbShmError::os(name, "open /dev/shm", e))
+/// The directory segments live in: `chosen`, else `$DBSHM_DIR` (if set
+/// and not empty), else /dev/shm.
+pub(crate) fn place(chosen: Option<&Path>) -> PathBuf {
+    match (chosen, std::env::var_os(DIR_ENV)) {
+        (Some(dir), _) => dir.to_owned(),
+        (None, Some(dir)) if !dir.is_empty() => PathBuf::from(dir),
+        (None, _) => PathBuf::from(SHM_DIR),
+    }
+}
+
+/// A descriptor of the directory `place`, checked through it as /dev/shm
+/// would pass: a directory, not a link to one; owned by root or this user;
+/// and, if other users may write it, sticky, so that none of them can
+/// remove or replace a name in it that is not theirs. `name` is the
+/// segment the errors name.
+pub(crate) fn dir(place: &Path, name: &str) -> Result<OwnedFd> {
+    let bad = |reason: String| DbShmError::BadDirectory {
+        name: name.to_owned(),
+        dir: place.to_owned(),
+        reason,
+    };
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let link = || {
+        // For the message only: the open has refused it already.
+        fs::statat(fs::CWD, place, fs::AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| fs::FileType::from_raw_mode(st.st_mode) == fs::FileType::Symlink)
+    };
+    let fd = fs::open(place, flags, Mode::empty()).map_err(|e| match e {
+        // O_DIRECTORY with O_NOFOLLOW refuses a link with ENOTDIR.
+        Errno::LOOP | Errno::NOTDIR if link() => {
+            bad("it is a symbolic link (name the directory it leads to)".into())
+        }
+        Errno::NOTDIR => bad("it is not a directory".into()),
+        Errno::NOENT => bad("it does not exist".into()),
+        e => DbShmError::os(name, "open the segments' directory", e),
+    })?;
+    let st = fs::fstat(&fd).map_err(|e| DbShmError::os(name, "stat the segments' directory", e))?;
+    let me = rustix::process::geteuid().as_raw();
+    let mode = st.st_mode & 0o7777;
+    if st.st_uid != 0 && st.st_uid != me {
+        return Err(bad(format!(
+            "it belongs to uid {}, neither root nor this user",
+            st.st_uid
+        )));
+    }
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(bad(format!(
+            "its mode {mode:04o} lets other users write it, and it is not sticky"
+        )));
+    }
+    Ok(fd)
 }
 
 /// Which object an open reached: the same (device, inode) is the same object.

@@ -251,6 +251,36 @@ int main(int argc, char **argv) {
     expect(dbshm_u8_open(n_dir, &h), DBSHM_ERR_INCOMPATIBLE, "open a directory");
     rmdir(path);
 
+    /* A chosen directory (dbshm_options.dir): used when safe, refused otherwise. */
+    char place[64] = "/tmp/dbshm-test-c-dir-XXXXXX";
+    expect_true(mkdtemp(place) != NULL, "make a directory for segments");
+    const char *n_place = name(prefix, "place");
+    dbshm_options in_place = {0};
+    in_place.dir = place;
+    dbshm_u8 *p = NULL;
+    expect(dbshm_u8_create_with(n_place, shape, 2, &in_place, &p), DBSHM_OK, "create in a chosen directory");
+    snprintf(path, sizeof path, "%s/%s", place, n_place);
+    expect_true(access(path, F_OK) == 0, "the segment is in the chosen directory");
+    snprintf(path, sizeof path, "/dev/shm/%s", n_place);
+    expect_true(access(path, F_OK) != 0, "and not in /dev/shm");
+    dbshm_u8 *q = NULL;
+    in_place.read_only = 1;
+    expect(dbshm_u8_open_with(n_place, &in_place, &q), DBSHM_OK, "open read-only in the chosen directory");
+    dbshm_u8_free(q);
+    dbshm_u8_free(p);
+    expect(dbshm_unlink_in(place, n_place), DBSHM_OK, "unlink_in the chosen directory");
+    expect(dbshm_unlink_in(place, n_place), DBSHM_ERR_NOT_FOUND, "unlink_in again");
+    chmod(place, 0777);
+    expect(dbshm_u8_create_with(n_place, shape, 2, &in_place, &h), DBSHM_ERR_INVALID_ARGUMENT,
+           "create in a world-writable directory");
+    expect_true(strstr(dbshm_last_error(), "not sticky") && strstr(dbshm_last_error(), place),
+                "the message names the directory and why");
+    in_place.dir = "/nonexistent/dbshm";
+    expect(dbshm_u8_create_with(n_place, shape, 2, &in_place, &h), DBSHM_ERR_INVALID_ARGUMENT,
+           "create in a missing directory");
+    expect(dbshm_unlink_in(place, n_place), DBSHM_ERR_INVALID_ARGUMENT, "unlink_in a world-writable directory");
+    rmdir(place);
+
     /* DBSHM_ERR_OS: a segment larger than all of /dev/shm (1 TiB). */
     const size_t terabyte[1] = {(size_t)1 << 40};
     expect(dbshm_u8_create(name(prefix, "huge"), terabyte, 1, &h), DBSHM_ERR_OS, "create a 1 TiB segment");

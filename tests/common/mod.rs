@@ -113,6 +113,19 @@ impl Proc {
         )
     }
 
+    /// [`spawn`](Self::spawn) with `DBSHM_DIR` set to `dir`: the child's
+    /// segments live there, as any program's would.
+    pub fn spawn_in(dir: &std::path::Path, args: &[&str]) -> Proc {
+        let mut command = dbshm_testkit::child::command(args[0]);
+        Proc::start(command.args(&args[1..]).env(dbshm::DIR_ENV, dir), false)
+    }
+
+    /// [`spawn_program`](Self::spawn_program) with `DBSHM_DIR` set to `dir`.
+    pub fn spawn_program_in<S: AsRef<std::ffi::OsStr>>(dir: &std::path::Path, args: &[S]) -> Proc {
+        let mut command = Command::new(&args[0]);
+        Proc::start(command.args(&args[1..]).env(dbshm::DIR_ENV, dir), false)
+    }
+
     /// `args[0]` with the rest as its arguments (this binary's children too).
     pub fn spawn_program<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
         Proc::start(Command::new(&args[0]).args(&args[1..]), false)
