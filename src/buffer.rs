@@ -804,7 +804,11 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// frame. It needs no particular executor (it is tested under tokio and
     /// `futures::executor`): the handle's watcher thread (the one
     /// [`event_fd`](Self::event_fd) uses, started by the first future that
-    /// has to wait) wakes it; it never polls. It takes no timeout: bound it
+    /// has to wait) wakes it, sleeping on the futex meanwhile (a read-only
+    /// handle that can neither count itself nor rely on the segment's
+    /// wake-always flag looks every 2 ms, as `wait` does). It returns the
+    /// latest frame, which may be newer than the next one (frames between
+    /// are skipped, as `wait` skips them). It takes no timeout: bound it
     /// with the runtime's own (`tokio::time::timeout`). Cancel-safe:
     /// dropping it before it completes leaves nothing registered and
     /// consumes no frame.
@@ -1128,7 +1132,11 @@ impl<T: Element> std::fmt::Debug for OwnedPinned<T> {
 impl<T: Element> Drop for DoubleBufferedSharedMemory<T> {
     fn drop(&mut self) {
         // First: the watcher reads the mapping until joined.
-        self.events.stop(self.segment.header());
+        if !self.events.stop(self.segment.header()) {
+            // Dropped by a waker the watcher ran: it reads the mapping
+            // until it sees `stop`, after this returns to it.
+            self.segment.keep_mapped();
+        }
         self.pins.release(&self.segment);
         if self.unlink_on_drop == Some(crate::fork::generation()) {
             // Only the object this handle opened: the name may have been
@@ -1161,6 +1169,7 @@ pub fn monotonic_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use std::future::Future;
+    use std::sync::Mutex;
     use std::task::{Context, Poll, Waker};
 
     use super::*;
@@ -1197,10 +1206,72 @@ mod tests {
             panic!("no frame after a write");
         };
         assert_eq!((info.seq, frame[[0]]), (1, 5));
-        assert_eq!(
-            shm.events.registered(),
-            0,
-            "a completed future left its waker"
+    }
+
+    /// A waker that runs `on_wake` when woken.
+    struct OnWake<F: Fn() + Send + Sync>(F);
+
+    impl<F: Fn() + Send + Sync + 'static> std::task::Wake for OnWake<F> {
+        fn wake(self: Arc<Self>) {
+            (self.0)();
+        }
+    }
+
+    #[test]
+    fn a_waker_that_panics_leaves_the_watcher_waking_the_others() {
+        let shm = segment("async-panic");
+        let panicking = Waker::from(Arc::new(OnWake(|| panic!("an executor's bug"))));
+        let mut first = std::pin::pin!(shm.wait_async(0));
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&panicking))
+            .is_pending());
+        shm.write_slice(&[1; 16]).unwrap();
+        // The watcher ran the panicking waker; the next future still wakes.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let woken = Waker::from(Arc::new(OnWake(move || {
+            let _ = tx.send(());
+        })));
+        let mut second = std::pin::pin!(shm.wait_async(1));
+        assert!(second
+            .as_mut()
+            .poll(&mut Context::from_waker(&woken))
+            .is_pending());
+        shm.write_slice(&[2; 16]).unwrap();
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the watcher died with the panicking waker"
+        );
+    }
+
+    #[test]
+    fn a_waker_that_drops_the_last_handle_does_not_hang_the_watcher() {
+        let shm = segment("async-last");
+        let reader = Arc::new(DoubleBufferedSharedMemory::<u8>::open(shm.name()).unwrap());
+        // A task that owns the handle, dropped (with the handle) by its
+        // waker, as an executor shutting down drops the tasks it wakes.
+        type Task = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+        let task: Arc<Mutex<Option<Task>>> = Arc::new(Mutex::new(None));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waker = {
+            let task = Arc::clone(&task);
+            Waker::from(Arc::new(OnWake(move || {
+                drop(task.lock().unwrap().take());
+                let _ = tx.send(());
+            })))
+        };
+        let mut future: Task = Box::pin(async move {
+            let _ = reader.wait_async(0).await;
+        });
+        assert!(future
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        *task.lock().unwrap() = Some(future);
+        shm.write_slice(&[3; 16]).unwrap();
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the watcher hung dropping the last handle"
         );
     }
 }

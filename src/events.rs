@@ -19,15 +19,19 @@
 //!
 //! Cost: one thread per handle that asked, and one descriptor if it asked
 //! for `event_fd`, kept until the handle is dropped; the writer's wake call
-//! at every publish while one exists (about 0.25 µs). A future holds
-//! nothing but its place in the list, which it leaves when it completes or
-//! is dropped. Dropping the handle stops the thread (waking the futex until
+//! at every publish while one exists (about 0.25 µs). A future holds its
+//! place in the list (and a reference to it), which it leaves when it
+//! completes or is dropped. The watcher runs the futures' wakers: one that
+//! panics is caught there, and one that drops the handle's last owner
+//! leaves the mapping in place for the watcher, which then ends (a
+//! mapping kept until the process exits). Dropping the handle stops the thread (waking the futex until
 //! the thread is gone, which also wakes, harmlessly, every other waiter of
 //! the segment) and joins it before the mapping goes.
 //!
 //! A forked child has no watcher thread (threads do not survive `fork`),
 //! and its copy of the eventfd is closed (a [`ForkSafeFd`]): its first
-//! `event_fd` or async wait starts a watcher (and a descriptor) of its own.
+//! `event_fd` or async wait starts a watcher of its own (and `event_fd` a
+//! descriptor).
 
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
@@ -191,17 +195,24 @@ impl Events {
     }
 
     /// Stops and joins the watcher, if this process has one; the handle
-    /// calls it before its mapping goes. `header` wakes it.
-    pub(crate) fn stop(&self, header: &Header) {
+    /// calls it before its mapping goes. `header` wakes it. False if the
+    /// caller is the watcher thread itself (a waker it ran dropped the
+    /// handle's last owner): it stops after the caller returns, and reads
+    /// the mapping until then, so the caller must leave the mapping be.
+    #[must_use]
+    pub(crate) fn stop(&self, header: &Header) -> bool {
         let Some(w) = self.0.lock().take() else {
-            return;
+            return true;
         };
         if w.generation != fork::generation() {
             std::mem::forget(w); // a forked child's copy: no thread to join
-            return;
+            return true;
         }
         // Release: the thread's Acquire load after its wake sees it.
         w.stop.store(true, Ordering::Release);
+        if w.thread.thread().id() == std::thread::current().id() {
+            return false; // ends once this call's caller returns to it
+        }
         // Woken until it is gone: a wake between its look at `stop` and its
         // sleep finds nobody asleep, and the word it sleeps on is unchanged.
         let mut turns = 0u32;
@@ -221,6 +232,7 @@ impl Events {
         let _ = w.thread.join();
         // The descriptor closes with the last `Arc<Announced>`: the
         // thread's is gone, and no future outlives the handle it borrows.
+        true
     }
 }
 
@@ -293,7 +305,14 @@ impl Future for NextFrame<'_> {
             this.withdraw();
             return Poll::Ready(Ok(()));
         }
-        let announced = match this.events.announced(&this.watched) {
+        // The list it is in already, unless that is a forked parent's: no
+        // lock for a poll after the first.
+        let current = this
+            .registered
+            .as_ref()
+            .filter(|(a, _)| a.generation == fork::generation())
+            .map(|(a, _)| Arc::clone(a));
+        let announced = match current.map_or_else(|| this.events.announced(&this.watched), Ok) {
             Ok(announced) => announced,
             Err(e) => return Poll::Ready(Err(e)),
         };

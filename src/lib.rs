@@ -59,7 +59,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> dbshm::Result<()> {
 //! let camera = Arc::new(DoubleBufferedSharedMemory::<u8>::open_readonly("camera")?);
-//! tokio::spawn(follow(camera));
+//! tokio::spawn(follow(camera)).await.expect("the task")?;
 //! # Ok(())
 //! # }
 //! ```

@@ -41,22 +41,37 @@ impl Wakers {
     /// Registers `waker` for the future `key` (0 if it has none yet: it
     /// gets one), replacing the one it registered before.
     fn register(&self, key: &mut u64, waker: &Waker) {
-        let mut list = self.list();
-        if *key == 0 {
-            list.last_key += 1;
-            *key = list.last_key;
-        } else if let Some((_, old)) = list.wakers.iter_mut().find(|(k, _)| k == key) {
-            old.clone_from(waker);
-            return;
-        }
-        list.wakers.push((*key, waker.clone()));
+        let replaced = {
+            let mut list = self.list();
+            if *key == 0 {
+                list.last_key += 1;
+                *key = list.last_key;
+            }
+            match list.wakers.iter_mut().find(|(k, _)| k == key) {
+                Some((_, old)) if old.will_wake(waker) => None,
+                Some((_, old)) => Some(std::mem::replace(old, waker.clone())),
+                None => {
+                    list.wakers.push((*key, waker.clone()));
+                    None
+                }
+            }
+        };
+        // Dropped after the lock: a waker's drop is code of its executor's,
+        // which could reach this very list.
+        drop_outside(replaced);
     }
 
     /// Withdraws the future `key`: it no longer waits (done, or dropped).
     pub(crate) fn withdraw(&self, key: u64) {
-        if key != 0 {
-            self.list().wakers.retain(|(k, _)| *k != key);
+        if key == 0 {
+            return;
         }
+        let withdrawn = {
+            let mut list = self.list();
+            let at = list.wakers.iter().position(|(k, _)| *k == key);
+            at.map(|at| list.wakers.swap_remove(at))
+        };
+        drop_outside(withdrawn); // as in `register`
     }
 
     #[cfg(all(test, not(loom)))]
@@ -74,7 +89,13 @@ impl Wakers {
         }
         *seen = latest;
         let woken = std::mem::take(&mut self.list().wakers);
-        woken.into_iter().for_each(|(_, w)| w.wake());
+        for (_, waker) in woken {
+            // An executor's waker that panics must not end the watcher,
+            // which every other future and the descriptor of the handle
+            // depend on: its panic is its own (and was reported by the
+            // panic hook); the others are still woken.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
+        }
         true
     }
 
@@ -90,5 +111,14 @@ impl Wakers {
     ) -> bool {
         self.register(key, waker);
         !mutated(&mutation::SKIP_ASYNC_RECHECK) && protocol::latest_seq(header) > after_seq
+    }
+}
+
+/// Drops what was taken out of the list, after its lock: a waker's drop
+/// runs its executor's code. A panic there is the executor's, and is not
+/// carried into the watcher or a poll.
+fn drop_outside<T>(taken: Option<T>) {
+    if let Some(taken) = taken {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(taken)));
     }
 }

@@ -200,8 +200,11 @@ fn forked_watcher(args: &[String]) {
             emit(&json!({ "ready": true }));
             readable(own, 10_000) && r.latest_seq() > before
         } else {
+            // Registered (its watcher started) before the test may write.
+            let mut waiting = std::pin::pin!(r.wait_async(before));
+            let first = waiting.as_mut().now_or_never();
             emit(&json!({ "ready": true }));
-            matches!(block_on_within(10, r.wait_async(before)), Some(Ok(_)))
+            first.is_none() && matches!(block_on_within(10, waiting), Some(Ok(_)))
         };
         emit(&json!({ "woken": woken }));
         0
@@ -257,6 +260,11 @@ fn cycle_handles(args: &[String]) {
     for _ in 0..count {
         let r = Shm::open_readonly(&args[0]).unwrap();
         watch(&r);
+    }
+    // A joined thread may still be listed for a moment.
+    let settled = Instant::now() + Duration::from_secs(2);
+    while entries("task") > threads && Instant::now() < settled {
+        std::thread::sleep(Duration::from_millis(10));
     }
     emit(&json!({
         "threads": threads, "threads_after": entries("task"),
@@ -318,13 +326,15 @@ async fn before<F: std::future::Future>(limit: Duration, wait: F) -> Option<F::O
 }
 
 /// Follows `shm` with `wait_into_async`, verifying every frame, until no
-/// frame comes for `quiet`.
-async fn follow(shm: &Shm, quiet: Duration) -> Result<Followed, String> {
+/// frame comes for `quiet` (the first frame may take `start`: the writer
+/// processes are started after the task).
+async fn follow(shm: &Shm, start: Duration, quiet: Duration) -> Result<Followed, String> {
     let mut out = vec![0u8; shm.len()];
     let mut seen = Followed::default();
     loop {
         let wait = shm.wait_into_async(seen.last, &mut out);
-        let info = match before(quiet, wait).await {
+        let limit = if seen.frames == 0 { start } else { quiet };
+        let info = match before(limit, wait).await {
             None => return Ok(seen),
             Some(got) => got.map_err(|e| e.to_string())?,
         };
@@ -354,7 +364,9 @@ fn tokio_tasks_follow_three_segments_written_flat_out() -> Result<(), Failed> {
         .iter()
         .map(|seg| {
             let shm = std::sync::Arc::new(Shm::open_readonly(seg.name()).unwrap());
-            runtime.spawn(async move { follow(&shm, Duration::from_secs(3)).await })
+            runtime.spawn(async move {
+                follow(&shm, Duration::from_secs(20), Duration::from_secs(3)).await
+            })
         })
         .collect();
     let writers: Vec<Proc> = segs
@@ -430,7 +442,9 @@ fn a_future_under_futures_executor_wakes_for_a_frame_and_cancels_cleanly() -> Re
         let never = r.wait_async(last).fuse();
         let there = r.wait_into_async(last - 1, &mut out).fuse();
         futures::pin_mut!(never, there);
-        futures::select! {
+        // `never` first, so that it is polled (and registers) before the
+        // other completes and it is dropped.
+        futures::select_biased! {
             _ = never => None,
             info = there => Some(info),
         }
@@ -470,9 +484,12 @@ fn a_tokio_timeout_bounds_an_async_wait_and_a_dead_writer_wakes_no_future() -> R
         let r = std::sync::Arc::clone(&r);
         runtime.spawn(async move { r.wait_async(1).await })
     };
+    // The task runs (and registers) while the runtime sleeps, before the
+    // kill and after it.
+    let nap = |ms| runtime.block_on(async { tokio::time::sleep(Duration::from_millis(ms)).await });
+    nap(100);
     writer.kill();
-    // The task runs (and registers) while the runtime sleeps.
-    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    nap(300);
     check(!waiting.is_finished(), || {
         "the writer's death completed a wait".to_string()
     })?;

@@ -13,6 +13,8 @@ use crate::{DbShmError, Result};
 pub(crate) struct Mapping {
     base: NonNull<u8>,
     size: usize,
+    /// Left mapped on drop: a thread that is still running reads it.
+    kept: bool,
 }
 
 // SAFETY: the mapping is owned by this value and lives until drop; all access
@@ -36,7 +38,16 @@ impl Mapping {
         let ptr = unsafe { mm::mmap(std::ptr::null_mut(), size, prot, MapFlags::SHARED, fd, 0) }
             .map_err(|e| DbShmError::os(name, "map the segment", e))?;
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
-        Ok(Mapping { base, size })
+        Ok(Mapping {
+            base,
+            size,
+            kept: false,
+        })
+    }
+
+    /// Leaves the bytes mapped when this is dropped, until the process ends.
+    pub(crate) fn keep(&mut self) {
+        self.kept = true;
     }
 
     /// The header at the start of the mapping.
@@ -73,6 +84,9 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         // SAFETY: `base` and `size` are a mapping made by `Mapping::new`, and
         // no reference into it outlives `self`.
         unsafe {

@@ -143,6 +143,15 @@ impl Segment {
         }
     }
 
+    /// Leaves the segment's mappings in place when it is dropped, for a
+    /// thread that still reads them (see `Events::stop`).
+    pub(crate) fn keep_mapped(&mut self) {
+        self.map.keep();
+        if let Some(map) = &mut self.waiter_map {
+            map.keep();
+        }
+    }
+
     /// Whether the mapping may be written.
     pub(crate) fn writable(&self) -> bool {
         self.writable
