@@ -158,7 +158,8 @@ impl Options {
         shape: impl IntoDimension,
     ) -> Result<DoubleBufferedSharedMemory<T>> {
         let geometry = self.geometry::<T>(name, shape.into_dimension().slice())?;
-        let segment = Segment::create(&self.place(), name, &geometry, self.create_mode())?;
+        let (segment, geometry) =
+            Segment::create(&self.place(), name, &geometry, self.create_mode())?;
         DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
     }
 
@@ -193,7 +194,7 @@ impl Options {
                 Err(e) => return Err(e),
             }
             match Segment::create(&self.place(), name, &geometry, self.create_mode()) {
-                Ok(segment) => {
+                Ok((segment, geometry)) => {
                     return DoubleBufferedSharedMemory::from_created(name, segment, geometry, self)
                 }
                 Err(e @ DbShmError::AlreadyExists { .. }) => last = Some(e),

@@ -16,8 +16,8 @@
 //! | 24 | 4 | `ndim` | `u32`, 1 to [`MAX_NDIM`] |
 //! | 28 | 4 | `nbuffers` | `u32`, 2 to [`MAX_BUFFERS`] |
 //! | 32 | 128 | `shape` | `u64[16]`, row-major (C order); entries past `ndim` are 0 |
-//! | 160 | 8 | `first_buffer` | `u64`, byte offset of buffer 0: [`HEADER_SIZE`] |
-//! | 168 | 8 | `buffer_stride` | `u64`, bytes from one buffer to the next: `frame_bytes` rounded up to [`ALIGN`] |
+//! | 160 | 8 | `first_buffer` | `u64`, byte offset of buffer 0: [`HEADER_SIZE`], or the huge page size (see below) |
+//! | 168 | 8 | `buffer_stride` | `u64`, bytes from one buffer to the next: `frame_bytes` rounded up to [`ALIGN`], or to the huge page size |
 //! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
 //! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
 //! | 192 | 4 | `init` | `u32` [`INIT_READY`]: the creator writes the whole descriptor before the segment gets its name |
@@ -42,7 +42,12 @@
 //!
 //! Record r's owner holds an exclusive lock on byte 2 + r of the segment. The
 //! buffers follow the header, each starting on an [`ALIGN`] boundary; the
-//! writer fills any buffer but the latest's. Groups of fields written by different
+//! writer fills any buffer but the latest's. In a directory whose
+//! filesystem backs files with huge pages, a frame of one huge page or more
+//! gets buffers that start on huge-page boundaries: `first_buffer` and
+//! `buffer_stride` are then multiples of the huge page size. Readers take
+//! both from the header, checked: multiples of [`ALIGN`], the first buffer
+//! after the header, each buffer at least a frame, all inside `total_size`. Groups of fields written by different
 //! parties at different times sit 128 bytes apart, so that neither a cache line
 //! nor an adjacent-line prefetch pair is shared between them.
 
@@ -53,7 +58,7 @@ use crate::Dtype;
 /// First eight bytes of every segment: "DBSHM_V1" read as a big-endian `u64`.
 pub const MAGIC: u64 = u64::from_be_bytes(*b"DBSHM_V1");
 /// Version of this layout; a segment of another version is refused.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 /// Bytes of the header, before the first buffer: the protocol's page and
 /// the page reserved for pinned reads.
 pub const HEADER_SIZE: usize = 8192;
@@ -345,7 +350,9 @@ pub(crate) struct Geometry {
     pub(crate) frame_bytes: usize,
     /// Buffers, [`MIN_BUFFERS`] to [`MAX_BUFFERS`].
     pub(crate) nbuffers: usize,
-    /// Bytes from one buffer to the next; buffer 0 is at [`HEADER_SIZE`].
+    /// Byte offset of buffer 0: [`HEADER_SIZE`], or a huge page's size.
+    pub(crate) first_buffer: usize,
+    /// Bytes from one buffer to the next.
     pub(crate) buffer_stride: usize,
     pub(crate) total_size: usize,
     /// The header's `flags`.
@@ -369,6 +376,19 @@ impl Geometry {
         shape: &[usize],
         nbuffers: usize,
     ) -> Result<Geometry, ShapeError> {
+        Geometry::with_huge_pages(dtype, shape, nbuffers, None)
+    }
+
+    /// [`new`](Self::new) for a filesystem that backs files with huge
+    /// pages of `huge` bytes: a frame of one huge page or more gets buffers
+    /// on huge-page boundaries, so that huge pages can back them whole; a
+    /// smaller frame, and `None`, keeps [`ALIGN`].
+    pub(crate) fn with_huge_pages(
+        dtype: Dtype,
+        shape: &[usize],
+        nbuffers: usize,
+        huge: Option<usize>,
+    ) -> Result<Geometry, ShapeError> {
         assert!((MIN_BUFFERS..=MAX_BUFFERS).contains(&nbuffers));
         if shape.is_empty() {
             return Err(ShapeError::NoDimensions);
@@ -384,10 +404,14 @@ impl Geometry {
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or(ShapeError::TooLarge)?;
         let frame_bytes = len.checked_mul(dtype.size()).ok_or(ShapeError::TooLarge)?;
-        let stride = round_up(frame_bytes, ALIGN).ok_or(ShapeError::TooLarge)?;
+        let align = huge
+            .filter(|&h| h.is_power_of_two() && h > ALIGN && frame_bytes >= h)
+            .unwrap_or(ALIGN);
+        let first_buffer = round_up(HEADER_SIZE, align).ok_or(ShapeError::TooLarge)?;
+        let stride = round_up(frame_bytes, align).ok_or(ShapeError::TooLarge)?;
         let total_size = stride
             .checked_mul(nbuffers)
-            .and_then(|b| b.checked_add(HEADER_SIZE))
+            .and_then(|b| b.checked_add(first_buffer))
             .filter(|&t| t <= isize::MAX as usize && u64::try_from(t).is_ok())
             .ok_or(ShapeError::TooLarge)?;
         Ok(Geometry {
@@ -396,6 +420,7 @@ impl Geometry {
             len,
             frame_bytes,
             nbuffers,
+            first_buffer,
             buffer_stride: stride,
             total_size,
             flags: 0,
@@ -404,9 +429,21 @@ impl Geometry {
         })
     }
 
+    /// This geometry with its buffers placed for huge pages of `huge` bytes,
+    /// as [`with_huge_pages`](Self::with_huge_pages) places them.
+    pub(crate) fn placed_for(&self, huge: Option<usize>) -> Result<Geometry, ShapeError> {
+        let placed = Geometry::with_huge_pages(self.dtype, &self.shape, self.nbuffers, huge)?;
+        Ok(Geometry {
+            first_buffer: placed.first_buffer,
+            buffer_stride: placed.buffer_stride,
+            total_size: placed.total_size,
+            ..self.clone()
+        })
+    }
+
     /// Byte offset of buffer `i` in the segment.
     pub(crate) fn buffer_offset(&self, i: usize) -> usize {
-        HEADER_SIZE + i * self.buffer_stride
+        self.first_buffer + i * self.buffer_stride
     }
 
     /// Writes the descriptor of a new segment's header, `init` included (a
@@ -424,7 +461,10 @@ impl Geometry {
         for (i, &d) in self.shape.iter().enumerate() {
             put(offset::SHAPE + 8 * i, &(d as u64).to_ne_bytes());
         }
-        put(offset::FIRST_BUFFER, &(HEADER_SIZE as u64).to_ne_bytes());
+        put(
+            offset::FIRST_BUFFER,
+            &(self.first_buffer as u64).to_ne_bytes(),
+        );
         put(
             offset::BUFFER_STRIDE,
             &(self.buffer_stride as u64).to_ne_bytes(),
@@ -517,31 +557,50 @@ impl Geometry {
             .try_into()
             .unwrap();
 
-        let fields = [
-            ("first buffer", u64_at(offset::FIRST_BUFFER), HEADER_SIZE),
-            (
-                "buffer stride",
-                u64_at(offset::BUFFER_STRIDE),
-                expected.buffer_stride,
-            ),
-            (
-                "frame size",
-                u64_at(offset::FRAME_BYTES),
-                expected.frame_bytes,
-            ),
-            (
-                "total size",
-                u64_at(offset::TOTAL_SIZE),
-                expected.total_size,
-            ),
-        ];
-        for (what, found, want) in fields {
-            if found != want as u64 {
-                return Err(format!(
-                    "{what} is {found}, expected {want} for shape {shape:?}"
-                ));
-            }
+        let frame_bytes = u64_at(offset::FRAME_BYTES);
+        if frame_bytes != expected.frame_bytes as u64 {
+            return Err(format!(
+                "frame size is {frame_bytes}, expected {} for shape {shape:?}",
+                expected.frame_bytes
+            ));
         }
+        // Where the buffers are is the creator's choice (huge pages or
+        // not); that they lie after the header, aligned, a frame each and
+        // inside the segment is checked.
+        let (first, stride) = (u64_at(offset::FIRST_BUFFER), u64_at(offset::BUFFER_STRIDE));
+        if first < HEADER_SIZE as u64 || first % ALIGN as u64 != 0 {
+            return Err(format!(
+                "first buffer is at {first}: not a multiple of {ALIGN} after the {HEADER_SIZE}-byte header"
+            ));
+        }
+        if stride < frame_bytes || stride % ALIGN as u64 != 0 {
+            return Err(format!(
+                "buffer stride is {stride}: not a multiple of {ALIGN} holding a frame of {frame_bytes} bytes"
+            ));
+        }
+        let total = u64_at(offset::TOTAL_SIZE);
+        let end = stride
+            .checked_mul(nbuffers as u64)
+            .and_then(|b| b.checked_add(first));
+        if end != Some(total) {
+            return Err(format!(
+                "total size is {total}, but the first buffer at {first} and the buffer stride {stride} \
+                 for {nbuffers} buffers make {end:?}"
+            ));
+        }
+        let (Ok(first), Ok(stride), Ok(total)) = (
+            usize::try_from(first),
+            usize::try_from(stride),
+            usize::try_from(total),
+        ) else {
+            return Err(format!("total size {total} does not fit this machine"));
+        };
+        if total > isize::MAX as usize {
+            return Err(format!("total size {total} does not fit this machine"));
+        }
+        expected.first_buffer = first;
+        expected.buffer_stride = stride;
+        expected.total_size = total;
         if object_size < expected.total_size as u64 {
             return Err(format!(
                 "the object is {object_size} bytes but its header describes {} (truncated)",
@@ -560,6 +619,32 @@ mod tests {
         let mut b = [0u8; DESCRIPTOR_SIZE];
         g.write_descriptor(&mut b);
         b
+    }
+
+    #[test]
+    fn big_frames_get_huge_page_buffers_and_small_ones_keep_theirs() {
+        const HUGE: usize = 2 << 20;
+        let big = Geometry::with_huge_pages(Dtype::U8, &[1080, 1920, 3], 3, Some(HUGE)).unwrap();
+        assert_eq!((big.first_buffer, big.buffer_stride), (HUGE, 3 * HUGE));
+        assert_eq!(big.total_size, HUGE + 3 * 3 * HUGE);
+        let mut b = [0u8; DESCRIPTOR_SIZE];
+        big.write_descriptor(&mut b);
+        assert_eq!(Geometry::parse(&b, big.total_size as u64), Ok(big.clone()));
+        let small = Geometry::with_huge_pages(Dtype::U8, &[100, 100, 3], 2, Some(HUGE)).unwrap();
+        assert_eq!(small, Geometry::new(Dtype::U8, &[100, 100, 3], 2).unwrap());
+        // A stride that is no multiple of the page, or buffers past the end.
+        let mut bad = b;
+        bad[offset::BUFFER_STRIDE..offset::BUFFER_STRIDE + 8]
+            .copy_from_slice(&(3 * HUGE as u64 + 1).to_ne_bytes());
+        assert!(Geometry::parse(&bad, big.total_size as u64)
+            .unwrap_err()
+            .contains("buffer stride"));
+        let mut bad = b;
+        bad[offset::FIRST_BUFFER..offset::FIRST_BUFFER + 8]
+            .copy_from_slice(&(2 * HUGE as u64).to_ne_bytes());
+        assert!(Geometry::parse(&bad, u64::MAX)
+            .unwrap_err()
+            .contains("total size"));
     }
 
     #[test]

@@ -523,12 +523,12 @@ fn a_corrupted_header_is_incompatible() {
 
 #[test]
 fn a_segment_of_the_previous_layout_is_refused_saying_so() {
-    let seg = TestSegment::new("layout-v2");
+    let seg = TestSegment::new("layout-v3");
     drop(Shm::<u8>::new(seg.name(), [64]).unwrap());
     let fd = open_to_damage(seg.name());
     let version = dbshm::layout::offset::VERSION as u64;
-    rustix::io::pwrite(&fd, &2u32.to_ne_bytes(), version).unwrap();
-    expect_incompatible(seg.name(), "layout version 2");
+    rustix::io::pwrite(&fd, &3u32.to_ne_bytes(), version).unwrap();
+    expect_incompatible(seg.name(), "layout version 3");
     expect_incompatible(seg.name(), "create it again");
 }
 

@@ -25,6 +25,7 @@ fn main() {
         a_directory_others_may_write_is_refused_unless_sticky,
         a_link_a_file_or_nothing_is_refused_as_a_directory,
         a_directory_of_another_user_is_refused,
+        big_frames_are_on_huge_pages_in_a_huge_page_tmpfs,
     ];
     let roles = common::roles![read_one, write_pattern, read_pattern];
     common::run_tests_or_child(&roles, trials);
@@ -130,29 +131,34 @@ fn a_segment_in_a_chosen_directory_is_shared_through_dbshm_dir() -> Result<(), F
 
 fn frames_stay_whole_in_a_chosen_directory_and_survive_a_killed_writer() -> Result<(), Failed> {
     let dir = TestDir::new("frames");
-    let name = name("frames");
+    frames_stay_whole_and_survive_a_killed_writer(dir.path(), &name("frames"))
+}
+
+/// A 1080p writer process flat out in `dir`, two verifying readers, the
+/// writer killed with SIGKILL and a successor: 0 torn, nothing backwards.
+fn frames_stay_whole_and_survive_a_killed_writer(dir: &Path, name: &str) -> Result<(), Failed> {
     let owner = Options::new()
-        .dir(dir.path())
-        .create::<u8>(&name, [1080, 1920, 3])?;
+        .dir(dir)
+        .create::<u8>(name, [1080, 1920, 3])?;
     drop(owner);
-    let mut writer = Proc::spawn_in(dir.path(), &["write_pattern", &name, "0"]);
+    let mut writer = Proc::spawn_in(dir, &["write_pattern", name, "0"]);
     writer.expect("started")?;
     let readers: Vec<Proc> = (0..2)
-        .map(|_| Proc::spawn_in(dir.path(), &["read_pattern", &name, "1500"]))
+        .map(|_| Proc::spawn_in(dir, &["read_pattern", name, "1500"]))
         .collect();
     std::thread::sleep(Duration::from_millis(700));
     writer.kill(); // SIGKILL, at whatever point of a frame it is
-    let mut successor = Proc::spawn_in(dir.path(), &["write_pattern", &name, "600"]);
+    let mut successor = Proc::spawn_in(dir, &["write_pattern", name, "600"]);
     successor.expect("started")?;
     for reader in readers {
         let report = reader.report()?;
-        check_tally(&report, 2, "a reader in the chosen directory")?;
+        check_tally(&report, 2, &format!("a reader in {dir:?}"))?;
     }
     let written = successor.report()?;
     check(written.count("written") > 0, || {
         format!("the successor wrote nothing: {written}")
     })?;
-    Options::new().dir(dir.path()).unlink(&name)?;
+    Options::new().dir(dir).unlink(name)?;
     Ok(())
 }
 
@@ -233,4 +239,118 @@ fn a_directory_of_another_user_is_refused() -> Result<(), Failed> {
     let message = refusal(Options::new().dir(&theirs).create::<u8>(&name, [8]));
     let message = message.ok_or("root created a segment in nobody's directory")?;
     check(message.contains("uid 65534"), || message.clone())
+}
+
+/// A tmpfs mounted with `huge=always` on a test directory, unmounted (and
+/// the directory removed) when dropped.
+struct HugeMount(TestDir);
+
+impl HugeMount {
+    /// `None`, saying why, where this process may not mount one.
+    fn new(tag: &str) -> Option<HugeMount> {
+        let dir = TestDir::new(tag);
+        let mounted = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "huge=always,size=256m,mode=0700",
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(HugeMount(dir)),
+            Ok(out) => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                println!(
+                    "skipped: mount -t tmpfs -o huge=always failed: {}",
+                    why.trim()
+                );
+                None
+            }
+            Err(e) => {
+                println!("skipped: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for HugeMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Kilobytes of `field` (`ShmemPmdMapped`, `Rss`) in this process's
+/// mapping of `path`, from /proc/self/smaps.
+fn smaps_kb(path: &Path, field: &str) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let (mut ours, mut kb) = (false, 0);
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        // A mapping's first line: "start-end perms offset dev inode path".
+        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            ours = line.ends_with(&*path.to_string_lossy());
+        } else if ours && first == format!("{field}:") {
+            let n = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok());
+            kb += n.unwrap_or(0);
+        }
+    }
+    kb
+}
+
+fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
+    if !root_or_skip("big_frames_are_on_huge_pages_in_a_huge_page_tmpfs") {
+        return Ok(());
+    }
+    let Some(mount) = HugeMount::new("huge") else {
+        return Ok(());
+    };
+    let dir = mount.0.path();
+    let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+    let huge: usize = std::fs::read_to_string(sysfs)?.trim().parse()?;
+    // A 1080p frame: buffers on huge-page boundaries, backed by huge pages.
+    let big = name("huge-big");
+    let shm = Options::new()
+        .dir(dir)
+        .create::<u8>(&big, [1080, 1920, 3])?;
+    let offsets = dbshm::inspect_in(dir, &big)?.buffer_offsets;
+    check(offsets.iter().all(|o| o % huge == 0), || {
+        format!("buffer offsets {offsets:?} are not multiples of {huge}")
+    })?;
+    for i in 0..3u8 {
+        shm.write_slice(&vec![i; shm.len()])?;
+    }
+    let (on_huge, rss) = (
+        smaps_kb(&dir.join(&big), "ShmemPmdMapped"),
+        smaps_kb(&dir.join(&big), "Rss"),
+    );
+    println!("1080p segment on huge=always: {on_huge} kB of {rss} kB mapped on huge pages");
+    // Two buffers written, three whole huge pages each at least.
+    check(on_huge >= 2 * 3 * (huge as u64 / 1024), || {
+        format!("only {on_huge} kB of {rss} kB on huge pages")
+    })?;
+    // A 30 KB frame keeps the small layout (the mount may still give the
+    // file huge pages: on `huge=always` every file takes them).
+    let small = name("huge-small");
+    let little = Options::new()
+        .dir(dir)
+        .create::<u8>(&small, [100, 100, 3])?;
+    let offsets = dbshm::inspect_in(dir, &small)?.buffer_offsets;
+    check(offsets[0] == dbshm::layout::HEADER_SIZE, || {
+        format!("a 30 KB frame's buffers at {offsets:?}")
+    })?;
+    drop((shm, little));
+    for n in [&big, &small] {
+        Options::new().dir(dir).unlink(n)?;
+    }
+    // Across processes there, and a killed writer.
+    frames_stay_whole_and_survive_a_killed_writer(dir, &name("huge-frames"))
 }

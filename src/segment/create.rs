@@ -30,7 +30,7 @@ impl Segment {
         name: &str,
         geometry: &Geometry,
         mode: u32,
-    ) -> Result<Segment> {
+    ) -> Result<(Segment, Geometry)> {
         name::check(name)?;
         if mode & OWNER_RW != OWNER_RW {
             return Err(DbShmError::InvalidMode {
@@ -40,6 +40,15 @@ impl Segment {
             });
         }
         let dir = open::dir(place, name)?;
+        // Buffers on huge-page boundaries where the directory's filesystem
+        // can back them with huge pages.
+        let geometry = &geometry
+            .placed_for(open::huge_page_size(&dir))
+            .map_err(|e| DbShmError::InvalidShape {
+                name: name.to_owned(),
+                shape: geometry.shape.clone(),
+                reason: e.reason(),
+            })?;
         // Fresh ids again if `remove_leftovers` took the lock file between
         // its creation and its marking: only a cleaner racing this very
         // instant gets there.
@@ -64,6 +73,7 @@ impl Segment {
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
             let map = Mapping::new(name, new.fd(), geometry.total_size, true)?;
+            map.advise_huge(&geometry);
             match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
@@ -78,14 +88,8 @@ impl Segment {
             // child another thread is forking or spawning has a copy of the
             // descriptor.
             let _ = liveness::release(lock.keep(), liveness::CREATING);
-            return Ok(Segment::attach(
-                dir,
-                Object { fd, stat },
-                map,
-                true,
-                None,
-                &geometry,
-            ));
+            let segment = Segment::attach(dir, Object { fd, stat }, map, true, None, &geometry);
+            return Ok((segment, geometry));
         }
         Err(DbShmError::Os {
             name: name.to_owned(),

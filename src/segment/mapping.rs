@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 
 use rustix::mm::{self, MapFlags, ProtFlags};
 
-use crate::layout::{offset, Header, PinPage};
+use crate::layout::{offset, Geometry, Header, PinPage, HEADER_SIZE};
 use crate::{DbShmError, Result};
 
 /// The first `size` bytes of a segment, mapped shared.
@@ -43,6 +43,30 @@ impl Mapping {
             size,
             kept: false,
         })
+    }
+
+    /// Asks for huge pages for the buffers, if they start on huge-page
+    /// boundaries (see `Geometry::with_huge_pages`): needed on a tmpfs
+    /// mounted `huge=advise`, harmless elsewhere (an error, such as EINVAL
+    /// where transparent huge pages are off, leaves small pages).
+    pub(crate) fn advise_huge(&self, geometry: &Geometry) {
+        if geometry.first_buffer == HEADER_SIZE || self.size < geometry.total_size {
+            return;
+        }
+        let len = geometry.total_size - geometry.first_buffer;
+        // SAFETY: the range lies inside this mapping (checked above), and
+        // the advice changes no contents: it only lets the kernel back the
+        // range with huge pages.
+        let _ = unsafe {
+            mm::madvise(
+                self.base
+                    .as_ptr()
+                    .add(geometry.first_buffer)
+                    .cast::<c_void>(),
+                len,
+                mm::Advice::LinuxHugepage,
+            )
+        };
     }
 
     /// Leaves the bytes mapped when this is dropped, until the process ends.

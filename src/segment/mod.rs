@@ -55,6 +55,7 @@ impl Segment {
         let object = Object::open(&dir, name, name, writable)?;
         let (geometry, _) = object.header(name)?;
         let map = Mapping::new(name, &object.fd, geometry.total_size, writable)?;
+        map.advise_huge(&geometry);
         let waiter_map = if writable {
             None
         } else {

@@ -80,6 +80,42 @@ pub(crate) fn dir(place: &Path, name: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The size of the huge pages that may back files in the directory `dir`:
+/// the transparent huge page size the kernel reports, for a tmpfs mounted
+/// with `huge=always`, `within_size` or `advise`. `None` anywhere else,
+/// /dev/shm included (mounted without `huge=`, it gives small pages
+/// whatever `shmem_enabled` says). Read from the kernel, never assumed.
+pub(crate) fn huge_page_size(dir: &OwnedFd) -> Option<usize> {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let fs = fs::fstatfs(dir).ok()?;
+    if fs.f_type as i64 != TMPFS_MAGIC || !tmpfs_gives_huge_pages(dir)? {
+        return None;
+    }
+    let size = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+    size.ok()?.trim().parse().ok()
+}
+
+/// Whether the tmpfs mount `dir` is on was mounted with huge pages, from
+/// the super block options in /proc/self/mountinfo of the mount whose
+/// device is `dir`'s (bind mounts of one tmpfs share them).
+fn tmpfs_gives_huge_pages(dir: &OwnedFd) -> Option<bool> {
+    let st = fs::fstat(dir).ok()?;
+    let (major, minor) = (fs::major(st.st_dev), fs::minor(st.st_dev));
+    let device = format!("{major}:{minor}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = mounts
+        .lines()
+        .find(|l| l.split(' ').nth(2) == Some(device.as_str()))?;
+    // ... " - tmpfs tmpfs rw,size=...,huge=always"
+    let (_, after) = line.split_once(" - ")?;
+    let options = after.split(' ').nth(2)?;
+    Some(
+        options
+            .split(',')
+            .any(|o| matches!(o, "huge=always" | "huge=within_size" | "huge=advise")),
+    )
+}
+
 /// Which object an open reached: the same (device, inode) is the same object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Identity {
