@@ -69,22 +69,31 @@ pub(crate) struct Watched<'a> {
 }
 
 struct Watcher {
-    /// The fork generation of the process the thread runs in.
-    generation: u64,
     announced: Arc<Announced>,
-    stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
-/// Where the thread announces frames; closed (the descriptor) when the
+/// What the thread shares with its handle and the futures: where it
+/// announces frames, and when to stop; closed (the descriptor) when the
 /// thread and every future are done with it.
 #[derive(Default)]
 struct Announced {
     /// Set once, by the first `event_fd`.
     fd: OnceLock<ForkSafeFd>,
     wakers: Wakers,
+    /// Set by the handle's drop (`Events::stop`).
+    stop: AtomicBool,
     /// The fork generation of the process whose watcher this is.
     generation: u64,
+}
+
+impl Announced {
+    /// Whether the watcher is this process's: a forked child's copy has no
+    /// thread behind it, and its list may be locked by a thread the child
+    /// does not have.
+    fn is_ours(&self) -> bool {
+        self.generation == fork::generation()
+    }
 }
 
 /// What the thread reads: the handle's mapping, which outlives it.
@@ -95,8 +104,9 @@ struct Mapped {
 }
 
 // SAFETY: the pointers are into the handle's mapping, which the handle
-// keeps until it has joined the thread (`Events::stop`); the header's
-// fields that change are atomics.
+// keeps until it has joined the thread, or, when the thread itself drops
+// the handle, for good (`Events::stop`, `Segment::keep_mapped`); the
+// header's fields that change are atomics.
 unsafe impl Send for Mapped {}
 
 impl Events {
@@ -126,20 +136,17 @@ impl Events {
     /// The watcher, locked, started first unless this process has one.
     fn start(&self, watched: &Watched<'_>) -> Result<ForkLockGuard<'_, Option<Watcher>>> {
         let mut watcher = self.0.lock();
-        let generation = fork::generation();
         match watcher.as_ref() {
-            Some(w) if w.generation == generation => return Ok(watcher),
-            // A forked child's copy: its thread is not here to join, its
-            // descriptor is closed already, and its futures' list may be
-            // locked by a thread the child does not have.
+            Some(w) if w.announced.is_ours() => return Ok(watcher),
+            // A forked child's copy: its thread is not here to join, and
+            // its descriptor is closed already.
             Some(_) => std::mem::forget(watcher.take()),
             None => {}
         }
         let announced = Arc::new(Announced {
-            generation,
+            generation: fork::generation(),
             ..Announced::default()
         });
-        let stop = Arc::new(AtomicBool::new(false));
         let mapped = Mapped {
             header: watched.header,
             waiters: watched.waiters.map_or(std::ptr::null(), |w| w),
@@ -148,22 +155,17 @@ impl Events {
         // Announced from the next frame on: the latest is the caller's.
         let seen = protocol::latest_seq(watched.header);
         let thread = {
-            let (stop, announced) = (Arc::clone(&stop), Arc::clone(&announced));
+            let announced = Arc::clone(&announced);
             std::thread::Builder::new()
                 .name("dbshm-events".into())
-                .spawn(move || watch(mapped, &stop, &announced, seen))
+                .spawn(move || watch(mapped, &announced, seen))
                 .map_err(|e| DbShmError::Os {
                     name: watched.name.to_owned(),
                     operation: "start the event thread",
                     source: e,
                 })?
         };
-        *watcher = Some(Watcher {
-            generation,
-            announced,
-            stop,
-            thread,
-        });
+        *watcher = Some(Watcher { announced, thread });
         Ok(watcher)
     }
 
@@ -180,7 +182,7 @@ impl Events {
         let watcher = self.0.lock();
         let Some(fd) = watcher
             .as_ref()
-            .filter(|w| w.generation == fork::generation())
+            .filter(|w| w.announced.is_ours())
             .and_then(|w| w.announced.fd.get())
             .and_then(ForkSafeFd::get)
         else {
@@ -204,12 +206,12 @@ impl Events {
         let Some(w) = self.0.lock().take() else {
             return true;
         };
-        if w.generation != fork::generation() {
+        if !w.announced.is_ours() {
             std::mem::forget(w); // a forked child's copy: no thread to join
             return true;
         }
         // Release: the thread's Acquire load after its wake sees it.
-        w.stop.store(true, Ordering::Release);
+        w.announced.stop.store(true, Ordering::Release);
         if w.thread.thread().id() == std::thread::current().id() {
             return false; // ends once this call's caller returns to it
         }
@@ -237,7 +239,7 @@ impl Events {
 }
 
 /// The watcher thread: announces every frame newer than `seen` until stopped.
-fn watch(mapped: Mapped, stop: &AtomicBool, announced: &Announced, mut seen: u64) {
+fn watch(mapped: Mapped, announced: &Announced, mut seen: u64) {
     // SAFETY: see `Mapped`: valid until the handle has joined this thread.
     let header = unsafe { &*mapped.header };
     // SAFETY: as above; null when the handle has no writable count.
@@ -249,7 +251,7 @@ fn watch(mapped: Mapped, stop: &AtomicBool, announced: &Announced, mut seen: u64
         notify::UNCOUNTED_SLICE
     };
     // Acquire: pairs with `stop`'s Release.
-    while !stop.load(Ordering::Acquire) {
+    while !announced.stop.load(Ordering::Acquire) {
         // SeqCst: a step of the wait protocol (see `notify`).
         let word = header.notify.load(Ordering::SeqCst);
         if announced.wakers.announce_newer(header, &mut seen) {
@@ -287,9 +289,8 @@ impl<'a> NextFrame<'a> {
 
     fn withdraw(&mut self) {
         if let Some((announced, key)) = self.registered.take() {
-            // In a forked child the list is the parent's, perhaps locked by
-            // a thread the child does not have: left alone.
-            if announced.generation == fork::generation() {
+            // A forked parent's list is left alone.
+            if announced.is_ours() {
                 announced.wakers.withdraw(key);
             }
         }
@@ -305,22 +306,17 @@ impl Future for NextFrame<'_> {
             this.withdraw();
             return Poll::Ready(Ok(()));
         }
-        // The list it is in already, unless that is a forked parent's: no
-        // lock for a poll after the first.
-        let current = this
-            .registered
-            .as_ref()
-            .filter(|(a, _)| a.generation == fork::generation())
-            .map(|(a, _)| Arc::clone(a));
-        let announced = match current.map_or_else(|| this.events.announced(&this.watched), Ok) {
-            Ok(announced) => announced,
-            Err(e) => return Poll::Ready(Err(e)),
-        };
-        if !matches!(&this.registered, Some((a, _)) if Arc::ptr_eq(a, &announced)) {
-            this.withdraw(); // registered with a forked parent's watcher
-            this.registered = Some((Arc::clone(&announced), 0));
+        // The list it is in already (no lock for a poll after the first),
+        // unless it is in none yet, or in a forked parent's.
+        if !matches!(&this.registered, Some((a, _)) if a.is_ours()) {
+            let announced = match this.events.announced(&this.watched) {
+                Ok(announced) => announced,
+                Err(e) => return Poll::Ready(Err(e)),
+            };
+            this.withdraw();
+            this.registered = Some((announced, 0));
         }
-        let (_, key) = this.registered.as_mut().expect("just set");
+        let (announced, key) = this.registered.as_mut().expect("just set");
         let ready = announced.wakers.register_and_look(
             this.watched.header,
             this.after_seq,

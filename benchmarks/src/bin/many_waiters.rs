@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbshm::{monotonic_ns, DoubleBufferedSharedMemory, Options};
+use dbshm_testkit::stats;
 
 type Shm = DoubleBufferedSharedMemory<u8>;
 
@@ -114,10 +115,9 @@ fn run(waiters: usize, one_handle: bool) -> (Vec<f64>, f64) {
     (latencies, cpu)
 }
 
+/// The test kit's nearest-rank quantile, as the `compare` harness reports.
 fn quantile(samples: &[f64], q: f64) -> f64 {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    stats::quantile(&stats::sorted(samples), q)
 }
 
 fn main() {
