@@ -19,7 +19,7 @@
 //! | 160 | 8 | `first_buffer` | `u64`, byte offset of buffer 0: [`HEADER_SIZE`], or the huge page size (see below) |
 //! | 168 | 8 | `buffer_stride` | `u64`, bytes from one buffer to the next: `frame_bytes` rounded up to [`ALIGN`], or to the huge page size |
 //! | 176 | 8 | `frame_bytes` | `u64`, bytes of one frame: product of shape times `elem_size` |
-//! | 184 | 8 | `total_size` | `u64`, bytes of the whole object |
+//! | 184 | 8 | `total_size` | `u64`, bytes the segment uses: the object holds at least this many (on hugetlbfs, rounded up to its page) |
 //! | 192 | 4 | `init` | `u32` [`INIT_READY`]: the creator writes the whole descriptor before the segment gets its name |
 //! | 196 | 4 | `flags` | `u32`: bit 0 [`FLAG_WAKE_ALWAYS`]; other bits 0 |
 //! | 200 | 8 | `created_unix_ns` | `u64`, the creator's CLOCK_REALTIME when it made the segment |
@@ -45,7 +45,9 @@
 //! writer fills any buffer but the latest's. In a directory whose
 //! filesystem backs files with huge pages, a frame of one huge page or more
 //! gets buffers that start on huge-page boundaries: `first_buffer` and
-//! `buffer_stride` are then multiples of the huge page size. Readers take
+//! `buffer_stride` are then multiples of the huge page size. On hugetlbfs
+//! every page is a huge one, so a smaller frame keeps the layout above,
+//! in as few huge pages as hold it. Readers take
 //! both from the header, checked: multiples of [`ALIGN`], the first buffer
 //! after the header, each buffer at least a frame, all inside `total_size`. Groups of fields written by different
 //! parties at different times sit 128 bytes apart, so that neither a cache line

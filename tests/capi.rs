@@ -17,8 +17,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::frames::{pin_frames, read_frames, wait_read_frames, with_type, write_frames};
+use common::mounts::{Mount, TestDir};
 use common::Failed;
-use common::{check, check_tally, is_frame, json, Proc, Report, TestSegment};
+use common::{check, check_tally, is_frame, json, root_or_skip, Proc, Report, TestSegment};
 use dbshm::{DoubleBufferedSharedMemory, Element};
 
 macro_rules! type_names {
@@ -37,6 +38,7 @@ fn main() {
         c_writer_and_rust_reader_share_every_element_type,
         rust_writer_and_c_reader_share_every_element_type,
         c_and_rust_meet_in_a_directory_named_by_dbshm_dir,
+        c_and_rust_meet_on_huge_pages,
         c_pins_frames_from_a_rust_writer_and_rust_pins_frames_from_c,
         an_epoll_loop_follows_three_segments_through_their_event_descriptors,
         cpp_wrapper_and_rust_share_frames_both_ways,
@@ -352,28 +354,48 @@ fn rust_writer_and_c_reader_share_every_element_type() -> Result<(), Failed> {
 }
 
 fn c_and_rust_meet_in_a_directory_named_by_dbshm_dir() -> Result<(), Failed> {
-    let (c, me) = (tools().program("frames"), own_exe());
-    let place = std::env::temp_dir().join(format!("dbshm-test-capi-dir-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&place);
-    std::fs::create_dir(&place)?;
-    struct Gone(std::path::PathBuf);
-    impl Drop for Gone {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+    let dir = TestDir::new("capi");
+    c_and_rust_meet_in(dir.path(), &[64, 33], false)
+}
+
+/// The same on huge pages, as root: in a tmpfs mounted `huge=always` and
+/// on hugetlbfs, with 1080p frames (buffers on huge-page boundaries).
+fn c_and_rust_meet_on_huge_pages() -> Result<(), Failed> {
+    if !root_or_skip("c_and_rust_meet_on_huge_pages") {
+        return Ok(());
+    }
+    for mount in [
+        Mount::huge_tmpfs("capi-thp"),
+        Mount::hugetlbfs("capi-hugetlb", 12, ""),
+    ] {
+        match mount {
+            Ok(mount) => c_and_rust_meet_in(mount.path(), &[1080, 1920, 3], true)?,
+            Err(why) => println!("skipped: {why}"),
         }
     }
-    let _gone = Gone(place.clone());
+    Ok(())
+}
+
+/// A C writer and a Rust reader, then a Rust writer and a C reader, of a
+/// segment of `shape` in `place`, which both find through `DBSHM_DIR`:
+/// every frame whole; the buffers on huge-page boundaries if `huge`.
+fn c_and_rust_meet_in(place: &std::path::Path, shape: &[usize], huge: bool) -> Result<(), Failed> {
+    let (c, me) = (tools().program("frames"), own_exe());
     let name = format!("dbshm-test-capi-dir-{}", std::process::id());
     dbshm::Options::new()
-        .dir(&place)
-        .create::<u8>(&name, (64, 33))?;
+        .dir(place)
+        .create::<u8>(&name, shape)?;
+    let first = dbshm::inspect_in(place, &name)?.buffer_offsets[0];
+    check((first > dbshm::layout::HEADER_SIZE) == huge, || {
+        format!("the first buffer is at {first} in {place:?}")
+    })?;
     let (c, me) = (c.as_str(), me.as_str());
     for (writer, reader) in [
         ([c, "write"], [me, "rust_read"]),
         ([me, "rust_write"], [c, "read"]),
     ] {
-        let r = Proc::spawn_program_in(&place, &[reader[0], reader[1], "u8", &name, "300"]);
-        let w = Proc::spawn_program_in(&place, &[writer[0], writer[1], "u8", &name, "300"]);
+        let r = Proc::spawn_program_in(place, &[reader[0], reader[1], "u8", &name, "300"]);
+        let w = Proc::spawn_program_in(place, &[writer[0], writer[1], "u8", &name, "300"]);
         let written = w.report()?.count("written");
         let got = r.report()?;
         let what = format!("{writer:?} -> {reader:?} in {place:?}: written={written} {got:?}");
@@ -383,7 +405,7 @@ fn c_and_rust_meet_in_a_directory_named_by_dbshm_dir() -> Result<(), Failed> {
     check(dbshm::inspect(&name).is_err(), || {
         "the segment appeared in /dev/shm".to_string()
     })?;
-    dbshm::Options::new().dir(&place).unlink(&name)?;
+    dbshm::Options::new().dir(place).unlink(&name)?;
     Ok(())
 }
 

@@ -9,10 +9,11 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use common::frames::{read_frames, write_frames};
+use common::mounts::{free_huge_pages, huge_page_kb, smaps_kb, Mount, TestDir};
 use common::{check, check_tally, emit, json, root_or_skip, Failed, Proc};
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
@@ -26,45 +27,10 @@ fn main() {
         a_link_a_file_or_nothing_is_refused_as_a_directory,
         a_directory_of_another_user_is_refused,
         big_frames_are_on_huge_pages_in_a_huge_page_tmpfs,
+        every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error,
     ];
     let roles = common::roles![read_one, write_pattern, read_pattern];
     common::run_tests_or_child(&roles, trials);
-}
-
-/// A directory of this test alone (mode 0700), removed with what is in it
-/// when dropped, also when the test fails.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(tag: &str) -> TestDir {
-        let path =
-            std::env::temp_dir().join(format!("dbshm-test-dir-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).expect("create the test directory");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
-        TestDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn name(tag: &str) -> String {
@@ -241,79 +207,18 @@ fn a_directory_of_another_user_is_refused() -> Result<(), Failed> {
     check(message.contains("uid 65534"), || message.clone())
 }
 
-/// A tmpfs mounted with `huge=always` on a test directory, unmounted (and
-/// the directory removed) when dropped.
-struct HugeMount(TestDir);
-
-impl HugeMount {
-    /// `None`, saying why, where this process may not mount one.
-    fn new(tag: &str) -> Option<HugeMount> {
-        let dir = TestDir::new(tag);
-        let mounted = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                "huge=always,size=256m,mode=0700",
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .output();
-        match mounted {
-            Ok(out) if out.status.success() => Some(HugeMount(dir)),
-            Ok(out) => {
-                let why = String::from_utf8_lossy(&out.stderr);
-                println!(
-                    "skipped: mount -t tmpfs -o huge=always failed: {}",
-                    why.trim()
-                );
-                None
-            }
-            Err(e) => {
-                println!("skipped: cannot run mount: {e}");
-                None
-            }
-        }
-    }
-}
-
-impl Drop for HugeMount {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
-/// Kilobytes of `field` (`ShmemPmdMapped`, `Rss`) in this process's
-/// mapping of `path`, from /proc/self/smaps.
-fn smaps_kb(path: &Path, field: &str) -> u64 {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
-    let (mut ours, mut kb) = (false, 0);
-    for line in smaps.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        // A mapping's first line: "start-end perms offset dev inode path".
-        if first.contains('-') && first.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-            ours = line.ends_with(&*path.to_string_lossy());
-        } else if ours && first == format!("{field}:") {
-            let n = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse::<u64>().ok());
-            kb += n.unwrap_or(0);
-        }
-    }
-    kb
-}
-
 fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     if !root_or_skip("big_frames_are_on_huge_pages_in_a_huge_page_tmpfs") {
         return Ok(());
     }
-    let Some(mount) = HugeMount::new("huge") else {
-        return Ok(());
+    let mount = match Mount::huge_tmpfs("huge") {
+        Ok(mount) => mount,
+        Err(why) => {
+            println!("skipped: {why}");
+            return Ok(());
+        }
     };
-    let dir = mount.0.path();
+    let dir = mount.path();
     let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
     let huge: usize = std::fs::read_to_string(sysfs)?.trim().parse()?;
     // A 1080p frame: buffers on huge-page boundaries, backed by huge pages.
@@ -353,4 +258,108 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     }
     // Across processes there, and a killed writer.
     frames_stay_whole_and_survive_a_killed_writer(dir, &name("huge-frames"))
+}
+
+/// Creating a 1080p segment in `mount` fails at once, saying why and
+/// naming the segment, leaves nothing behind, and gives back the pages it
+/// took before it found none left.
+fn refused_for_want_of_huge_pages(mount: &Mount, what: &str) -> Result<(), Failed> {
+    let name = name("hugetlb-refused");
+    let free = free_huge_pages();
+    let result = Options::new()
+        .dir(mount.path())
+        .create::<u8>(&name, [1080, 1920, 3]);
+    let message = match result {
+        Err(e @ DbShmError::Os { .. }) => e.to_string(),
+        Err(e) => return Err(format!("{what}: another error: {e}").into()),
+        Ok(_) => return Err(format!("{what}: created").into()),
+    };
+    println!("{what}: {message}");
+    check(
+        message.contains(&name) && message.contains("huge page pool"),
+        || format!("{what}: {message}"),
+    )?;
+    check(mount.entries().is_empty(), || {
+        format!("{what}: left {:?}", mount.entries())
+    })?;
+    check(free_huge_pages() == free, || {
+        format!(
+            "{what}: {free} free huge pages before, {} after",
+            free_huge_pages()
+        )
+    })
+}
+
+fn every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error() -> Result<(), Failed> {
+    let test = "every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error";
+    if !root_or_skip(test) {
+        return Ok(());
+    }
+    let skip = |why: String| {
+        println!("skipped: {why}");
+        Ok(())
+    };
+    // The system's pool as it is: on a machine that reserves none, empty.
+    match Mount::hugetlbfs("hugetlb-empty", 0, "") {
+        Err(why) => return skip(why),
+        Ok(_) if free_huge_pages() > 0 => {
+            println!("the system's pool has free pages: the empty pool is not tried")
+        }
+        Ok(mount) => refused_for_want_of_huge_pages(&mount, "the empty pool")?,
+    }
+    // A mount allowed one page: the lock file takes it, the segment finds none.
+    let page_kb = huge_page_kb();
+    match Mount::hugetlbfs("hugetlb-full", 4, &format!(",size={page_kb}k")) {
+        Err(why) => return skip(why),
+        Ok(mount) => refused_for_want_of_huge_pages(&mount, "a mount of one page")?,
+    }
+    let mount = match Mount::hugetlbfs("hugetlb", 24, "") {
+        Err(why) => return skip(why),
+        Ok(mount) => mount,
+    };
+    let dir = mount.path();
+    let huge = page_kb as usize * 1024;
+    // A 1080p frame: buffers on huge-page boundaries, all of it huge pages.
+    let big = name("hugetlb-big");
+    let shm = Options::new()
+        .dir(dir)
+        .create::<u8>(&big, [1080, 1920, 3])?;
+    let offsets = dbshm::inspect_in(dir, &big)?.buffer_offsets;
+    check(offsets.iter().all(|o| o % huge == 0), || {
+        format!("buffer offsets {offsets:?} are not multiples of {huge}")
+    })?;
+    for i in 0..3u8 {
+        shm.write_slice(&vec![i; shm.len()])?;
+    }
+    // Mapped by this process alone, the kernel counts its pages private.
+    let path = dir.join(&big);
+    let on_huge = smaps_kb(&path, "Shared_Hugetlb") + smaps_kb(&path, "Private_Hugetlb");
+    let (size, page) = (smaps_kb(&path, "Size"), smaps_kb(&path, "KernelPageSize"));
+    println!("1080p segment on hugetlbfs: {on_huge} kB of {size} kB on huge pages");
+    check(on_huge == size && page == page_kb, || {
+        format!("{on_huge} kB of {size} kB on huge pages, pages of {page} kB")
+    })?;
+    // A 30 KB frame: the small layout, in one huge page.
+    let small = name("hugetlb-small");
+    let little = Options::new()
+        .dir(dir)
+        .create::<u8>(&small, [100, 100, 3])?;
+    little.write_slice(&[7; 30_000])?;
+    let reader = Options::new().dir(dir).open_readonly::<u8>(&small)?;
+    let frame = reader.read()?;
+    check(frame.as_slice().unwrap().iter().all(|&b| b == 7), || {
+        "a 30 KB frame read back wrong".to_string()
+    })?;
+    let size = std::fs::metadata(dir.join(&small))?.len();
+    check(size == huge as u64, || {
+        format!("a 30 KB segment's file is {size} bytes")
+    })?;
+    drop((shm, little, reader));
+    for n in [&big, &small] {
+        Options::new().dir(dir).unlink(n)?;
+    }
+    frames_stay_whole_and_survive_a_killed_writer(dir, &name("hugetlb-frames"))?;
+    check(mount.entries().is_empty(), || {
+        format!("left {:?}", mount.entries())
+    })
 }

@@ -13,7 +13,7 @@ use rustix::io::Errno;
 
 use super::mapping::Mapping;
 use super::name::{self, FileId};
-use super::open::{self, Birth, Identity, Object};
+use super::open::{self, Birth, Identity, Object, Pages, BIRTH_SIZE};
 use super::{liveness, lock_mode, Segment};
 use crate::layout::{Geometry, DESCRIPTOR_SIZE};
 use crate::{DbShmError, Result};
@@ -40,15 +40,17 @@ impl Segment {
             });
         }
         let dir = open::dir(place, name)?;
+        let pages = Pages::of(&dir);
         // Buffers on huge-page boundaries where the directory's filesystem
         // can back them with huge pages.
-        let geometry = &geometry
-            .placed_for(open::huge_page_size(&dir))
-            .map_err(|e| DbShmError::InvalidShape {
-                name: name.to_owned(),
-                shape: geometry.shape.clone(),
-                reason: e.reason(),
-            })?;
+        let geometry =
+            &geometry
+                .placed_for(pages.huge())
+                .map_err(|e| DbShmError::InvalidShape {
+                    name: name.to_owned(),
+                    shape: geometry.shape.clone(),
+                    reason: e.reason(),
+                })?;
         // Fresh ids again if `remove_leftovers` took the lock file between
         // its creation and its marking: only a cleaner racing this very
         // instant gets there.
@@ -68,11 +70,21 @@ impl Segment {
             // Marked present from the start (the handle keeps the mark), so
             // that `rm --stale` leaves it alone before its header is written.
             let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
-            build(place, name, new.fd(), &geometry)?;
-            bind(name, lock.fd(), new.fd())?;
+            let map = allocate(
+                place,
+                pages,
+                name,
+                new.fd(),
+                geometry.total_size,
+                "the segment",
+            )?;
+            let mut descriptor = [0u8; DESCRIPTOR_SIZE];
+            geometry.write_descriptor(&mut descriptor);
+            // The protocol's atomics start as ftruncate's zeroes.
+            map.fill(&descriptor);
+            bind(place, pages, name, lock.fd(), new.fd())?;
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
-            let map = Mapping::new(name, new.fd(), geometry.total_size, true)?;
             map.advise_huge(&geometry);
             match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
                 Ok(()) => {}
@@ -108,53 +120,60 @@ const ATTEMPTS: usize = 8;
 /// Writes into the lock file which segment it belongs to (see [`Birth`]): a
 /// user who may write one segment can point its header at another's lock
 /// file, but not change what that lock file says.
-fn bind(name: &str, lock: &OwnedFd, segment: &OwnedFd) -> Result<()> {
+fn bind(place: &Path, pages: Pages, name: &str, lock: &OwnedFd, segment: &OwnedFd) -> Result<()> {
     let birth = Birth::of(segment).ok_or_else(|| DbShmError::Os {
         name: name.to_owned(),
         operation: "stat the new segment",
         source: std::io::Error::other("statx failed on its own descriptor"),
     })?;
-    write_all(name, lock, &birth.0, "write the segment's lock file")
+    allocate(place, pages, name, lock, BIRTH_SIZE, "its lock file")?.fill(&birth.0);
+    Ok(())
 }
 
-/// Writes `bytes` at the start of a file this process just made, whole.
-fn write_all(name: &str, fd: &OwnedFd, bytes: &[u8], operation: &'static str) -> Result<()> {
-    match rustix::io::pwrite(fd, bytes, 0) {
-        Ok(n) if n == bytes.len() => Ok(()),
-        Ok(_) => Err(DbShmError::Os {
-            name: name.to_owned(),
-            operation,
-            source: std::io::ErrorKind::WriteZero.into(),
-        }),
-        Err(e) => Err(DbShmError::os(name, operation, e)),
-    }
-}
-
-/// Sizes the object, reserves its memory and writes its header.
-fn build(place: &Path, name: &str, fd: &OwnedFd, geometry: &Geometry) -> Result<()> {
-    let size = geometry.total_size as u64;
-    fs::ftruncate(fd, size).map_err(|e| DbShmError::os(name, "size the segment", e))?;
-    // Reserve every page now: on a full filesystem this fails here with
-    // ENOSPC instead of a SIGBUS on some later write.
-    match fs::fallocate(fd, FallocateFlags::empty(), 0, size) {
+/// Sizes a file this process just made to `size` bytes, rounded up to what
+/// the filesystem sizes files by (`pages`), reserves its memory, and maps it
+/// writable, to be written through the mapping (hugetlbfs refuses `write`).
+/// On a full filesystem or an exhausted huge page pool this fails here,
+/// never with a SIGBUS at some later write. `what` is the file, for errors.
+fn allocate(
+    place: &Path,
+    pages: Pages,
+    name: &str,
+    fd: &OwnedFd,
+    size: usize,
+    what: &str,
+) -> Result<Mapping> {
+    let rounded = pages.round(size).ok_or_else(|| DbShmError::Os {
+        name: name.to_owned(),
+        operation: "size the segment",
+        source: std::io::ErrorKind::FileTooLarge.into(),
+    })? as u64;
+    fs::ftruncate(fd, rounded).map_err(|e| DbShmError::os(name, "size the segment", e))?;
+    match fs::fallocate(fd, FallocateFlags::empty(), 0, rounded) {
         Ok(()) | Err(Errno::OPNOTSUPP) => {}
         Err(Errno::NOSPC) => {
+            let why = match pages {
+                Pages::Hugetlb(page) => format!(
+                    "the huge page pool of {} cannot give the {} pages of {} kB {what} needs \
+                     (reserve more with `sysctl vm.nr_hugepages`, or mount it with a larger size=)",
+                    place.display(),
+                    rounded / page as u64,
+                    page / 1024
+                ),
+                _ => format!(
+                    "no space left in {} for {what} ({rounded} bytes)",
+                    place.display()
+                ),
+            };
             return Err(DbShmError::Os {
                 name: name.to_owned(),
                 operation: "reserve memory for the segment",
-                source: std::io::Error::new(
-                    std::io::ErrorKind::StorageFull,
-                    format!("no space left in {} for {size} bytes", place.display()),
-                ),
-            })
+                source: std::io::Error::new(std::io::ErrorKind::StorageFull, why),
+            });
         }
         Err(e) => return Err(DbShmError::os(name, "reserve memory for the segment", e)),
     }
-    let mut descriptor = [0u8; DESCRIPTOR_SIZE];
-    geometry.write_descriptor(&mut descriptor);
-    // The protocol's atomics start as ftruncate's zeroes. Nobody maps the
-    // object before it has its name, so a plain write is enough.
-    write_all(name, fd, &descriptor, "write the segment's header")
+    Mapping::new(name, fd, size, true)
 }
 
 /// A file this process created exclusively, unlinked on drop unless kept:

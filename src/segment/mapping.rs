@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 
 use rustix::mm::{self, MapFlags, ProtFlags};
 
+use super::open::Pages;
 use crate::layout::{offset, Geometry, Header, PinPage, HEADER_SIZE};
 use crate::{DbShmError, Result};
 
@@ -13,6 +14,11 @@ use crate::{DbShmError, Result};
 pub(crate) struct Mapping {
     base: NonNull<u8>,
     size: usize,
+    /// Bytes actually mapped: `size` rounded up to a hugetlbfs page, whose
+    /// mappings are unmapped only whole.
+    len: usize,
+    /// The pages of the object's filesystem.
+    pages: Pages,
     /// Left mapped on drop: a thread that is still running reads it.
     kept: bool,
 }
@@ -26,31 +32,53 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// Maps `size` bytes of `fd`, which the caller has checked the object holds.
+    /// Maps `size` bytes of `fd`, which the caller has checked the object
+    /// holds. On hugetlbfs the object holds whole pages (the kernel sizes
+    /// files there in no other way), so `size` rounded up to one is inside it.
     pub(crate) fn new(name: &str, fd: &OwnedFd, size: usize, writable: bool) -> Result<Mapping> {
+        let pages = Pages::of(fd);
+        let len = pages.round(size).ok_or_else(|| DbShmError::Os {
+            name: name.to_owned(),
+            operation: "map the segment",
+            source: std::io::ErrorKind::OutOfMemory.into(),
+        })?;
         let prot = if writable {
             ProtFlags::READ | ProtFlags::WRITE
         } else {
             ProtFlags::READ
         };
         // SAFETY: a fresh shared mapping placed by the kernel aliases no Rust
-        // object; `size` is non-zero and the callers checked the object holds it.
-        let ptr = unsafe { mm::mmap(std::ptr::null_mut(), size, prot, MapFlags::SHARED, fd, 0) }
+        // object; `len` is non-zero and the object holds it (see above).
+        let ptr = unsafe { mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
             .map_err(|e| DbShmError::os(name, "map the segment", e))?;
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
         Ok(Mapping {
             base,
             size,
+            len,
+            pages,
             kept: false,
         })
     }
 
-    /// Asks for huge pages for the buffers, if they start on huge-page
-    /// boundaries (see `Geometry::with_huge_pages`): needed on a tmpfs
-    /// mounted `huge=advise`, harmless elsewhere (an error, such as EINVAL
-    /// where transparent huge pages are off, leaves small pages).
+    /// Copies `bytes` to the start of a writable mapping of a file this
+    /// process has just made, before anything else in it can see the file:
+    /// how files are written where `write` is refused (hugetlbfs).
+    pub(crate) fn fill(&self, bytes: &[u8]) {
+        assert!(bytes.len() <= self.size, "filled past the mapping");
+        // SAFETY: the range is inside this mapping (asserted), which the
+        // caller made writable; no reference into it exists yet in this
+        // process, and other processes do not bind this one's memory model.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.as_ptr(), bytes.len()) }
+    }
+
+    /// Asks for transparent huge pages for the buffers, if they start on
+    /// huge-page boundaries (see `Geometry::with_huge_pages`) in a tmpfs:
+    /// needed where it is mounted `huge=advise`, harmless elsewhere (an
+    /// error leaves small pages). hugetlbfs needs no advice.
     pub(crate) fn advise_huge(&self, geometry: &Geometry) {
-        if geometry.first_buffer == HEADER_SIZE || self.size < geometry.total_size {
+        let transparent = matches!(self.pages, Pages::Transparent(_));
+        if !transparent || geometry.first_buffer == HEADER_SIZE || self.size < geometry.total_size {
             return;
         }
         let len = geometry.total_size - geometry.first_buffer;
@@ -111,10 +139,10 @@ impl Drop for Mapping {
         if self.kept {
             return;
         }
-        // SAFETY: `base` and `size` are a mapping made by `Mapping::new`, and
+        // SAFETY: `base` and `len` are a mapping made by `Mapping::new`, and
         // no reference into it outlives `self`.
         unsafe {
-            let _ = mm::munmap(self.base.as_ptr().cast::<c_void>(), self.size);
+            let _ = mm::munmap(self.base.as_ptr().cast::<c_void>(), self.len);
         }
     }
 }

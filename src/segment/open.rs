@@ -80,19 +80,66 @@ pub(crate) fn dir(place: &Path, name: &str) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-/// The size of the huge pages that may back files in the directory `dir`:
-/// the transparent huge page size the kernel reports, for a tmpfs mounted
-/// with `huge=always`, `within_size` or `advise`. `None` anywhere else,
-/// /dev/shm included (mounted without `huge=`, it gives small pages
-/// whatever `shmem_enabled` says). Read from the kernel, never assumed.
-pub(crate) fn huge_page_size(dir: &OwnedFd) -> Option<usize> {
-    const TMPFS_MAGIC: i64 = 0x0102_1994;
-    let fs = fs::fstatfs(dir).ok()?;
-    if fs.f_type as i64 != TMPFS_MAGIC || !tmpfs_gives_huge_pages(dir)? {
-        return None;
+/// How the filesystem of a directory pages the files in it: read from the
+/// kernel, never assumed (huge pages are not 2 MiB everywhere).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pages {
+    /// Base pages only, as far as dbshm can tell: /dev/shm, a tmpfs
+    /// mounted without `huge=`, any other filesystem.
+    Small,
+    /// A tmpfs mounted `huge=always`, `within_size` or `advise`: ranges of
+    /// a file aligned to this size may be backed by one transparent huge
+    /// page each.
+    Transparent(usize),
+    /// hugetlbfs: every page of every file is a huge page of this size,
+    /// taken from a pool reserved beforehand (`vm.nr_hugepages`). File
+    /// sizes are multiples of it, and `write` is refused: files are written
+    /// through mappings.
+    Hugetlb(usize),
+}
+
+impl Pages {
+    /// The pages of the filesystem the descriptor `fd` (a directory or a
+    /// file) is on.
+    pub(crate) fn of(fd: &OwnedFd) -> Pages {
+        const TMPFS_MAGIC: i64 = 0x0102_1994;
+        const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
+        let Ok(fs) = fs::fstatfs(fd) else {
+            return Pages::Small;
+        };
+        // `f_type`'s type differs between architectures.
+        #[allow(clippy::unnecessary_cast)]
+        match fs.f_type as i64 {
+            HUGETLBFS_MAGIC => Pages::Hugetlb(fs.f_bsize as usize),
+            TMPFS_MAGIC if tmpfs_gives_huge_pages(fd) == Some(true) => {
+                let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+                let size = std::fs::read_to_string(sysfs).ok();
+                match size.and_then(|s| s.trim().parse().ok()) {
+                    Some(size) => Pages::Transparent(size),
+                    None => Pages::Small,
+                }
+            }
+            _ => Pages::Small,
+        }
     }
-    let size = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
-    size.ok()?.trim().parse().ok()
+
+    /// The huge page size buffers of frames at least that big are aligned
+    /// to, if any.
+    pub(crate) fn huge(self) -> Option<usize> {
+        match self {
+            Pages::Small => None,
+            Pages::Transparent(size) | Pages::Hugetlb(size) => Some(size),
+        }
+    }
+
+    /// `size` rounded up to what a file here can be sized and mapped by:
+    /// hugetlbfs's page; 1 byte elsewhere. `None` on overflow.
+    pub(crate) fn round(self, size: usize) -> Option<usize> {
+        match self {
+            Pages::Hugetlb(page) if page > 1 => size.checked_next_multiple_of(page),
+            _ => Some(size),
+        }
+    }
 }
 
 /// Whether the tmpfs mount `dir` is on was mounted with huge pages, from

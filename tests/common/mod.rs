@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod frames;
+pub mod mounts;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
