@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::layout::{latest_parts, offset, LAYOUT_VERSION, MAX_PINNERS};
+use crate::layout::{latest_parts, offset, Backing, LAYOUT_VERSION, MAX_PINNERS};
 use crate::segment::name::{self, FileId, Kind};
 use crate::segment::open::{self, Birth, Identity, Object};
 use crate::segment::{liveness, unlink_object};
@@ -99,6 +99,9 @@ pub struct SegmentInfo {
     pub lock_file: String,
     /// The directory the segment is in.
     pub dir: PathBuf,
+    /// What backs each buffer (small or huge pages), as the creator's
+    /// kernel reported it; `None` if the creator could not tell.
+    pub backing: Option<Backing>,
     /// The object this was read from, so that `unlink` removes no other.
     #[cfg_attr(feature = "serde", serde(skip))]
     identity: Identity,
@@ -231,6 +234,7 @@ fn peek(dir: &OwnedFd, place: &Path, name: &str) -> Result<SegmentInfo> {
         created_unix_ns: geometry.created_unix_ns,
         lock_file: lock_id.lock_name(),
         dir: place.to_owned(),
+        backing: Backing::read(&page[..], &geometry),
         identity: object.identity(),
         lock_id,
         birth: Birth::of(&object.fd),

@@ -31,6 +31,8 @@
 //! | 512 + 128·i | 8 | `slot[i].stamp` | atomic `u64` seqlock stamp of buffer i: odd while it is written |
 //! | 520 + 128·i | 8 | `slot[i].frame` | atomic `u64`, number of the frame buffer i holds |
 //! | 528 + 128·i | 8 | `slot[i].timestamp_ns` | atomic `u64`, writer's CLOCK_MONOTONIC at publish |
+//! | 2560 | 4 | `backing_page_kb` | `u32`: see [`Backing`]; 0 if not recorded |
+//! | 2564 + 4·i | 4 | `backing_huge_kb[i]` | `u32`: kB of buffer i on huge pages, see [`Backing`] |
 //!
 //! `slot[i]` exists for i below [`MAX_BUFFERS`]; those past `nbuffers` stay
 //! zero. The second page holds the pin records (see `pin.rs`):
@@ -135,6 +137,10 @@ pub mod offset {
     pub const SLOTS: usize = 512;
     /// Bytes of one slot.
     pub const SLOT_SIZE: usize = 128;
+    /// `backing_page_kb`, u32.
+    pub const BACKING_PAGE_KB: usize = 2560;
+    /// `backing_huge_kb[0]`; `[i]` is 4 bytes further each, u32.
+    pub const BACKING_HUGE_KB: usize = 2564;
     /// A slot's `stamp`, atomic u64, from the slot's start.
     pub const SLOT_STAMP: usize = 0;
     /// A slot's `frame`, atomic u64, from the slot's start.
@@ -206,6 +212,8 @@ pub(crate) struct Header {
     pub(crate) waiters: AtomicU32,
     _pad2: [u8; 124],
     pub(crate) slots: [Slot; MAX_BUFFERS],
+    pub(crate) backing_page_kb: u32,
+    pub(crate) backing_huge_kb: [u32; MAX_BUFFERS],
 }
 
 // The table in the module documentation, and `offset`, are the contract
@@ -230,6 +238,8 @@ const _: () = {
     assert!(offset_of!(Header, flags) == offset::FLAGS);
     assert!(offset_of!(Header, created_unix_ns) == offset::CREATED_UNIX_NS);
     assert!(offset_of!(Header, lock_id) == offset::LOCK_ID);
+    assert!(offset_of!(Header, backing_page_kb) == offset::BACKING_PAGE_KB);
+    assert!(offset_of!(Header, backing_huge_kb) == offset::BACKING_HUGE_KB);
     assert!(offset_of!(Header, latest) == offset::LATEST);
     assert!(offset_of!(Header, notify) == offset::NOTIFY);
     assert!(offset_of!(Header, writer_pid) == offset::WRITER_PID);
@@ -308,6 +318,8 @@ impl Header {
             waiters: AtomicU32::new(0),
             _pad2: [0; 124],
             slots: std::array::from_fn(|_| slot()),
+            backing_page_kb: 0,
+            backing_huge_kb: [0; MAX_BUFFERS],
         }
     }
 }
@@ -315,6 +327,56 @@ impl Header {
 /// Bytes of the header that describe the segment (everything before the
 /// protocol's atomics); what [`Geometry::parse`] reads.
 pub(crate) const DESCRIPTOR_SIZE: usize = 256;
+
+/// What backs a segment's buffers, as the creator's kernel reported it
+/// (its own mapping's smaps, once it had faulted each buffer in), recorded
+/// in the header for observers, which never map segments. Information only:
+/// the kernel may change it later (it can split or collapse huge pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Backing {
+    /// The size of the huge pages counted in `huge_kb`, in kB; the base
+    /// page size where no byte is on huge pages.
+    pub page_kb: u32,
+    /// For each buffer, how many kB of its frame are on huge pages.
+    pub huge_kb: Vec<u32>,
+    /// The kB of each buffer's frame (rounded up).
+    pub frame_kb: u32,
+}
+
+impl Backing {
+    /// Whether every byte of buffer `i`'s frame is on huge pages.
+    pub fn all_huge(&self, i: usize) -> bool {
+        self.huge_kb.get(i).is_some_and(|&kb| kb >= self.frame_kb)
+    }
+
+    /// The record in a header page, for a segment of `geometry`: `None`
+    /// where it was not recorded, or makes no sense.
+    pub(crate) fn read(page: &[u8], geometry: &Geometry) -> Option<Backing> {
+        let u32_at =
+            |off: usize| Some(u32::from_ne_bytes(page.get(off..off + 4)?.try_into().ok()?));
+        let page_kb = u32_at(offset::BACKING_PAGE_KB)?;
+        let frame_kb = u32::try_from(geometry.frame_bytes.div_ceil(1024)).ok()?;
+        let huge_kb = (0..geometry.nbuffers)
+            .map(|i| u32_at(offset::BACKING_HUGE_KB + 4 * i))
+            .collect::<Option<Vec<u32>>>()?;
+        let sane = page_kb.is_power_of_two() && huge_kb.iter().all(|&kb| kb <= frame_kb);
+        sane.then_some(Backing {
+            page_kb,
+            huge_kb,
+            frame_kb,
+        })
+    }
+
+    /// The record's bytes, to be written at [`offset::BACKING_PAGE_KB`].
+    pub(crate) fn bytes(&self) -> Vec<u8> {
+        let mut b = self.page_kb.to_ne_bytes().to_vec();
+        for kb in &self.huge_kb {
+            b.extend_from_slice(&kb.to_ne_bytes());
+        }
+        b
+    }
+}
 
 /// Why a shape cannot be a segment's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -621,6 +683,30 @@ mod tests {
         let mut b = [0u8; DESCRIPTOR_SIZE];
         g.write_descriptor(&mut b);
         b
+    }
+
+    #[test]
+    fn what_backs_the_buffers_reads_back_as_recorded_and_nonsense_not_at_all() {
+        let g = Geometry::new(Dtype::U8, &[1080, 1920, 3], 3).unwrap();
+        let mut page = vec![0u8; HEADER_SIZE];
+        assert_eq!(Backing::read(&page, &g), None, "not recorded");
+        let b = Backing {
+            page_kb: 2048,
+            huge_kb: vec![6075, 0, 1024],
+            frame_kb: 6075,
+        };
+        let bytes = b.bytes();
+        page[offset::BACKING_PAGE_KB..offset::BACKING_PAGE_KB + bytes.len()]
+            .copy_from_slice(&bytes);
+        assert_eq!(Backing::read(&page, &g), Some(b.clone()));
+        assert!(b.all_huge(0) && !b.all_huge(1) && !b.all_huge(2));
+        // A page size that is no power of two, more of a buffer than its frame.
+        let mut odd = page.clone();
+        odd[offset::BACKING_PAGE_KB..][..4].copy_from_slice(&3000u32.to_ne_bytes());
+        assert_eq!(Backing::read(&odd, &g), None);
+        let mut over = page.clone();
+        over[offset::BACKING_HUGE_KB + 4..][..4].copy_from_slice(&6076u32.to_ne_bytes());
+        assert_eq!(Backing::read(&over, &g), None);
     }
 
     #[test]

@@ -74,6 +74,13 @@ fn a_segment_in_a_chosen_directory_is_shared_through_dbshm_dir() -> Result<(), F
         || "the segment is also in /dev/shm".to_string(),
     )?;
     let info = dbshm::inspect_in(dir.path(), &name)?;
+    let base_kb = rustix::param::page_size() as u32 / 1024;
+    check(
+        info.backing
+            .as_ref()
+            .is_some_and(|b| b.page_kb == base_kb && b.huge_kb == [0, 0]),
+        || format!("in a plain directory, backing {:?}", info.backing),
+    )?;
     let listed = dbshm::list_in(dir.path())?;
     check(
         info.dir == dir.path() && listed.len() == 1 && listed[0].name == name,
@@ -226,10 +233,12 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     let shm = Options::new()
         .dir(dir)
         .create::<u8>(&big, [1080, 1920, 3])?;
-    let offsets = dbshm::inspect_in(dir, &big)?.buffer_offsets;
+    let info = dbshm::inspect_in(dir, &big)?;
+    let offsets = info.buffer_offsets;
     check(offsets.iter().all(|o| o % huge == 0), || {
         format!("buffer offsets {offsets:?} are not multiples of {huge}")
     })?;
+    recorded_all_huge(info.backing, huge, "a 1080p segment on huge=always")?;
     for i in 0..3u8 {
         shm.write_slice(&vec![i; shm.len()])?;
     }
@@ -324,10 +333,12 @@ fn every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error() -> R
     let shm = Options::new()
         .dir(dir)
         .create::<u8>(&big, [1080, 1920, 3])?;
-    let offsets = dbshm::inspect_in(dir, &big)?.buffer_offsets;
+    let info = dbshm::inspect_in(dir, &big)?;
+    let offsets = info.buffer_offsets;
     check(offsets.iter().all(|o| o % huge == 0), || {
         format!("buffer offsets {offsets:?} are not multiples of {huge}")
     })?;
+    recorded_all_huge(info.backing, huge, "a 1080p segment on hugetlbfs")?;
     for i in 0..3u8 {
         shm.write_slice(&vec![i; shm.len()])?;
     }
@@ -350,6 +361,11 @@ fn every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error() -> R
     check(frame.as_slice().unwrap().iter().all(|&b| b == 7), || {
         "a 30 KB frame read back wrong".to_string()
     })?;
+    recorded_all_huge(
+        dbshm::inspect_in(dir, &small)?.backing,
+        huge,
+        "a 30 KB segment on hugetlbfs",
+    )?;
     let size = std::fs::metadata(dir.join(&small))?.len();
     check(size == huge as u64, || {
         format!("a 30 KB segment's file is {size} bytes")
@@ -362,4 +378,20 @@ fn every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error() -> R
     check(mount.entries().is_empty(), || {
         format!("left {:?}", mount.entries())
     })
+}
+
+/// Whether the segment's header says its creator found every buffer on
+/// huge pages of `huge` bytes.
+fn recorded_all_huge(
+    backing: Option<dbshm::layout::Backing>,
+    huge: usize,
+    what: &str,
+) -> Result<(), Failed> {
+    println!("{what}: {backing:?}");
+    check(
+        backing.as_ref().is_some_and(|b| {
+            b.page_kb as usize * 1024 == huge && (0..b.huge_kb.len()).all(|i| b.all_huge(i))
+        }),
+        || format!("{what}: recorded {backing:?}"),
+    )
 }

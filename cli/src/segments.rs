@@ -127,6 +127,7 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
         s.total_size
     );
     println!("buffers at     {:?}", s.buffer_offsets);
+    println!("pages          {}", pages(s.backing.as_ref()));
     println!(
         "layout         version {}, flags {:#x}: {flags}",
         s.layout_version, s.flags
@@ -157,12 +158,57 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
             n => format!(", pinned by {n}"),
         };
         let label = format!("buffer {i}");
+        let backing = match &s.backing {
+            Some(b) => format!(", {}", buffer_pages(b, i)),
+            None => String::new(),
+        };
         println!(
-            "{label:<15}frame {}, stamp {} ({state}){pinned}",
+            "{label:<15}frame {}, stamp {} ({state}){pinned}{backing}",
             slot.frame, slot.stamp
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What backs the buffers, in a line.
+fn pages(backing: Option<&dbshm::layout::Backing>) -> String {
+    let Some(b) = backing else {
+        return "not recorded (its creator could not ask its kernel)".into();
+    };
+    let size = page_size(b.page_kb);
+    let all = |huge: bool| {
+        (0..b.huge_kb.len()).all(|i| b.all_huge(i) == huge && (huge || b.huge_kb[i] == 0))
+    };
+    let what = if all(true) {
+        format!("every buffer on huge pages of {size}")
+    } else if all(false) {
+        format!("every buffer on pages of {size} (no huge pages)")
+    } else {
+        format!("some buffers on huge pages of {size}, see below")
+    };
+    format!("{what}, as its creator's kernel reported")
+}
+
+/// What backs buffer `i`.
+fn buffer_pages(b: &dbshm::layout::Backing, i: usize) -> String {
+    match b.huge_kb[i] {
+        _ if b.all_huge(i) => format!("on {} pages", page_size(b.page_kb)),
+        0 => "on small pages".into(),
+        kb => format!(
+            "{kb} of {} kB on {} pages",
+            b.frame_kb,
+            page_size(b.page_kb)
+        ),
+    }
+}
+
+/// A page size given in kB, as "4 KiB", "2 MiB" or "1 GiB".
+fn page_size(kb: u32) -> String {
+    match kb {
+        kb if kb >= 1 << 20 && kb % (1 << 20) == 0 => format!("{} GiB", kb >> 20),
+        kb if kb >= 1 << 10 && kb % (1 << 10) == 0 => format!("{} MiB", kb >> 10),
+        kb => format!("{kb} KiB"),
+    }
 }
 
 /// The pin records in use, and what each holds.

@@ -190,7 +190,8 @@ fn info_prints_the_header_and_json_that_parses() {
         "[3, 7, 2]",
         "latest frame   2",
         "alive (pid",
-        "frame 2, stamp 2 (whole)",
+        "frame 2, stamp 2 (whole), on ",
+        "pages          every buffer on ",
     ] {
         assert!(stdout.contains(needle), "{needle:?} missing:\n{stdout}");
     }
@@ -207,6 +208,10 @@ fn info_prints_the_header_and_json_that_parses() {
     // Frame 2 went into buffer 0, its first: stamp 1 while written, 2 after.
     assert_eq!(json["slots"][0]["stamp"], 2);
     assert!(json["slots"][0].get("seq").is_none(), "{json}");
+    // What backs the buffers, as the creator's kernel said: 84 bytes, 1 kB.
+    assert!(json["backing"]["page_kb"].as_u64() >= Some(4), "{json}");
+    assert_eq!(json["backing"]["frame_kb"], 1, "{json}");
+    assert_eq!(json["backing"]["huge_kb"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]

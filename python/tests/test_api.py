@@ -288,6 +288,8 @@ def test_list_info_unlink_and_the_clock(name):
     assert len(listed) == 1 and listed[0]["dtype"] == "u16" and listed[0]["shape"] == [2, 2]
     info = dbshm.info(name)
     assert info["latest_seq"] == 1 and info["mode"] == 0o640 and info["writer_alive"]
+    # What backs each buffer, as the creator's kernel reported it.
+    assert info["backing"]["page_kb"] >= 4 and len(info["backing"]["huge_kb"]) == 2
     w.close()
     dbshm.unlink(name)
     assert not any(s["name"] == name for s in dbshm.list())

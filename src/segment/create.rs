@@ -11,11 +11,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustix::fs::{self, FallocateFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use super::backing;
 use super::mapping::Mapping;
 use super::name::{self, FileId};
 use super::open::{self, Birth, Identity, Object, Pages, BIRTH_SIZE};
 use super::{liveness, lock_mode, Segment};
-use crate::layout::{Geometry, DESCRIPTOR_SIZE};
+use crate::layout::{offset, Geometry, DESCRIPTOR_SIZE};
 use crate::{DbShmError, Result};
 
 /// The least a mode must grant: the owner reads and writes (the creator
@@ -81,11 +82,14 @@ impl Segment {
             let mut descriptor = [0u8; DESCRIPTOR_SIZE];
             geometry.write_descriptor(&mut descriptor);
             // The protocol's atomics start as ftruncate's zeroes.
-            map.fill(&descriptor);
+            map.fill(0, &descriptor);
             bind(place, pages, name, lock.fd(), new.fd())?;
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
             map.advise_huge(&geometry);
+            if let Some(backing) = backing::measure(&map, &geometry) {
+                map.fill(offset::BACKING_PAGE_KB, &backing.bytes());
+            }
             match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
@@ -126,7 +130,7 @@ fn bind(place: &Path, pages: Pages, name: &str, lock: &OwnedFd, segment: &OwnedF
         operation: "stat the new segment",
         source: std::io::Error::other("statx failed on its own descriptor"),
     })?;
-    allocate(place, pages, name, lock, BIRTH_SIZE, "its lock file")?.fill(&birth.0);
+    allocate(place, pages, name, lock, BIRTH_SIZE, "its lock file")?.fill(0, &birth.0);
     Ok(())
 }
 

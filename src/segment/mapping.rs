@@ -61,15 +61,42 @@ impl Mapping {
         })
     }
 
-    /// Copies `bytes` to the start of a writable mapping of a file this
+    /// Copies `bytes` to offset `at` of a writable mapping of a file this
     /// process has just made, before anything else in it can see the file:
     /// how files are written where `write` is refused (hugetlbfs).
-    pub(crate) fn fill(&self, bytes: &[u8]) {
-        assert!(bytes.len() <= self.size, "filled past the mapping");
+    pub(crate) fn fill(&self, at: usize, bytes: &[u8]) {
+        assert!(at + bytes.len() <= self.size, "filled past the mapping");
         // SAFETY: the range is inside this mapping (asserted), which the
         // caller made writable; no reference into it exists yet in this
         // process, and other processes do not bind this one's memory model.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.as_ptr(), bytes.len()) }
+        unsafe {
+            let to = self.base.as_ptr().add(at);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, bytes.len())
+        }
+    }
+
+    /// Faults in the pages of `len` bytes at offset `at` of a writable
+    /// mapping, as writes would, without writing (`MADV_POPULATE_WRITE`).
+    pub(crate) fn populate(&self, at: usize, len: usize) -> rustix::io::Result<()> {
+        self.advise(at, len, mm::Advice::LinuxPopulateWrite)
+    }
+
+    /// Gives `advice` for `len` bytes at offset `at` of this mapping.
+    fn advise(&self, at: usize, len: usize, advice: mm::Advice) -> rustix::io::Result<()> {
+        assert!(at + len <= self.size, "advised past the mapping");
+        let page = rustix::param::page_size();
+        let start = at / page * page;
+        // SAFETY: the range (widened down to a page boundary, which stays
+        // inside the page-aligned mapping) is inside this mapping. The
+        // callers' advice changes no byte of a shared mapping's file: it
+        // only faults pages in or out of this process's page tables.
+        unsafe {
+            mm::madvise(
+                self.base.as_ptr().add(start).cast::<c_void>(),
+                at + len - start,
+                advice,
+            )
+        }
     }
 
     /// Asks for transparent huge pages for the buffers, if they start on
@@ -131,6 +158,18 @@ impl Mapping {
     /// Bytes mapped.
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// Removes the pages of `len` bytes at offset `at` from this mapping
+    /// (`MADV_DONTNEED`); a shared mapping's file keeps them, and they are
+    /// faulted in again as they are next touched.
+    pub(crate) fn unmap_pages(&self, at: usize, len: usize) -> rustix::io::Result<()> {
+        self.advise(at, len, mm::Advice::LinuxDontNeed)
+    }
+
+    /// Bytes mapped, rounded up as the kernel mapped them.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 }
 

@@ -4,6 +4,7 @@
 //! Everything that can fail here fails with a [`DbShmError`] naming the
 //! segment; nothing here knows the protocol.
 
+mod backing;
 mod create;
 pub(crate) mod liveness;
 mod mapping;

@@ -111,14 +111,10 @@ impl Pages {
         #[allow(clippy::unnecessary_cast)]
         match fs.f_type as i64 {
             HUGETLBFS_MAGIC => Pages::Hugetlb(fs.f_bsize as usize),
-            TMPFS_MAGIC if tmpfs_gives_huge_pages(fd) == Some(true) => {
-                let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
-                let size = std::fs::read_to_string(sysfs).ok();
-                match size.and_then(|s| s.trim().parse().ok()) {
-                    Some(size) => Pages::Transparent(size),
-                    None => Pages::Small,
-                }
-            }
+            TMPFS_MAGIC if tmpfs_gives_huge_pages(fd) == Some(true) => match pmd_size() {
+                Some(size) => Pages::Transparent(size),
+                None => Pages::Small,
+            },
             _ => Pages::Small,
         }
     }
@@ -140,6 +136,12 @@ impl Pages {
             _ => Some(size),
         }
     }
+}
+
+/// The size of a transparent huge page, as the kernel reports it.
+pub(crate) fn pmd_size() -> Option<usize> {
+    let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
+    std::fs::read_to_string(sysfs).ok()?.trim().parse().ok()
 }
 
 /// Whether the tmpfs mount `dir` is on was mounted with huge pages, from
