@@ -46,7 +46,7 @@ impl Timings {
 /// Untimed calls before each timed batch.
 const WARM_UP: usize = 3;
 
-type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+pub type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
 /// Times every contender on `frame`.
 pub fn measure(frame: &Frame, settings: &Settings) -> Timings {
@@ -185,7 +185,7 @@ fn measure_typed<T: Elem>(frame: &Frame, settings: &Settings) -> Timings {
 
 /// Times `settings.rounds` batches of every contender, in turn, the order
 /// rotating by round; returns each one's per-call times.
-fn interleave(contenders: &mut [Contender], settings: &Settings) -> Vec<Vec<f64>> {
+pub fn interleave(contenders: &mut [Contender], settings: &Settings) -> Vec<Vec<f64>> {
     let batches: Vec<usize> = contenders
         .iter_mut()
         .map(|(_, run)| batch_size(run, settings.batch))

@@ -26,6 +26,7 @@ mod ice {
     impl<T> IceElem for T {}
 }
 mod inproc;
+mod pages;
 mod scaling;
 mod shmword;
 mod stats;
@@ -120,6 +121,12 @@ struct Args {
     /// Run one section only.
     #[arg(long, value_enum, value_name = "SECTION")]
     only: Option<Section>,
+    /// A tmpfs mounted `huge=always`, for the huge-pages section.
+    #[arg(long, value_name = "DIR")]
+    huge_tmpfs: Option<PathBuf>,
+    /// A hugetlbfs mount with pages reserved, for the huge-pages section.
+    #[arg(long, value_name = "DIR")]
+    hugetlbfs: Option<PathBuf>,
 }
 
 /// The sections of the report.
@@ -130,6 +137,7 @@ enum Section {
     Transfer,
     Wake,
     Scaling,
+    Pages,
 }
 
 /// What this program does as a child of itself (`dbshm_testkit::child`).
@@ -169,6 +177,13 @@ fn main() {
     if run(Section::Sweep) {
         eprintln!("compare: cache sweep");
         report += &inproc::sweep(&settings);
+    }
+    if run(Section::Pages) {
+        eprintln!("compare: huge pages");
+        let mut dirs = Vec::new();
+        dirs.extend(args.huge_tmpfs.map(|d| ("tmpfs huge=always", d)));
+        dirs.extend(args.hugetlbfs.map(|d| ("hugetlbfs", d)));
+        report += &pages::report(&settings, &dirs);
     }
     if run(Section::Transfer) {
         eprintln!("compare: cross-process transfers");
