@@ -44,7 +44,10 @@ pub fn report(settings: &Settings, dirs: &[(&'static str, PathBuf)]) -> String {
              `scripts/bench.sh` mounts them when run as root)",
         );
     }
-    for frame in frames().into_iter().filter(|f| f.bytes() <= settings.max_bytes) {
+    for frame in frames()
+        .into_iter()
+        .filter(|f| f.bytes() <= settings.max_bytes)
+    {
         s += &measure(frame, &places, settings);
     }
     s + "\n"
@@ -81,9 +84,7 @@ fn measure(frame: &Frame, places: &[(&str, PathBuf)], settings: &Settings) -> St
             "write_with(memcpy)",
             Box::new(move || {
                 shm.write_with(|mut back| {
-                    back.as_slice_mut()
-                        .unwrap()
-                        .copy_from_slice(black_box(src))
+                    back.as_slice_mut().unwrap().copy_from_slice(black_box(src))
                 })
                 .unwrap();
             }),
@@ -96,6 +97,13 @@ fn measure(frame: &Frame, places: &[(&str, PathBuf)], settings: &Settings) -> St
         ));
     }
     let t = interleave(&mut contenders, settings);
+    drop(contenders);
+    // What was timed was frames, whole.
+    for (shm, (_, dir)) in segments.iter().zip(places) {
+        let mut back = vec![0u8; bytes];
+        shm.read_into(&mut back).expect("read the last frame");
+        assert!(back == src, "a frame in {} arrived wrong", dir.display());
+    }
     let r = |a: &[f64]| ratio(&a.iter().zip(&t[0]).map(|(a, b)| a / b).collect::<Vec<_>>());
     let mut rows = String::new();
     for (i, ((label, dir), shm)) in places.iter().zip(&segments).enumerate() {
