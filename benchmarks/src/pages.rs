@@ -97,12 +97,19 @@ fn measure(frame: &Frame, places: &[(&str, PathBuf)], settings: &Settings) -> St
         ));
     }
     let t = interleave(&mut contenders, settings);
-    drop(contenders);
-    // What was timed was frames, whole.
-    for (shm, (_, dir)) in segments.iter().zip(places) {
-        let mut back = vec![0u8; bytes];
-        shm.read_into(&mut back).expect("read the last frame");
-        assert!(back == src, "a frame in {} arrived wrong", dir.display());
+    // What was timed wrote whole frames: each way of writing once more,
+    // then read back.
+    for (i, (shm, (_, dir))) in segments.iter().zip(places).enumerate() {
+        for (what, write) in &mut contenders[1 + 3 * i..3 + 3 * i] {
+            write();
+            let mut back = vec![0u8; bytes];
+            shm.read_into(&mut back).expect("read the last frame");
+            assert!(
+                back == src,
+                "{what} in {} wrote a wrong frame",
+                dir.display()
+            );
+        }
     }
     let r = |a: &[f64]| ratio(&a.iter().zip(&t[0]).map(|(a, b)| a / b).collect::<Vec<_>>());
     let mut rows = String::new();
