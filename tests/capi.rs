@@ -365,7 +365,7 @@ fn c_and_rust_meet_on_huge_pages() -> Result<(), Failed> {
         return Ok(());
     }
     for mount in [
-        Mount::huge_tmpfs("capi-thp"),
+        Mount::huge_tmpfs("capi-thp", "always"),
         Mount::hugetlbfs("capi-hugetlb", 12, ""),
     ] {
         match mount {

@@ -27,6 +27,7 @@ fn main() {
         a_link_a_file_or_nothing_is_refused_as_a_directory,
         a_directory_of_another_user_is_refused,
         big_frames_are_on_huge_pages_in_a_huge_page_tmpfs,
+        small_frames_keep_small_pages_on_a_within_size_tmpfs,
         every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error,
     ];
     let roles = common::roles![read_one, write_pattern, read_pattern];
@@ -218,7 +219,7 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     if !root_or_skip("big_frames_are_on_huge_pages_in_a_huge_page_tmpfs") {
         return Ok(());
     }
-    let mount = match Mount::huge_tmpfs("huge") {
+    let mount = match Mount::huge_tmpfs("huge", "always") {
         Ok(mount) => mount,
         Err(why) => {
             println!("skipped: {why}");
@@ -394,4 +395,60 @@ fn recorded_all_huge(
         }),
         || format!("{what}: recorded {backing:?}"),
     )
+}
+
+fn small_frames_keep_small_pages_on_a_within_size_tmpfs() -> Result<(), Failed> {
+    if !root_or_skip("small_frames_keep_small_pages_on_a_within_size_tmpfs") {
+        return Ok(());
+    }
+    let mount = match Mount::huge_tmpfs("within", "within_size") {
+        Ok(mount) => mount,
+        Err(why) => {
+            println!("skipped: {why}");
+            return Ok(());
+        }
+    };
+    let dir = mount.path();
+    let huge: usize = huge_page_kb() as usize * 1024;
+    let (small, big) = (name("within-small"), name("within-big"));
+    let little = Options::new()
+        .dir(dir)
+        .create::<u8>(&small, [100, 100, 3])?;
+    let shm = Options::new()
+        .dir(dir)
+        .create::<u8>(&big, [1080, 1920, 3])?;
+    little.write_slice(&[1; 30_000])?;
+    // A 30 KB segment: small pages, by its record and by smaps, and no
+    // more memory than its size (72 kB).
+    let info = dbshm::inspect_in(dir, &small)?;
+    let path = dir.join(&small);
+    let (on_huge, rss) = (smaps_kb(&path, "ShmemPmdMapped"), smaps_kb(&path, "Rss"));
+    println!(
+        "30 KB segment on huge=within_size: {:?}; {on_huge} of {rss} kB huge",
+        info.backing
+    );
+    check(
+        info.backing
+            .as_ref()
+            .is_some_and(|b| b.huge_kb.iter().all(|&kb| kb == 0))
+            && on_huge == 0
+            && rss * 1024 <= info.total_size as u64,
+        || {
+            format!(
+                "a 30 KB segment: {:?}, {on_huge} of {rss} kB huge",
+                info.backing
+            )
+        },
+    )?;
+    // A 1080p one there: huge pages.
+    recorded_all_huge(
+        dbshm::inspect_in(dir, &big)?.backing,
+        huge,
+        "1080p on huge=within_size",
+    )?;
+    drop((little, shm));
+    for n in [&small, &big] {
+        Options::new().dir(dir).unlink(n)?;
+    }
+    Ok(())
 }

@@ -54,9 +54,10 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// A tmpfs mounted `huge=always`.
-    pub fn huge_tmpfs(tag: &str) -> Result<Mount, String> {
-        Mount::new(tag, "tmpfs", "huge=always,size=256m,mode=0700", None)
+    /// A tmpfs mounted `huge=HUGE` (`always`, `within_size`).
+    pub fn huge_tmpfs(tag: &str, huge: &str) -> Result<Mount, String> {
+        let options = format!("huge={huge},size=256m,mode=0700");
+        Mount::new(tag, "tmpfs", &options, None)
     }
 
     /// hugetlbfs with `pages` more huge pages reserved in the system's pool
