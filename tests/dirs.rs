@@ -19,6 +19,17 @@ use dbshm::{DbShmError, DoubleBufferedSharedMemory, Options};
 
 type Shm = DoubleBufferedSharedMemory<u8>;
 
+/// Held by the tests whose tmpfs pages the system's transparent huge page
+/// policy decides, which one of them changes for its duration.
+static THP_POLICY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`THP_POLICY`], also after a test that held it failed.
+fn thp_policy() -> std::sync::MutexGuard<'static, ()> {
+    THP_POLICY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn main() {
     let trials = common::trials![
         a_segment_in_a_chosen_directory_is_shared_through_dbshm_dir,
@@ -28,6 +39,7 @@ fn main() {
         a_directory_of_another_user_is_refused,
         big_frames_are_on_huge_pages_in_a_huge_page_tmpfs,
         small_frames_keep_small_pages_on_a_within_size_tmpfs,
+        the_systems_force_and_deny_decide_for_every_tmpfs,
         every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error,
     ];
     let roles = common::roles![read_one, write_pattern, read_pattern];
@@ -219,6 +231,7 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     if !root_or_skip("big_frames_are_on_huge_pages_in_a_huge_page_tmpfs") {
         return Ok(());
     }
+    let _policy = thp_policy();
     let mount = match Mount::huge_tmpfs("huge", "always") {
         Ok(mount) => mount,
         Err(why) => {
@@ -401,6 +414,7 @@ fn small_frames_keep_small_pages_on_a_within_size_tmpfs() -> Result<(), Failed> 
     if !root_or_skip("small_frames_keep_small_pages_on_a_within_size_tmpfs") {
         return Ok(());
     }
+    let _policy = thp_policy();
     let mount = match Mount::huge_tmpfs("within", "within_size") {
         Ok(mount) => mount,
         Err(why) => {
@@ -449,6 +463,81 @@ fn small_frames_keep_small_pages_on_a_within_size_tmpfs() -> Result<(), Failed> 
     drop((little, shm));
     for n in [&small, &big] {
         Options::new().dir(dir).unlink(n)?;
+    }
+    Ok(())
+}
+
+/// The system's transparent huge page policy for every tmpfs, set for a
+/// test and set back when dropped.
+struct ShmemPolicy(String);
+
+const SHMEM_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+
+impl ShmemPolicy {
+    fn set(policy: &str) -> Result<ShmemPolicy, String> {
+        let now = std::fs::read_to_string(SHMEM_ENABLED).map_err(|e| e.to_string())?;
+        let before = now
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix('[')?.strip_suffix(']'))
+            .ok_or(format!("{SHMEM_ENABLED} says {now:?}"))?
+            .to_owned();
+        std::fs::write(SHMEM_ENABLED, policy).map_err(|e| format!("{SHMEM_ENABLED}: {e}"))?;
+        Ok(ShmemPolicy(before))
+    }
+}
+
+impl Drop for ShmemPolicy {
+    fn drop(&mut self) {
+        let _ = std::fs::write(SHMEM_ENABLED, &self.0);
+    }
+}
+
+/// Where `shmem_enabled` is `force`, a tmpfs mounted without `huge=` (as
+/// /dev/shm is) gives huge pages, and a 1080p segment gets huge-page
+/// buffers there; where it is `deny`, a `huge=always` mount gives none, and
+/// the segment keeps the small layout.
+fn the_systems_force_and_deny_decide_for_every_tmpfs() -> Result<(), Failed> {
+    if !root_or_skip("the_systems_force_and_deny_decide_for_every_tmpfs") {
+        return Ok(());
+    }
+    let _policy = thp_policy();
+    let huge = huge_page_kb() as usize * 1024;
+    for (policy, mount_huge, on_huge) in [("force", "never", true), ("deny", "always", false)] {
+        let (mount, _policy) = match Mount::huge_tmpfs(&format!("policy-{policy}"), mount_huge)
+            .and_then(|m| Ok((m, ShmemPolicy::set(policy)?)))
+        {
+            Ok(both) => both,
+            Err(why) => {
+                println!("skipped: {why}");
+                return Ok(());
+            }
+        };
+        let name = name(&format!("policy-{policy}"));
+        let shm = Options::new()
+            .dir(mount.path())
+            .create::<u8>(&name, [1080, 1920, 3])?;
+        let info = dbshm::inspect_in(mount.path(), &name)?;
+        let what = format!("shmem_enabled {policy}, mount huge={mount_huge}");
+        println!(
+            "{what}: buffers at {:?}, {:?}",
+            info.buffer_offsets, info.backing
+        );
+        if on_huge {
+            check(info.buffer_offsets[0] == huge, || {
+                format!("{what}: buffers at {:?}", info.buffer_offsets)
+            })?;
+            recorded_all_huge(info.backing, huge, &what)?;
+        } else {
+            check(
+                info.buffer_offsets[0] == dbshm::layout::HEADER_SIZE
+                    && info
+                        .backing
+                        .is_some_and(|b| b.huge_kb.iter().all(|&kb| kb == 0)),
+                || format!("{what}: buffers at {:?}", info.buffer_offsets),
+            )?;
+        }
+        drop(shm);
+        Options::new().dir(mount.path()).unlink(&name)?;
     }
     Ok(())
 }

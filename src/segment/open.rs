@@ -144,10 +144,20 @@ pub(crate) fn pmd_size() -> Option<usize> {
     std::fs::read_to_string(sysfs).ok()?.trim().parse().ok()
 }
 
-/// Whether the tmpfs mount `dir` is on was mounted with huge pages, from
-/// the super block options in /proc/self/mountinfo of the mount whose
-/// device is `dir`'s (bind mounts of one tmpfs share them).
+/// Whether the tmpfs `dir` is on gives huge pages: the system's policy for
+/// every tmpfs if it is `force` or `deny`
+/// (/sys/kernel/mm/transparent_hugepage/shmem_enabled; its other values
+/// are for the kernel's internal mount only, not /dev/shm's), else the
+/// super block options in /proc/self/mountinfo of the mount whose device
+/// is `dir`'s (bind mounts of one tmpfs share them).
 fn tmpfs_gives_huge_pages(dir: &OwnedFd) -> Option<bool> {
+    let sysfs = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+    let policy = std::fs::read_to_string(sysfs).unwrap_or_default();
+    match policy.split_whitespace().find(|w| w.starts_with('[')) {
+        Some("[force]") => return Some(true),
+        Some("[deny]") => return Some(false),
+        _ => {}
+    }
     let st = fs::fstat(dir).ok()?;
     let (major, minor) = (fs::major(st.st_dev), fs::minor(st.st_dev));
     let device = format!("{major}:{minor}");
