@@ -19,7 +19,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=target
 cargo build --release --manifest-path benchmarks/Cargo.toml
 huge=()
-if [ "$(id -u)" = 0 ]; then
+# Only for a run that has the huge-pages section: the whole run, or --only pages.
+pages=yes
+case " $* " in *" --only "*) case " $* " in *" --only pages "*) ;; *) pages=no ;; esac ;; esac
+if [ "$(id -u)" = 0 ] && [ "$pages" = yes ]; then
     mounts=$(mktemp -d /tmp/dbshm-bench-pages.XXXXXX)
     pages_before=$(cat /proc/sys/vm/nr_hugepages)
     cleanup() {

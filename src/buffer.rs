@@ -18,7 +18,7 @@ use ndarray::{
     IntoDimension, IxDyn,
 };
 
-use crate::copy::{copy_in, copy_racy};
+use crate::copy::{self, copy_in, copy_racy};
 use crate::events::{Events, NextFrame, Watched};
 use crate::layout::{latest_parts, Geometry, Header, FLAG_WAKE_ALWAYS, MAX_BUFFERS, MIN_BUFFERS};
 use crate::pin::{self, PinId, Pins};
@@ -467,7 +467,12 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
             // Any bytes are a valid T.
             let view =
                 unsafe { ArrayViewMutD::from_shape_ptr(IxDyn(self.shape()), dst.cast::<T>()) };
-            fill(view)
+            // `fill` may store with instructions x86 does not keep in order
+            // (glibc's `memcpy` does, for big copies): fenced on both sides
+            // as the writer's own copies are.
+            copy::order_stores();
+            fill(view);
+            copy::order_stores();
         })
     }
 

@@ -15,7 +15,8 @@
 //!   access. At the hardware level a racing read of ordinary memory returns
 //!   some mix of old and new bytes, which the seqlock then rejects. This loop
 //!   ran at 0.8 to 1.1 times the time of glibc's `memcpy` for 30 KB, 6 MB and
-//!   33 MB frames on the development machine (AMD EPYC, Zen 4). `rep movsb`,
+//!   33 MB frames on the machine it was chosen on (AMD EPYC, Zen 4); on the
+//!   Zen 5 of the next item, at 1.2 to 2.0 times. `rep movsb`,
 //!   the obvious one-instruction choice, was as fast only when the
 //!   destination did not sit just past the source modulo 4096: at 8 bytes
 //!   past it took 11 times as long for 6 MB (the Zen page-aliasing problem of
@@ -30,8 +31,7 @@
 //!   is glibc's way around the page aliasing above (but on AMD family 19h,
 //!   Zen 3 and Zen 4, where glibc bug 30994 shows that it is not enough,
 //!   such a pair keeps the block loop; that was not measured here, on Zen
-//!   5). On the development
-//!   machine's processor (AMD EPYC with AVX-512) it ran at 0.86x to 1.06x
+//!   5). On the Zen 5 this was measured on (AMD EPYC, family 1Ah) it ran at 0.86x to 1.06x
 //!   the time of glibc's `memcpy` from 8 KiB to 300 KiB, where the block
 //!   loop took 1.2x to 2.0x, and at 0.53x to 1.15x at 6 MB. A reader's
 //!   copies of [`STREAM_THRESHOLD`] bytes or more keep the block loop:
@@ -236,6 +236,17 @@ unsafe fn copy_string(src: *const u8, dst: *mut u8, len: usize, fence: Fence) {
         );
         fence.emit();
     }
+}
+
+/// Orders every store before it before every store after it, the weakly
+/// ordered kinds included (non-temporal and fast-string stores, which x86's
+/// rule of stores in program order leaves out): around a writer's own code
+/// filling a back buffer between the stamps (`write_with`), which may call
+/// a `memcpy` that uses them. Elsewhere the protocol's fences are enough.
+#[inline]
+pub(crate) fn order_stores() {
+    #[cfg(target_arch = "x86_64")]
+    Fence::Stores.emit();
 }
 
 /// The fence around a string copy: `sfence` for the writer's, `lfence` for

@@ -184,7 +184,8 @@ pub(crate) struct PinPage {
 
 /// The header as mapped in memory; see the module documentation for the table.
 ///
-/// The plain fields are written once by the creator before `init` and never
+/// The plain fields are written once by the creator before the segment has
+/// its name (`init` among them) and never
 /// again; the atomic fields are the protocol's.
 #[repr(C)]
 pub(crate) struct Header {

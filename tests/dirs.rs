@@ -275,8 +275,23 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     check(offsets[0] == dbshm::layout::HEADER_SIZE, || {
         format!("a 30 KB frame's buffers at {offsets:?}")
     })?;
-    drop((shm, little));
-    for n in [&big, &small] {
+    // Three 640x480 frames share the first huge pages: buffers 0 and 1 lie
+    // in the first one, which smaps shows huge; buffer 2 straddles it.
+    let vga = name("huge-vga");
+    let three = Options::new()
+        .dir(dir)
+        .buffers(3)
+        .create::<u8>(&vga, [480, 640, 3])?;
+    let backing = dbshm::inspect_in(dir, &vga)?.backing;
+    println!("3 x 640x480 on huge=always: {backing:?}");
+    check(
+        backing
+            .as_ref()
+            .is_some_and(|b| b.all_huge(0) && b.all_huge(1) && b.page_kb as usize * 1024 == huge),
+        || format!("3 x 640x480 on huge=always: {backing:?}"),
+    )?;
+    drop((shm, little, three));
+    for n in [&big, &small, &vga] {
         Options::new().dir(dir).unlink(n)?;
     }
     // Across processes there, and a killed writer.
@@ -385,6 +400,24 @@ fn every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error() -> R
         format!("a 30 KB segment's file is {size} bytes")
     })?;
     drop((shm, little, reader));
+    // A file whose size is no whole number of pages (fallocate can make
+    // one): a mapping past its last page would fault, so it is refused.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(dir.join(&small))?;
+    let size = file.metadata()?.len();
+    rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, size + 4096)?;
+    let refused = Options::new().dir(dir).open_readonly::<u8>(&small);
+    let message = match refused {
+        Err(e @ DbShmError::Incompatible { .. }) => e.to_string(),
+        other => {
+            return Err(format!("a file of {} bytes: {:?}", size + 4096, other.map(|_| ())).into())
+        }
+    };
+    println!("a hugetlbfs file of {} bytes: {message}", size + 4096);
+    check(message.contains("not a whole number"), || message.clone())?;
+    drop(file);
     for n in [&big, &small] {
         Options::new().dir(dir).unlink(n)?;
     }

@@ -173,7 +173,8 @@ pub fn info(name: &str, json: bool) -> Result<ExitCode, String> {
 /// What backs the buffers, in a line.
 fn pages(backing: Option<&dbshm::layout::Backing>) -> String {
     let Some(b) = backing else {
-        return "not recorded (its creator could not ask its kernel)".into();
+        return "not recorded (made by an older dbshm, or its creator could not ask its kernel)"
+            .into();
     };
     let size = page_size(b.page_kb);
     let all = |huge: bool| {

@@ -24,11 +24,12 @@ struct Smaps {
 /// costs about a millisecond in a process of a hundred mappings, so they
 /// are read once where the answer is the same for every buffer (small
 /// pages, or hugetlbfs, where every page is huge); only where transparent
-/// huge pages turn up is each buffer faulted in and counted in turn.
+/// huge pages turn up are the buffers faulted in again piece by piece.
 pub(crate) fn measure(map: &Mapping, geometry: &Geometry) -> Option<Backing> {
     let range = map.base() as usize..map.base() as usize + map.len();
     let frame_kb = u32::try_from(geometry.frame_bytes.div_ceil(1024)).ok()?;
     let buffers = geometry.first_buffer..geometry.total_size;
+    let n = geometry.nbuffers;
     let recorded = |page_kb: u64, huge_kb: Vec<u32>| {
         Some(Backing {
             page_kb: u32::try_from(page_kb).ok()?,
@@ -38,28 +39,67 @@ pub(crate) fn measure(map: &Mapping, geometry: &Geometry) -> Option<Backing> {
     };
     map.populate(buffers.start, buffers.len()).ok()?;
     let all = smaps(&range)?;
-    let n = geometry.nbuffers;
     if all.kernel_page_kb > base_page_kb() {
         return recorded(all.kernel_page_kb, vec![frame_kb; n]);
     }
     if all.huge_kb == 0 {
         return recorded(all.kernel_page_kb, vec![0; n]);
     }
-    // Transparent huge pages: unmapped (the file keeps them) and faulted
-    // in again a buffer at a time, each counted by what its faults add (a
-    // huge page two buffers share counts for the first).
+    // Transparent huge pages: unmapped (the file keeps them) and faulted in
+    // again a piece at a time, each piece counted by what its faults add.
+    let pmd = open::pmd_size()?;
     map.unmap_pages(buffers.start, buffers.len()).ok()?;
-    let mut before = smaps(&range)?;
-    let mut huge_kb = Vec::with_capacity(n);
-    for i in 0..n {
-        map.populate(geometry.buffer_offset(i), geometry.frame_bytes)
-            .ok()?;
-        let after = smaps(&range)?;
-        let kb = after.huge_kb.saturating_sub(before.huge_kb);
-        huge_kb.push(kb.min(u64::from(frame_kb)) as u32);
+    let frames =
+        |i: usize| geometry.buffer_offset(i)..geometry.buffer_offset(i) + geometry.frame_bytes;
+    let mut before = smaps(&range)?.huge_kb;
+    let mut grew = |at: usize, len: usize| -> Option<u64> {
+        map.populate(at, len).ok()?;
+        let after = smaps(&range)?.huge_kb;
+        let kb = after.saturating_sub(before);
         before = after;
-    }
-    recorded(open::pmd_size()? as u64 / 1024, huge_kb)
+        Some(kb)
+    };
+    let huge_kb: Vec<u32> = if geometry.first_buffer % pmd == 0 && geometry.buffer_stride % pmd == 0
+    {
+        // Buffers on huge-page boundaries share no huge page: each one's own.
+        (0..n)
+            .map(|i| {
+                Some(grew(frames(i).start, geometry.frame_bytes)?.min(u64::from(frame_kb)) as u32)
+            })
+            .collect::<Option<_>>()?
+    } else {
+        // Buffers that share huge pages: which huge-page extents are huge,
+        // then each buffer's bytes in those.
+        let mut huge = Vec::new();
+        let mut at = buffers.start / pmd * pmd;
+        while at < buffers.end {
+            let piece = at.max(buffers.start)..(at + pmd).min(buffers.end);
+            if grew(piece.start, piece.len())? > 0 {
+                huge.push(at..at + pmd);
+            }
+            at += pmd;
+        }
+        (0..n)
+            .map(|i| {
+                let frame = frames(i);
+                let bytes: usize = huge
+                    .iter()
+                    .map(|e| {
+                        e.end
+                            .min(frame.end)
+                            .saturating_sub(e.start.max(frame.start))
+                    })
+                    .sum();
+                bytes.div_ceil(1024) as u32
+            })
+            .collect()
+    };
+    let page_kb = if huge_kb.iter().any(|&kb| kb > 0) {
+        pmd as u64 / 1024
+    } else {
+        all.kernel_page_kb
+    };
+    recorded(page_kb, huge_kb)
 }
 
 fn base_page_kb() -> u64 {

@@ -12,7 +12,7 @@ use rustix::fs::{self, FallocateFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use super::backing;
-use super::mapping::Mapping;
+use super::mapping::{self, Mapping};
 use super::name::{self, FileId};
 use super::open::{self, Birth, Identity, Object, Pages, BIRTH_SIZE};
 use super::{liveness, lock_mode, Segment};
@@ -71,25 +71,10 @@ impl Segment {
             // Marked present from the start (the handle keeps the mark), so
             // that `rm --stale` leaves it alone before its header is written.
             let _ = liveness::try_take(new.fd(), liveness::PRESENCE, false);
-            let map = allocate(
-                place,
-                pages,
-                name,
-                new.fd(),
-                geometry.total_size,
-                "the segment",
-            )?;
-            let mut descriptor = [0u8; DESCRIPTOR_SIZE];
-            geometry.write_descriptor(&mut descriptor);
-            // The protocol's atomics start as ftruncate's zeroes.
-            map.fill(0, &descriptor);
+            let map = build(place, pages, name, new.fd(), &geometry)?;
             bind(place, pages, name, lock.fd(), new.fd())?;
             let stat =
                 fs::fstat(new.fd()).map_err(|e| DbShmError::os(name, "stat the segment", e))?;
-            map.advise_huge(&geometry);
-            if let Some(backing) = backing::measure(&map, &geometry) {
-                map.fill(offset::BACKING_PAGE_KB, &backing.bytes());
-            }
             match fs::renameat_with(&dir, new.file.as_str(), &dir, name, RenameFlags::NOREPLACE) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => {
@@ -121,6 +106,41 @@ impl Segment {
 /// that takes it in the instant between its creation and its marking.
 const ATTEMPTS: usize = 8;
 
+/// Sizes the new segment `fd`, reserves its memory, maps it and writes its
+/// header: the descriptor, and what backs its buffers once faulted in.
+fn build(
+    place: &Path,
+    pages: Pages,
+    name: &str,
+    fd: &OwnedFd,
+    geometry: &Geometry,
+) -> Result<Mapping> {
+    let size = geometry.total_size;
+    resize(pages, name, fd, size, "the segment")?;
+    let map = Mapping::new(name, fd, size, true, pages)?;
+    // On a transparent huge page tmpfs the buffers are advised, then
+    // faulted in through the mapping, before the memory is reserved:
+    // `fallocate` has no mapping to be advised through, so on a mount of
+    // `huge=advise` it would reserve small pages.
+    if matches!(pages, Pages::Transparent(_)) {
+        map.advise_huge(geometry);
+        let buffers = geometry.first_buffer..geometry.total_size;
+        let _ = map.populate(buffers.start, buffers.len());
+    }
+    reserve(place, pages, name, fd, size, "the segment")?;
+    let mut descriptor = [0u8; DESCRIPTOR_SIZE];
+    geometry.write_descriptor(&mut descriptor);
+    // SAFETY: the file is this process's own and not named yet, and nothing
+    // refers into the mapping yet.
+    unsafe { map.fill(0, &descriptor) };
+    // The protocol's atomics start as ftruncate's zeroes.
+    if let Some(backing) = backing::measure(&map, geometry) {
+        // SAFETY: as above.
+        unsafe { map.fill(offset::BACKING_PAGE_KB, &backing.bytes()) };
+    }
+    Ok(map)
+}
+
 /// Writes into the lock file which segment it belongs to (see [`Birth`]): a
 /// user who may write one segment can point its header at another's lock
 /// file, but not change what that lock file says.
@@ -130,54 +150,75 @@ fn bind(place: &Path, pages: Pages, name: &str, lock: &OwnedFd, segment: &OwnedF
         operation: "stat the new segment",
         source: std::io::Error::other("statx failed on its own descriptor"),
     })?;
-    allocate(place, pages, name, lock, BIRTH_SIZE, "its lock file")?.fill(0, &birth.0);
-    Ok(())
+    resize(pages, name, lock, BIRTH_SIZE, "its lock file")?;
+    reserve(place, pages, name, lock, BIRTH_SIZE, "its lock file")?;
+    mapping::write_new(name, lock, &birth.0, pages)
 }
 
 /// Sizes a file this process just made to `size` bytes, rounded up to what
-/// the filesystem sizes files by (`pages`), reserves its memory, and maps it
-/// writable, to be written through the mapping (hugetlbfs refuses `write`).
-/// On a full filesystem or an exhausted huge page pool this fails here,
-/// never with a SIGBUS at some later write. `what` is the file, for errors.
-fn allocate(
+/// the filesystem sizes files by (`pages`).
+fn resize(pages: Pages, name: &str, fd: &OwnedFd, size: usize, what: &str) -> Result<()> {
+    let too_large = || DbShmError::Os {
+        name: name.to_owned(),
+        operation: "size the segment",
+        source: std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("{what} of {size} bytes"),
+        ),
+    };
+    let rounded = pages.round(size).ok_or_else(too_large)? as u64;
+    fs::ftruncate(fd, rounded).map_err(|e| DbShmError::os(name, "size the segment", e))
+}
+
+/// Reserves the memory of a file [`resize`]d to `size`: on a full filesystem
+/// or an exhausted huge page pool this fails here, never with a SIGBUS at
+/// some later write. `what` is the file, for errors.
+fn reserve(
     place: &Path,
     pages: Pages,
     name: &str,
     fd: &OwnedFd,
     size: usize,
     what: &str,
-) -> Result<Mapping> {
-    let rounded = pages.round(size).ok_or_else(|| DbShmError::Os {
-        name: name.to_owned(),
-        operation: "size the segment",
-        source: std::io::ErrorKind::FileTooLarge.into(),
-    })? as u64;
-    fs::ftruncate(fd, rounded).map_err(|e| DbShmError::os(name, "size the segment", e))?;
-    match fs::fallocate(fd, FallocateFlags::empty(), 0, rounded) {
-        Ok(()) | Err(Errno::OPNOTSUPP) => {}
-        Err(Errno::NOSPC) => {
-            let why = match pages {
-                Pages::Hugetlb(page) => format!(
-                    "the huge page pool of {} cannot give the {} pages of {} kB {what} needs \
-                     (reserve more with `sysctl vm.nr_hugepages`, or mount it with a larger size=)",
-                    place.display(),
-                    rounded / page as u64,
-                    page / 1024
-                ),
-                _ => format!(
-                    "no space left in {} for {what} ({rounded} bytes)",
-                    place.display()
-                ),
-            };
-            return Err(DbShmError::Os {
-                name: name.to_owned(),
-                operation: "reserve memory for the segment",
-                source: std::io::Error::new(std::io::ErrorKind::StorageFull, why),
-            });
+) -> Result<()> {
+    let rounded = pages.round(size).unwrap_or(size) as u64;
+    let operation = if what == "the segment" {
+        "reserve memory for the segment"
+    } else {
+        "reserve memory for the segment's lock file"
+    };
+    loop {
+        match fs::fallocate(fd, FallocateFlags::empty(), 0, rounded) {
+            Ok(()) | Err(Errno::OPNOTSUPP) => return Ok(()),
+            // hugetlbfs gives up clearing its pages when a signal comes.
+            Err(Errno::INTR) => continue,
+            Err(Errno::NOSPC) => {
+                let why = match pages {
+                    Pages::Hugetlb(page) => {
+                        let n = rounded.div_ceil(page as u64);
+                        format!(
+                            "the huge page pool of {} cannot give the {n} page{} of {} kB {what} \
+                             needs (reserve more with `sysctl vm.nr_hugepages`, mount it with a \
+                             larger size=, or raise the hugetlb cgroup limit)",
+                            place.display(),
+                            if n == 1 { "" } else { "s" },
+                            page / 1024
+                        )
+                    }
+                    _ => format!(
+                        "no space left in {} for {what} ({rounded} bytes)",
+                        place.display()
+                    ),
+                };
+                return Err(DbShmError::Os {
+                    name: name.to_owned(),
+                    operation,
+                    source: std::io::Error::new(std::io::ErrorKind::StorageFull, why),
+                });
+            }
+            Err(e) => return Err(DbShmError::os(name, operation, e)),
         }
-        Err(e) => return Err(DbShmError::os(name, "reserve memory for the segment", e)),
     }
-    Mapping::new(name, fd, size, true)
 }
 
 /// A file this process created exclusively, unlinked on drop unless kept:

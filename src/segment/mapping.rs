@@ -32,11 +32,21 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// Maps `size` bytes of `fd`, which the caller has checked the object
-    /// holds. On hugetlbfs the object holds whole pages (the kernel sizes
-    /// files there in no other way), so `size` rounded up to one is inside it.
-    pub(crate) fn new(name: &str, fd: &OwnedFd, size: usize, writable: bool) -> Result<Mapping> {
-        let pages = Pages::of(fd);
+    /// Maps `size` bytes of `fd`, which is on a filesystem with `pages`
+    /// and which the caller has checked holds `size` bytes rounded up to
+    /// `pages` (on hugetlbfs: whole huge pages, see `Segment::open`).
+    /// `size` is at least [`HEADER_SIZE`]: `header` and `pin_page` rely on it.
+    pub(crate) fn new(
+        name: &str,
+        fd: &OwnedFd,
+        size: usize,
+        writable: bool,
+        pages: Pages,
+    ) -> Result<Mapping> {
+        assert!(
+            size >= HEADER_SIZE,
+            "a mapping of {size} bytes holds no header"
+        );
         let len = pages.round(size).ok_or_else(|| DbShmError::Os {
             name: name.to_owned(),
             operation: "map the segment",
@@ -50,7 +60,15 @@ impl Mapping {
         // SAFETY: a fresh shared mapping placed by the kernel aliases no Rust
         // object; `len` is non-zero and the object holds it (see above).
         let ptr = unsafe { mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
-            .map_err(|e| DbShmError::os(name, "map the segment", e))?;
+            .map_err(|e| match (e, pages) {
+                // hugetlbfs reserves a shared mapping's pages when it is made.
+                (rustix::io::Errno::NOMEM, Pages::Hugetlb(_)) => DbShmError::os(
+                    name,
+                    "map the segment (its huge page pool cannot reserve the pages; see vm.nr_hugepages)",
+                    e,
+                ),
+                _ => DbShmError::os(name, "map the segment", e),
+            })?;
         let base = NonNull::new(ptr.cast::<u8>()).expect("mmap never returns NULL on success");
         Ok(Mapping {
             base,
@@ -61,14 +79,19 @@ impl Mapping {
         })
     }
 
-    /// Copies `bytes` to offset `at` of a writable mapping of a file this
-    /// process has just made, before anything else in it can see the file:
-    /// how files are written where `write` is refused (hugetlbfs).
-    pub(crate) fn fill(&self, at: usize, bytes: &[u8]) {
+    /// Copies `bytes` to offset `at` of a writable mapping: how files are
+    /// written where `write` is refused (hugetlbfs).
+    ///
+    /// # Safety
+    /// The mapping is of a file this process has just made, not yet named,
+    /// and no reference into `at..at + bytes.len()` exists (no `header`, no
+    /// handle): nothing in this process reads those bytes meanwhile.
+    pub(crate) unsafe fn fill(&self, at: usize, bytes: &[u8]) {
         assert!(at + bytes.len() <= self.size, "filled past the mapping");
         // SAFETY: the range is inside this mapping (asserted), which the
-        // caller made writable; no reference into it exists yet in this
-        // process, and other processes do not bind this one's memory model.
+        // caller made writable; by the caller's contract nothing in this
+        // process aliases it, and other processes do not bind this one's
+        // memory model.
         unsafe {
             let to = self.base.as_ptr().add(at);
             std::ptr::copy_nonoverlapping(bytes.as_ptr(), to, bytes.len())
@@ -171,6 +194,25 @@ impl Mapping {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+}
+
+/// Writes `bytes` at the start of a file this process just made, sized and
+/// reserved to hold them, through a mapping made for it alone: how a lock
+/// file is written on hugetlbfs, which refuses `write`.
+pub(crate) fn write_new(name: &str, fd: &OwnedFd, bytes: &[u8], pages: Pages) -> Result<()> {
+    let len = pages.round(bytes.len()).expect("a size the file was given");
+    let prot = ProtFlags::READ | ProtFlags::WRITE;
+    // SAFETY: a fresh shared mapping placed by the kernel aliases no Rust
+    // object; the caller sized the file to hold `len` bytes.
+    let ptr = unsafe { mm::mmap(std::ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }
+        .map_err(|e| DbShmError::os(name, "write the segment's lock file", e))?;
+    // SAFETY: `bytes.len() <= len` bytes at the start of that mapping,
+    // which nothing else refers to, then the mapping unmapped whole.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr.cast::<u8>(), bytes.len());
+        let _ = mm::munmap(ptr, len);
+    }
+    Ok(())
 }
 
 impl Drop for Mapping {

@@ -21,7 +21,7 @@ use crate::layout::{Geometry, Header, PinPage, HEADER_SIZE};
 use crate::{DbShmError, Result};
 use mapping::Mapping;
 use name::FileId;
-use open::{Birth, Identity, Object};
+use open::{Birth, Identity, Object, Pages};
 
 pub use name::MAX_NAME_LEN;
 
@@ -55,7 +55,22 @@ impl Segment {
         let dir = open::dir(place, name)?;
         let object = Object::open(&dir, name, name, writable)?;
         let (geometry, _) = object.header(name)?;
-        let map = Mapping::new(name, &object.fd, geometry.total_size, writable)?;
+        let pages = Pages::of(&object.fd);
+        // A mapping past the end of a hugetlbfs file's last whole page
+        // faults (SIGBUS) where it is touched: such a file is no segment a
+        // creator made, which sizes its files in whole pages.
+        if let Pages::Hugetlb(page) = pages {
+            if object.stat.st_size as u64 % page as u64 != 0 {
+                return Err(DbShmError::Incompatible {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "on hugetlbfs its size {} is not a whole number of its {page}-byte pages",
+                        object.stat.st_size
+                    ),
+                });
+            }
+        }
+        let map = Mapping::new(name, &object.fd, geometry.total_size, writable, pages)?;
         map.advise_huge(&geometry);
         let waiter_map = if writable {
             None
@@ -333,7 +348,7 @@ fn waiter_mapping(dir: &OwnedFd, name: &str, identity: Identity) -> Option<Mappi
     if rw.identity() != identity {
         return None; // unlinked and recreated in between
     }
-    Mapping::new(name, &rw.fd, HEADER_SIZE, true).ok()
+    Mapping::new(name, &rw.fd, HEADER_SIZE, true, Pages::sizing(&rw.fd)).ok()
 }
 
 #[cfg(test)]

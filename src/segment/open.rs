@@ -98,25 +98,40 @@ pub(crate) enum Pages {
     Hugetlb(usize),
 }
 
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+const HUGETLBFS_MAGIC: u32 = 0x9584_58f6;
+
 impl Pages {
     /// The pages of the filesystem the descriptor `fd` (a directory or a
     /// file) is on.
     pub(crate) fn of(fd: &OwnedFd) -> Pages {
-        const TMPFS_MAGIC: i64 = 0x0102_1994;
-        const HUGETLBFS_MAGIC: i64 = 0x9584_58f6;
-        let Ok(fs) = fs::fstatfs(fd) else {
-            return Pages::Small;
-        };
-        // `f_type`'s type differs between architectures.
-        #[allow(clippy::unnecessary_cast)]
-        match fs.f_type as i64 {
-            HUGETLBFS_MAGIC => Pages::Hugetlb(fs.f_bsize as usize),
-            TMPFS_MAGIC if tmpfs_gives_huge_pages(fd) == Some(true) => match pmd_size() {
-                Some(size) => Pages::Transparent(size),
-                None => Pages::Small,
-            },
+        match Pages::statfs(fd) {
+            Some((TMPFS_MAGIC, _)) if tmpfs_gives_huge_pages(fd) == Some(true) => {
+                match pmd_size() {
+                    Some(size) => Pages::Transparent(size),
+                    None => Pages::Small,
+                }
+            }
+            Some((HUGETLBFS_MAGIC, page)) => Pages::Hugetlb(page),
             _ => Pages::Small,
         }
+    }
+
+    /// [`Pages::Hugetlb`] if `fd` is on hugetlbfs, else `Small`: all a
+    /// mapping's size needs, without reading the mount table.
+    pub(crate) fn sizing(fd: &OwnedFd) -> Pages {
+        match Pages::statfs(fd) {
+            Some((HUGETLBFS_MAGIC, page)) => Pages::Hugetlb(page),
+            _ => Pages::Small,
+        }
+    }
+
+    /// The filesystem's magic number (its low 32 bits: `f_type` is a signed
+    /// type of either size, and hugetlbfs's magic has the top bit set) and
+    /// block size.
+    fn statfs(fd: &OwnedFd) -> Option<(u32, usize)> {
+        let fs = fs::fstatfs(fd).ok()?;
+        Some((fs.f_type as u32, fs.f_bsize as usize))
     }
 
     /// The huge page size buffers of frames at least that big are aligned
