@@ -110,10 +110,7 @@ pub fn run(
                     local.name
                 );
                 sink = None;
-                options(local).unlink(&local.name).or_else(|e| match e {
-                    DbShmError::NotFound { .. } => Ok(()),
-                    e => Err(e.to_string()),
-                })?;
+                remove(local)?;
             }
         }
         if sink.is_none() {
@@ -160,8 +157,17 @@ fn options(local: &Local) -> Options {
     }
 }
 
+/// Removes the local segment, if there is one.
+fn remove(local: &Local) -> Result<(), String> {
+    match options(local).unlink(&local.name) {
+        Ok(()) | Err(DbShmError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The local segment for frames like `meta`'s: opened if it exists with
-/// their shape and type, else created.
+/// their shape and type, else created; one of another shape or type made
+/// anew if `local.recreate` says so.
 fn open(local: &Local, meta: &Meta) -> Result<Box<dyn Sink>, String> {
     dbshm::with_element_type!(meta.dtype, open_typed(local, &meta.shape))
 }
@@ -170,14 +176,33 @@ fn open_typed<T: Element + bytemuck::Pod>(
     local: &Local,
     shape: &[usize],
 ) -> Result<Box<dyn Sink>, String> {
-    let shm = options(local)
-        .open_or_create::<T>(&local.name, shape)
-        .map_err(|e| match e {
-            DbShmError::TypeMismatch { .. } | DbShmError::ShapeMismatch { .. } => format!(
+    let mismatch = |e: &DbShmError| {
+        matches!(
+            e,
+            DbShmError::TypeMismatch { .. } | DbShmError::ShapeMismatch { .. }
+        )
+    };
+    let shm = match options(local).open_or_create::<T>(&local.name, shape) {
+        Err(e) if mismatch(&e) && local.recreate => {
+            eprintln!(
+                "dbshm-bridge: {e}: making segment {:?} anew for the remote {shape:?} {}",
+                local.name,
+                T::DTYPE
+            );
+            remove(local)?;
+            options(local).open_or_create::<T>(&local.name, shape)
+        }
+        other => other,
+    };
+    let shm = shm.map_err(|e| {
+        if mismatch(&e) {
+            format!(
                 "{e}: the remote frames are {shape:?} {}; remove the segment or use --recreate",
                 T::DTYPE
-            ),
-            e => e.to_string(),
-        })?;
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
     Ok(Box::new(shm))
 }
