@@ -2,7 +2,7 @@
 # Runs every check dbshm has, as CI does: formatting, lints, docs, the C
 # libraries, header and examples, and every test (unit, API, multi-process,
 # allocation, doc tests, C and C++ against Rust, valgrind, the Python package
-# against Rust and C, the dbshm command
+# against Rust and C, the Zenoh bridge between processes, the dbshm command
 # and its demo, CMake install and consumers with find_package, static linking
 # and pkg-config), and a smoke run of the benchmark harness. Then checks
 # that the tests left no segment in /dev/shm.
@@ -46,6 +46,9 @@ scripts/readme-link.sh
 
 step "cargo test --features capi"
 cargo test --features capi
+
+step "the Zenoh bridge (bridge/, release: about 5 minutes to build Zenoh from clean), its tests between processes on loopback"
+cargo test --release -p dbshm-bridge
 
 step "the Python package (python/): pip install ./python, with numpy 2 and with numpy 1, and its tests"
 scripts/python-test.sh
