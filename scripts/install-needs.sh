@@ -38,7 +38,7 @@ for tool in rustfmt clippy-driver; do
         exit 1
     fi
 done
-need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps
+need cc:gcc c++:g++ make:make valgrind:valgrind cmake:cmake pkg-config:pkg-config readelf:binutils pkill:procps openssl:openssl
 
 # The Python package's tests make virtual environments with the system's
 # python3 (scripts/python-test.sh); Debian keeps venv in its own package.

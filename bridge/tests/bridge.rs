@@ -23,6 +23,7 @@ fn main() {
         a_stopped_subscriber_costs_frames_not_memory,
         a_change_of_shape_upstream_is_an_error_unless_recreate,
         malformed_frames_are_refused_and_counted,
+        over_tls_the_station_gets_the_frames_and_another_certificate_nothing,
     ];
     let roles = common::roles![writer, reader];
     common::run_tests_or_child(&roles, trials);
@@ -406,5 +407,181 @@ fn malformed_frames_are_refused_and_counted() -> Result<(), Failed> {
         "a segment was made from malformed frames".into()
     })?;
     let _ = session.close().wait();
+    Ok(())
+}
+
+/// `openssl` with `args` in `dir`, which must succeed.
+fn openssl(dir: &std::path::Path, args: &[&str]) -> Result<(), Failed> {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("run openssl: {e}"))?;
+    check(out.status.success(), || {
+        format!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// A CA, and certificates it signed for `names` (for 127.0.0.1), in `dir`:
+/// `ca.pem`, `NAME.pem`, `NAME-key.pem`.
+fn certificates(dir: &std::path::Path, names: &[&str]) -> Result<(), Failed> {
+    let days = ["-days", "1"];
+    openssl(
+        dir,
+        &[
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca-key.pem",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=dbshm-test-ca",
+            ][..],
+            &days,
+        ]
+        .concat(),
+    )?;
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n",
+    )?;
+    for name in names {
+        let (key, csr, pem) = (
+            format!("{name}-key.pem"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let subject = format!("/CN={name}");
+        openssl(
+            dir,
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                &subject,
+            ],
+        )?;
+        openssl(
+            dir,
+            &[
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca-key.pem",
+                    "-CAcreateserial",
+                    "-out",
+                    &pem,
+                    "-extfile",
+                    "leaf.ext",
+                ][..],
+                &days,
+            ]
+            .concat(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The configuration file `bridge/config/FILE`, with the certificates in
+/// `dir`, `endpoint` for the robot's and `key` for its key expression.
+fn tls_config(
+    file: &str,
+    dir: &std::path::Path,
+    endpoint: &str,
+    key: &str,
+    who: &str,
+) -> Result<std::path::PathBuf, Failed> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config")
+            .join(file),
+    )?;
+    let certs = dir.display().to_string();
+    let text = text
+        .replace("/etc/dbshm/station", &format!("{certs}/{who}"))
+        .replace("/etc/dbshm", &certs)
+        .replace("tls/0.0.0.0:7447", endpoint)
+        .replace("tls/robot.local:7447", endpoint)
+        .replace("dbshm/camera", key);
+    let path = dir.join(format!("{who}-{file}"));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn over_tls_the_station_gets_the_frames_and_another_certificate_nothing() -> Result<(), Failed> {
+    let certs = common::mounts::TestDir::new("bridge-tls");
+    certificates(certs.path(), &["robot", "station", "intruder"])?;
+    let (src, dst, other) = (
+        TestSegment::new("bridge-tls-src"),
+        TestSegment::new("bridge-tls-dst"),
+        TestSegment::new("bridge-tls-intruder"),
+    );
+    let _owner = Options::new().create::<u8>(src.name(), [100, 100, 3])?;
+    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+    let endpoint = format!("tls/127.0.0.1:{port}");
+    let robot = tls_config("robot-tls.json5", certs.path(), &endpoint, &key, "robot")?;
+    let station = tls_config(
+        "station-tls.json5",
+        certs.path(),
+        &endpoint,
+        &key,
+        "station",
+    )?;
+    let intruder = tls_config(
+        "station-tls.json5",
+        certs.path(),
+        &endpoint,
+        &key,
+        "intruder",
+    )?;
+    let writer = Proc::spawn(&["writer", src.name(), "4000", "10"]);
+    let conf = |p: &std::path::Path| p.display().to_string();
+    let _publisher = Proc::spawn_program(&[
+        BRIDGE,
+        "publish",
+        src.name(),
+        "--key",
+        &key,
+        "--config",
+        &conf(&robot),
+        "--json",
+    ]);
+    let _station = Proc::spawn_program(&[
+        BRIDGE,
+        "subscribe",
+        &key,
+        "--name",
+        dst.name(),
+        "--config",
+        &conf(&station),
+        "--json",
+    ]);
+    let _intruder = Proc::spawn_program(&[
+        BRIDGE,
+        "subscribe",
+        &key,
+        "--name",
+        other.name(),
+        "--config",
+        &conf(&intruder),
+        "--json",
+    ]);
+    let got = Proc::spawn(&["reader", dst.name(), "2000"]).report()?;
+    println!("over TLS: station's reader {got}");
+    verified(&got, 20, "the station over TLS")?;
+    // The intruder's certificate is the fleet CA's too, but the robot's
+    // access control admits only "station": no frame, so no segment.
+    check(dbshm::inspect(other.name()).is_err(), || {
+        "the intruder got frames".into()
+    })?;
+    writer.report()?;
     Ok(())
 }
