@@ -19,6 +19,7 @@ fn main() {
     let trials = common::trials![
         frames_cross_whole_at_30_kb_and_1080p,
         two_subscribers_follow_one_publisher,
+        one_publisher_carries_two_segments,
         either_side_restarted_resumes_within_2_s,
         a_stopped_subscriber_costs_frames_not_memory,
         a_change_of_shape_upstream_is_an_error_unless_recreate,
@@ -184,6 +185,12 @@ fn frames_cross_whole_at_30_kb_and_1080p() -> Result<(), Failed> {
         let (sent, received) = (stop(publisher)?, stop(subscriber)?);
         println!("{what}: publisher {sent}; subscriber {received}");
         check(received.count("bad") == 0, || format!("{what}: {received}"))?;
+        // Stopped, the subscriber has let go of the writer role; the
+        // segment stays, with its last frame.
+        let left = dbshm::inspect(dst.name())?;
+        check(!left.writer_alive && left.latest_seq > 0, || {
+            format!("{what}: after the subscriber stopped, {left:?}")
+        })?;
         writer.report()?;
     }
     Ok(())
@@ -213,6 +220,66 @@ fn two_subscribers_follow_one_publisher() -> Result<(), Failed> {
         verified(&got, 20, d.name())?;
     }
     writer.report()?;
+    Ok(())
+}
+
+fn one_publisher_carries_two_segments() -> Result<(), Failed> {
+    let src = [
+        TestSegment::new("bridge-pair-left"),
+        TestSegment::new("bridge-pair-right"),
+    ];
+    let dst = [
+        TestSegment::new("bridge-pair-left-far"),
+        TestSegment::new("bridge-pair-right-far"),
+    ];
+    let _owners = [
+        Options::new().create::<u8>(src[0].name(), [100, 100, 3])?,
+        Options::new().create::<u8>(src[1].name(), [480, 640, 3])?,
+    ];
+    let (prefix, port) = (
+        format!("dbshm-test-pair-{}", std::process::id()),
+        free_port(),
+    );
+    let writers: Vec<Proc> = src
+        .iter()
+        .map(|s| Proc::spawn(&["writer", s.name(), "2500", "5"]))
+        .collect();
+    let listen = endpoint(port);
+    let _publisher = Proc::spawn_program(&[
+        BRIDGE,
+        "publish",
+        src[0].name(),
+        src[1].name(),
+        "--prefix",
+        &prefix,
+        "--listen",
+        &listen,
+        "--json",
+    ]);
+    let _subscribers: Vec<Proc> = src
+        .iter()
+        .zip(&dst)
+        .map(|(s, d)| subscribe(&format!("{prefix}/{}", s.name()), d.name(), port, &[]))
+        .collect();
+    let readers: Vec<Proc> = dst
+        .iter()
+        .map(|d| Proc::spawn(&["reader", d.name(), "2000"]))
+        .collect();
+    for (reader, d) in readers.into_iter().zip(&dst) {
+        let got = reader.report()?;
+        println!("{}: {got}", d.name());
+        verified(&got, 20, d.name())?;
+    }
+    let shapes: Vec<Vec<usize>> = dst
+        .iter()
+        .map(|d| dbshm::inspect(d.name()).map(|i| i.shape))
+        .collect::<Result<_, _>>()?;
+    check(shapes == [vec![100, 100, 3], vec![480, 640, 3]], || {
+        format!("the far segments are {shapes:?}")
+    })?;
+    for writer in writers {
+        writer.report()?;
+    }
     Ok(())
 }
 
