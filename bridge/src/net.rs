@@ -14,7 +14,8 @@ pub const DEFAULT_ENDPOINT: &str = "tcp/127.0.0.1:7447";
 
 #[derive(Args, Clone, Debug)]
 pub struct Net {
-    /// A Zenoh configuration file (JSON5). The options below override it;
+    /// A Zenoh configuration file (JSON5), else the one $ZENOH_CONFIG
+    /// names, as for any Zenoh program. The options below override it;
     /// with one, nothing else of this command's defaults applies.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -51,7 +52,11 @@ pub enum Side {
 impl Net {
     /// The configuration for `side`.
     pub fn config(&self, side: Side) -> Result<Config, String> {
-        let mut config = match &self.config {
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("ZENOH_CONFIG").map(PathBuf::from));
+        let mut config = match &file {
             Some(path) => Config::from_file(path)
                 .map_err(|e| format!("Zenoh configuration {}: {e}", path.display()))?,
             None => Config::default(),
@@ -62,7 +67,7 @@ impl Net {
                 .map_err(|e| format!("Zenoh configuration {key} = {value}: {e}"))
         };
         let list = |endpoints: &[String]| serde_json::to_string(endpoints).expect("strings");
-        let defaults = self.config.is_none();
+        let defaults = file.is_none();
         let mode = match self.zenoh_mode {
             Mode::Peer => "peer",
             Mode::Client => "client",
