@@ -3,6 +3,7 @@
 
 mod demo;
 mod segments;
+mod snapshot;
 mod stats;
 mod table;
 mod time;
@@ -25,6 +26,7 @@ use clap::{CommandFactory, Parser, Subcommand};
   dbshm watch camera                 live frame rate, latency and frame summary
   dbshm rm camera                    remove a segment no process has open
   dbshm rm --stale --age 600         remove segments idle for 10 minutes
+  dbshm snapshot camera              the latest frame as camera.png
   dbshm --dir /mnt/huge list         segments in another directory (also DBSHM_DIR)"
 )]
 struct Cli {
@@ -81,6 +83,14 @@ Examples:
     /// Show a segment's frame rate, latency and a summary of its frames, live.
     #[command(after_help = "Example:\n  dbshm watch camera\n  dbshm watch camera --count 100")]
     Watch(watch::WatchArgs),
+    /// Save a segment's latest frame (or, with --wait, the next one) as a
+    /// PNG or a .npy file.
+    #[command(after_help = "Examples:
+  dbshm snapshot camera                      camera.png (or camera.npy if no PNG can hold it)
+  dbshm snapshot camera -o frame.npy         any frame, for numpy.load
+  dbshm snapshot depth --normalize -o d.png  a u16 depth map or a float heat map, as 8-bit gray
+  dbshm snapshot camera --bgr --wait         the next frame, its BGR channels (OpenCV) as RGB")]
+    Snapshot(snapshot::SnapshotArgs),
     /// The demo's writer process (started by `dbshm demo`).
     #[command(hide = true)]
     DemoWriter(demo::WriterArgs),
@@ -109,6 +119,7 @@ fn main() -> ExitCode {
         Command::Info { name, json } => segments::info(&name, json),
         Command::Rm(args) => segments::rm(args),
         Command::Watch(args) => watch::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
         Command::DemoWriter(args) => demo::writer(args),
         Command::DemoReader(args) => demo::reader(args),
     };

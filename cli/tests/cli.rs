@@ -878,3 +878,160 @@ fn demo_killed_with_sigkill_takes_its_processes_with_it() {
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains(&format!("removed {}", seg.0)), "{stdout}");
 }
+
+/// A directory of this test alone, removed with what is in it when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let path =
+            std::env::temp_dir().join(format!("dbshm-test-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir(&path).unwrap();
+        Scratch(path)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The PNG at `path`: its colour type, bit depth and sample bytes.
+fn decode_png(path: &str) -> (png::ColorType, png::BitDepth, Vec<u8>) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    (info.color_type, info.bit_depth, buf)
+}
+
+#[test]
+fn snapshots_decode_to_the_pixels_written_gray_rgb_rgba_and_16_bit() {
+    let dir = Scratch::new("png");
+    let cases: [(&[usize], png::ColorType); 4] = [
+        (&[4, 5], png::ColorType::Grayscale),
+        (&[4, 5, 1], png::ColorType::Grayscale),
+        (&[4, 5, 3], png::ColorType::Rgb),
+        (&[4, 5, 4], png::ColorType::Rgba),
+    ];
+    for (shape, color) in cases {
+        let seg = Name::new("png8");
+        let shm = DoubleBufferedSharedMemory::<u8>::create(&seg.0, shape).unwrap();
+        let frame: Vec<u8> = (0..shm.len()).map(|i| (i * 7 + 1) as u8).collect();
+        shm.write_slice(&frame).unwrap();
+        let file = dir.file("f.png");
+        let out = dbshm(&["snapshot", &seg.0, "-o", &file]);
+        assert!(out.status.success(), "{shape:?}: {:?}", text(&out));
+        assert_eq!(
+            decode_png(&file),
+            (color, png::BitDepth::Eight, frame.clone()),
+            "{shape:?}"
+        );
+        if shape.len() == 3 && shape[2] >= 3 {
+            let out = dbshm(&["snapshot", &seg.0, "--bgr", "-o", &file]);
+            assert!(out.status.success(), "{:?}", text(&out));
+            let mut swapped = frame.clone();
+            for pixel in swapped.chunks_mut(shape[2]) {
+                pixel.swap(0, 2);
+            }
+            assert_eq!(decode_png(&file).2, swapped, "--bgr {shape:?}");
+        }
+    }
+    // 16-bit, gray and RGB: big-endian samples.
+    for shape in [&[3usize, 2][..], &[3, 2, 3]] {
+        let seg = Name::new("png16");
+        let shm = DoubleBufferedSharedMemory::<u16>::create(&seg.0, shape).unwrap();
+        let frame: Vec<u16> = (0..shm.len()).map(|i| (i as u16) * 3001 + 7).collect();
+        shm.write_slice(&frame).unwrap();
+        let file = dir.file("g.png");
+        let out = dbshm(&["snapshot", &seg.0, "-o", &file]);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let (_, depth, bytes) = decode_png(&file);
+        let want: Vec<u8> = frame.iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!((depth, bytes), (png::BitDepth::Sixteen, want), "{shape:?}");
+    }
+}
+
+#[test]
+fn normalize_maps_any_frame_to_8_bit_gray_and_says_the_range() {
+    let dir = Scratch::new("norm");
+    let seg = Name::new("norm");
+    let shm = DoubleBufferedSharedMemory::<f32>::create(&seg.0, (2, 3)).unwrap();
+    shm.write_slice(&[-1.0, 0.0, 1.0, f32::NAN, 0.5, -0.5])
+        .unwrap();
+    let file = dir.file("heat.png");
+    let out = dbshm(&["snapshot", &seg.0, "--normalize", "-o", &file]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("-1 to 1 mapped to 0 to 255"), "{stdout}");
+    let (color, depth, bytes) = decode_png(&file);
+    assert_eq!(
+        (color, depth),
+        (png::ColorType::Grayscale, png::BitDepth::Eight)
+    );
+    // NaN to 0; the rest linearly, rounded.
+    assert_eq!(bytes, [0, 128, 255, 0, 191, 64]);
+}
+
+fn npy_round_trip<T: dbshm::Element + npyz::Deserialize + num_traits::NumCast + PartialEq>(
+    dir: &Scratch,
+) {
+    let seg = Name::new("npy");
+    let shm = DoubleBufferedSharedMemory::<T>::create(&seg.0, (2, 3, 4)).unwrap();
+    let frame: Vec<T> = (0..24).map(|i| T::from(i * 5 % 101).unwrap()).collect();
+    shm.write_slice(&frame).unwrap();
+    let file = dir.file(&format!("{}.npy", T::DTYPE));
+    let out = dbshm(&["snapshot", &seg.0, "-o", &file]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let npy = npyz::NpyFile::new(std::fs::File::open(&file).unwrap()).unwrap();
+    assert_eq!(npy.shape(), &[2, 3, 4], "{}", T::DTYPE);
+    let data: Vec<T> = npy.into_vec().unwrap();
+    assert!(data == frame, "{}", T::DTYPE);
+}
+
+#[test]
+fn npy_snapshots_read_back_exactly_for_every_element_type() {
+    let dir = Scratch::new("npy");
+    for dtype in dbshm::Dtype::ALL {
+        dbshm::with_element_type!(dtype, npy_round_trip(&dir));
+    }
+}
+
+#[test]
+fn a_frame_no_png_can_hold_is_refused_naming_its_shape_and_type() {
+    let dir = Scratch::new("nopng");
+    let f32_rgb = Name::new("nopng-f32");
+    DoubleBufferedSharedMemory::<f32>::create(&f32_rgb.0, (2, 3, 3)).unwrap();
+    let five = Name::new("nopng-5");
+    DoubleBufferedSharedMemory::<u8>::create(&five.0, (2, 3, 5)).unwrap();
+    for (seg, what) in [
+        (&f32_rgb, "2x3x3 frame of f32"),
+        (&five, "2x3x5 frame of u8"),
+    ] {
+        let file = dir.file("x.png");
+        let out = dbshm(&["snapshot", &seg.0, "-o", &file]);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{what}");
+        assert!(
+            stderr.contains(what) && stderr.contains(".npy") && stderr.contains(&seg.0),
+            "{stderr}"
+        );
+        assert!(
+            !std::path::Path::new(&file).exists(),
+            "{what}: a file was left"
+        );
+    }
+    let out = dbshm(&["snapshot", &f32_rgb.0, "-o", &dir.file("x.bmp")]);
+    assert!(
+        text(&out).1.contains("must end in .png or .npy"),
+        "{:?}",
+        text(&out)
+    );
+}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dbshm
-from conftest import DTYPES, frame, is_frame, report
+from conftest import DTYPES, REPO, frame, is_frame, report
 
 Shm = dbshm.DoubleBufferedSharedMemory
 SHAPE = (48, 64)
@@ -257,3 +257,27 @@ def test_a_child_forked_while_another_thread_pins_can_pin(name):
         stop.set()
         t.join()
     assert statuses == [0] * 50, statuses
+
+
+@pytest.fixture(scope="session")
+def dbshm_command():
+    """The `dbshm` command: from the environment, or built here."""
+    command = os.environ.get("DBSHM_COMMAND")
+    if not command:
+        subprocess.run(["cargo", "build", "-p", "dbshm-cli"], cwd=REPO, check=True)
+        command = str(REPO / "target/debug/dbshm")
+    return command
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_a_snapshot_npy_loads_in_numpy_as_the_frame(name, dtype, tmp_path, dbshm_command):
+    w = dbshm.DoubleBufferedSharedMemory.create(name, (3, 4, 2), dtype)
+    want = frame(7, (3, 4, 2), dtype)
+    w.write(want)
+    out = tmp_path / "frame.npy"
+    subprocess.run([dbshm_command, "snapshot", name, "-o", str(out)], check=True,
+                   capture_output=True)
+    got = np.load(out)
+    assert got.dtype == np.dtype(dtype) and got.shape == (3, 4, 2)
+    assert np.array_equal(got, want)
+    w.close()
