@@ -84,6 +84,10 @@ enum Command {
         /// segment and make it anew, instead of stopping with an error.
         #[arg(long)]
         recreate: bool,
+        /// Refuse frames larger than this many bytes, whatever a remote
+        /// peer sends.
+        #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+        max_frame_bytes: usize,
         #[command(flatten)]
         net: Net,
     },
@@ -141,6 +145,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 mode,
                 buffers,
                 recreate,
+                max_frame_bytes,
                 ..
             } => {
                 let local = subscribe::Local {
@@ -149,6 +154,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     mode: *mode,
                     buffers: *buffers,
                     recreate: *recreate,
+                    max_frame_bytes: *max_frame_bytes,
                 };
                 subscribe::run(&session, key, &local, &status, &stop)
             }

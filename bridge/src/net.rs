@@ -27,9 +27,10 @@ pub struct Net {
     /// router's.
     #[arg(long, value_name = "ENDPOINT")]
     pub connect: Vec<String>,
-    /// Zenoh's mode: peer, or client of a router.
-    #[arg(long = "zenoh-mode", value_enum, default_value_t = Mode::Peer)]
-    pub zenoh_mode: Mode,
+    /// Zenoh's mode: peer (the default without a configuration file), or
+    /// client of a router.
+    #[arg(long = "zenoh-mode", value_enum)]
+    pub zenoh_mode: Option<Mode>,
     /// Find peers by multicast scouting on the local networks (off unless
     /// asked: it announces this machine to them).
     #[arg(long)]
@@ -68,11 +69,18 @@ impl Net {
         };
         let list = |endpoints: &[String]| serde_json::to_string(endpoints).expect("strings");
         let defaults = file.is_none();
-        let mode = match self.zenoh_mode {
-            Mode::Peer => "peer",
-            Mode::Client => "client",
+        if let Some(path) = &file {
+            eprintln!("dbshm-bridge: Zenoh configuration {}", path.display());
+        }
+        // A file's mode stands unless the option overrides it.
+        let mode = match (self.zenoh_mode, defaults) {
+            (Some(Mode::Client), _) => Some("client"),
+            (Some(Mode::Peer), _) | (None, true) => Some("peer"),
+            (None, false) => None,
         };
-        set("mode", format!("{mode:?}"))?;
+        if let Some(mode) = mode {
+            set("mode", format!("{mode:?}"))?;
+        }
         let (listen, connect) = match (side, defaults) {
             (Side::Publish, true) if self.listen.is_empty() && self.connect.is_empty() => {
                 (vec![DEFAULT_ENDPOINT.to_owned()], vec![])

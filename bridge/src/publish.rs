@@ -73,27 +73,47 @@ fn follow(
     if let Some(dir) = dir {
         options = options.dir(dir);
     }
-    // The segment may not exist yet (its writer starts later): look again
-    // every tick, saying so once.
+    // The segment may not exist yet (its writer starts later), or may be
+    // replaced by a new one under its name: look again every tick, saying
+    // so once, and follow whichever segment the name names.
     let mut said = false;
-    let info = loop {
-        match options.inspect(&route.name) {
-            Ok(info) => break info,
-            Err(DbShmError::NotFound { .. }) if !stop.load(Ordering::Relaxed) => {
+    while !stop.load(Ordering::Relaxed) {
+        let info = match options.inspect(&route.name) {
+            Ok(info) => info,
+            Err(DbShmError::NotFound { .. }) => {
                 if !said {
                     eprintln!("dbshm-bridge: waiting for segment {:?}", route.name);
                     said = true;
                 }
                 std::thread::sleep(TICK);
+                continue;
             }
-            Err(DbShmError::NotFound { .. }) => return Ok(()),
             Err(e) => return Err(e.to_string()),
+        };
+        said = false;
+        let followed = dbshm::with_element_type!(
+            info.dtype,
+            follow_typed(session, route, &options, info.created_unix_ns, stats, stop)
+        );
+        match followed {
+            Err(Gone::Replaced) => eprintln!(
+                "dbshm-bridge: segment {:?} was replaced: following the new one",
+                route.name
+            ),
+            Err(Gone::Removed) | Ok(()) => {}
+            Err(Gone::Failed(e)) => return Err(e),
         }
-    };
-    dbshm::with_element_type!(
-        info.dtype,
-        follow_typed(session, route, &options, stats, stop)
-    )
+    }
+    Ok(())
+}
+
+/// Why a segment stopped being followed.
+enum Gone {
+    /// Its name now names another segment.
+    Replaced,
+    /// It disappeared, or changed type, between being found and being opened.
+    Removed,
+    Failed(String),
 }
 
 /// The frame's bytes as a buffer Zenoh can own: no copy from `Vec<T>` to
@@ -106,22 +126,29 @@ impl<T: bytemuck::Pod> AsRef<[u8]> for Frame<T> {
     }
 }
 
+/// Follows the segment created at `created` until `stop`, or until its
+/// name names another one.
 fn follow_typed<T: Element + bytemuck::Pod>(
     session: &Session,
     route: &Route,
     options: &Options,
+    created: u64,
     stats: &Stats,
     stop: &AtomicBool,
-) -> Result<(), String> {
-    let shm: DoubleBufferedSharedMemory<T> = options
-        .open_readonly(&route.name)
-        .map_err(|e| e.to_string())?;
+) -> Result<(), Gone> {
+    let shm: DoubleBufferedSharedMemory<T> = match options.open_readonly(&route.name) {
+        Ok(shm) => shm,
+        Err(DbShmError::NotFound { .. } | DbShmError::TypeMismatch { .. }) => {
+            return Err(Gone::Removed)
+        }
+        Err(e) => return Err(Gone::Failed(e.to_string())),
+    };
     let publisher = session
         .declare_publisher(route.key.clone())
         .congestion_control(CongestionControl::Drop)
         .priority(Priority::Data)
         .wait()
-        .map_err(|e| format!("declare a publisher on {:?}: {e}", route.key))?;
+        .map_err(|e| Gone::Failed(format!("declare a publisher on {:?}: {e}", route.key)))?;
     let shape = shm.shape().to_vec();
     // The latest frame goes out first, so that a subscriber has one at once.
     let mut after = shm.latest_seq().saturating_sub(1);
@@ -130,8 +157,15 @@ fn follow_typed<T: Element + bytemuck::Pod>(
         let mut frame = vec![T::zeroed(); shm.len()];
         let info = match shm.wait_into(after, TICK, &mut frame) {
             Ok(info) => info,
-            Err(DbShmError::Timeout { .. }) => continue,
-            Err(e) => return Err(e.to_string()),
+            Err(DbShmError::Timeout { .. }) => {
+                // Quiet: is the name still this segment's?
+                let now = options.inspect(&route.name).map(|i| i.created_unix_ns);
+                if now.ok() != Some(created) {
+                    return Err(Gone::Replaced);
+                }
+                continue;
+            }
+            Err(e) => return Err(Gone::Failed(e.to_string())),
         };
         stats.skipped(info.seq.saturating_sub(after + 1));
         after = info.seq;
@@ -149,7 +183,7 @@ fn follow_typed<T: Element + bytemuck::Pod>(
             .put(ZBytes::from(bytes::Bytes::from_owner(Frame(frame))))
             .attachment(meta.encode())
             .wait()
-            .map_err(|e| format!("put a frame on {:?}: {e}", route.key))?;
+            .map_err(|e| Gone::Failed(format!("put a frame on {:?}: {e}", route.key)))?;
         stats.frame(
             info.seq,
             shm.len() * std::mem::size_of::<T>(),

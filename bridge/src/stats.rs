@@ -5,7 +5,8 @@
 //! Once a second, as a status line on stderr, or with `--json` as one JSON
 //! object per route on stdout.
 
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -72,37 +73,46 @@ impl Status {
             let routes = self.routes.lock().unwrap().clone();
             before.resize(routes.len(), (0, 0));
             for (route, prev) in routes.iter().zip(before.iter_mut()) {
-                let mut c = route.inner.lock().unwrap();
+                // Copied and cleared under the lock, printed after: a
+                // stalled stdout must not hold up the frames.
+                let mut c = {
+                    let mut counts = route.lock();
+                    let copy = counts.clone();
+                    counts.latencies_us.clear();
+                    counts.put_us.clear();
+                    copy
+                };
                 let fps = (c.frames - prev.0) as f64 / secs;
                 let mbps = (c.bytes - prev.1) as f64 / secs / 1e6;
                 *prev = (c.frames, c.bytes);
                 let p = |v: &mut Vec<f64>, q: f64| quantile(v, q);
                 let (lat50, lat99) = (p(&mut c.latencies_us, 0.5), p(&mut c.latencies_us, 0.99));
                 let put50 = p(&mut c.put_us, 0.5);
-                if json {
-                    println!(
-                        "{}",
-                        json!({
-                            "name": route.name, "key": route.key,
-                            "frames": c.frames, "bytes": c.bytes, "fps": fps, "mb_per_s": mbps,
-                            "skipped": c.skipped, "lost": c.lost, "bad": c.bad,
-                            "seq": c.last_seq, "remote_seq": c.remote_seq,
-                            "remote_timestamp_ns": c.remote_timestamp_ns,
-                            "latency_p50_us": lat50, "latency_p99_us": lat99,
-                            "put_p50_us": put50,
-                        })
-                    );
+                // A reader that went away (EPIPE) ends the reports, not the bridge.
+                let written = if json {
+                    let line = json!({
+                        "name": route.name, "key": route.key,
+                        "frames": c.frames, "bytes": c.bytes, "fps": fps, "mb_per_s": mbps,
+                        "skipped": c.skipped, "lost": c.lost, "bad": c.bad,
+                        "seq": c.last_seq, "remote_seq": c.remote_seq,
+                        "remote_timestamp_ns": c.remote_timestamp_ns,
+                        "latency_p50_us": lat50, "latency_p99_us": lat99,
+                        "put_p50_us": put50,
+                    });
+                    writeln!(std::io::stdout(), "{line}")
                 } else {
                     let lat = lat50.map_or(String::new(), |l| {
                         format!(", latency p50 {l:.0} µs p99 {:.0} µs", lat99.unwrap_or(l))
                     });
-                    eprintln!(
+                    writeln!(
+                        std::io::stderr(),
                         "{} <-> {}: {} frames, {fps:.1} fps, {mbps:.1} MB/s, {} skipped, {} lost, {} bad{lat}",
                         route.name, route.key, c.frames, c.skipped, c.lost, c.bad
-                    );
+                    )
+                };
+                if written.is_err() {
+                    return;
                 }
-                c.latencies_us.clear();
-                c.put_us.clear();
             }
             if done {
                 return;
@@ -112,9 +122,16 @@ impl Status {
 }
 
 impl Stats {
+    /// The counts, also after a thread panicked holding them.
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// A frame put on the key, after `put` took `took`.
     pub fn frame(&self, seq: u64, bytes: usize, took: Duration) {
-        let mut c = self.inner.lock().unwrap();
+        let mut c = self.lock();
         c.frames += 1;
         c.bytes += bytes as u64;
         c.last_seq = seq;
@@ -122,16 +139,17 @@ impl Stats {
     }
 
     pub fn skipped(&self, n: u64) {
-        self.inner.lock().unwrap().skipped += n;
+        let mut c = self.lock();
+        c.skipped = c.skipped.saturating_add(n);
     }
 
     /// A frame written locally, `lost` frames after the one before it.
     pub fn received(&self, meta: &Meta, lost: u64, bytes: usize) {
         let latency_ns = crate::unix_ns().saturating_sub(meta.sent_unix_ns);
-        let mut c = self.inner.lock().unwrap();
+        let mut c = self.lock();
         c.frames += 1;
         c.bytes += bytes as u64;
-        c.lost += lost;
+        c.lost = c.lost.saturating_add(lost);
         c.remote_seq = meta.seq;
         c.remote_timestamp_ns = meta.timestamp_ns;
         c.latencies_us.push(latency_ns as f64 / 1e3);
@@ -140,7 +158,7 @@ impl Stats {
     /// A frame refused: counted, and said the first time and whenever the
     /// count reaches a power of two.
     pub fn bad(&self, why: &str) {
-        let mut c = self.inner.lock().unwrap();
+        let mut c = self.lock();
         c.bad += 1;
         if c.bad == 1 || c.bad.is_power_of_two() {
             eprintln!("dbshm-bridge: {why} ({} so far)", c.bad);
@@ -149,7 +167,7 @@ impl Stats {
 
     /// The local frame number written last.
     pub fn wrote(&self, seq: u64) {
-        self.inner.lock().unwrap().last_seq = seq;
+        self.lock().last_seq = seq;
     }
 }
 

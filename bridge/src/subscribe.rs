@@ -26,6 +26,9 @@ pub struct Local {
     /// Remove and create it again when the remote shape or type changes,
     /// instead of stopping with an error.
     pub recreate: bool,
+    /// Frames larger than this are refused, however they describe
+    /// themselves: a remote peer cannot make this process allocate more.
+    pub max_frame_bytes: usize,
 }
 
 /// A local segment of any element type, written with a frame's bytes.
@@ -69,6 +72,13 @@ pub fn run(
     status: &Status,
     stop: &AtomicBool,
 ) -> Result<(), String> {
+    // One stream per segment: a key expression with wildcards would mix
+    // several into it.
+    if key.contains('*') || key.contains('$') {
+        return Err(format!(
+            "{key:?} is a key expression with wildcards; subscribe to one key"
+        ));
+    }
     let subscriber = session
         .declare_subscriber(key)
         .with(RingChannel::new(1))
@@ -83,7 +93,7 @@ pub fn run(
             Ok(None) => continue,
             Err(_) => break, // the session closed
         };
-        let meta = match check(&sample) {
+        let meta = match check(&sample, local.max_frame_bytes) {
             Ok(meta) => meta,
             Err(why) => {
                 stats.bad(&format!("a frame on {key:?} refused: {why}"));
@@ -132,13 +142,19 @@ pub fn run(
     Ok(())
 }
 
-/// The frame's description, checked against its payload.
-fn check(sample: &Sample) -> Result<Meta, String> {
+/// The frame's description, checked against its payload and `max` bytes.
+fn check(sample: &Sample, max: usize) -> Result<Meta, String> {
     let attachment = sample
         .attachment()
         .ok_or("it has no description (not from dbshm-bridge?)")?;
     let meta = Meta::parse(&attachment.to_bytes())?;
     let want = meta.frame_bytes()?;
+    if want > max {
+        return Err(format!(
+            "a frame of {:?} {} is {want} bytes, more than --max-frame-bytes {max}",
+            meta.shape, meta.dtype
+        ));
+    }
     let got = sample.payload().len();
     if got != want {
         return Err(format!(

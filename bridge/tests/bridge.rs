@@ -23,6 +23,7 @@ fn main() {
         either_side_restarted_resumes_within_2_s,
         a_stopped_subscriber_costs_frames_not_memory,
         a_change_of_shape_upstream_is_an_error_unless_recreate,
+        a_source_made_anew_with_another_shape_is_followed,
         malformed_frames_are_refused_and_counted,
         over_tls_the_station_gets_the_frames_and_another_certificate_nothing,
     ];
@@ -415,6 +416,46 @@ fn a_change_of_shape_upstream_is_an_error_unless_recreate() -> Result<(), Failed
     drop(_old);
     let got = Proc::spawn(&["reader", dst.name(), "1000"]).report()?;
     verified(&got, 5, "recreated")?;
+    stop(subscriber)?;
+    writer.report()?;
+    Ok(())
+}
+
+/// The source segment removed and made anew with another shape while both
+/// bridges run: the publisher follows the new one, and a subscriber with
+/// `--recreate` makes its segment anew (the change arriving mid-stream).
+fn a_source_made_anew_with_another_shape_is_followed() -> Result<(), Failed> {
+    let (src, dst) = (
+        TestSegment::new("bridge-anew-src"),
+        TestSegment::new("bridge-anew-dst"),
+    );
+    let first = Options::new().create::<u8>(src.name(), [100, 100, 3])?;
+    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+    let writer = Proc::spawn(&["writer", src.name(), "1000", "10"]);
+    let _publisher = publish(src.name(), &key, port);
+    let subscriber = subscribe(&key, dst.name(), port, &["--recreate"]);
+    writer.report()?;
+    check(
+        dbshm::inspect(dst.name()).is_ok_and(|i| i.shape == [100, 100, 3]),
+        || "no frame of the first shape arrived".into(),
+    )?;
+    drop(first);
+    dbshm::unlink(src.name())?;
+    let _second = Options::new().create::<u8>(src.name(), [50, 60])?;
+    let writer = Proc::spawn(&["writer", src.name(), "3000", "10"]);
+    let start = Instant::now();
+    let renewed = || dbshm::inspect(dst.name()).is_ok_and(|i| i.shape == [50, 60]);
+    while !renewed() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check(renewed(), || {
+        format!(
+            "the far segment is {:?}",
+            dbshm::inspect(dst.name()).map(|i| i.shape)
+        )
+    })?;
+    let got = Proc::spawn(&["reader", dst.name(), "1000"]).report()?;
+    verified(&got, 20, "after the source was made anew")?;
     stop(subscriber)?;
     writer.report()?;
     Ok(())
