@@ -232,12 +232,8 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
         return Ok(());
     }
     let _policy = thp_policy();
-    let mount = match Mount::huge_tmpfs("huge", "always") {
-        Ok(mount) => mount,
-        Err(why) => {
-            println!("skipped: {why}");
-            return Ok(());
-        }
+    let Some(mount) = huge_tmpfs_or_skip("huge", "always") else {
+        return Ok(());
     };
     let dir = mount.path();
     let sysfs = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
@@ -296,6 +292,13 @@ fn big_frames_are_on_huge_pages_in_a_huge_page_tmpfs() -> Result<(), Failed> {
     }
     // Across processes there, and a killed writer.
     frames_stay_whole_and_survive_a_killed_writer(dir, &name("huge-frames"))
+}
+
+/// [`Mount::huge_tmpfs`], or `None` once it has said why the test skips.
+fn huge_tmpfs_or_skip(tag: &str, huge: &str) -> Option<Mount> {
+    Mount::huge_tmpfs(tag, huge)
+        .map_err(|why| println!("skipped: {why}"))
+        .ok()
 }
 
 /// Creating a 1080p segment in `mount` fails at once, saying why and
@@ -448,12 +451,8 @@ fn small_frames_keep_small_pages_on_a_within_size_tmpfs() -> Result<(), Failed> 
         return Ok(());
     }
     let _policy = thp_policy();
-    let mount = match Mount::huge_tmpfs("within", "within_size") {
-        Ok(mount) => mount,
-        Err(why) => {
-            println!("skipped: {why}");
-            return Ok(());
-        }
+    let Some(mount) = huge_tmpfs_or_skip("within", "within_size") else {
+        return Ok(());
     };
     let dir = mount.path();
     let huge: usize = huge_page_kb() as usize * 1024;

@@ -156,6 +156,34 @@ fn reader(args: &[String]) {
     }));
 }
 
+/// A test's source segment (created, its creator's handle kept), the name
+/// of the segment it is to reach, the key between them and a free port.
+struct Route {
+    src: TestSegment,
+    dst: TestSegment,
+    owner: Shm,
+    key: String,
+    port: u16,
+}
+
+impl Route {
+    fn new(tag: &str, shape: &[usize]) -> Result<Route, Failed> {
+        let (src, dst) = (
+            TestSegment::new(&format!("{tag}-src")),
+            TestSegment::new(&format!("{tag}-dst")),
+        );
+        let owner = Options::new().create::<u8>(src.name(), shape)?;
+        let key = format!("dbshm-test/{}", src.name());
+        Ok(Route {
+            src,
+            dst,
+            owner,
+            key,
+            port: free_port(),
+        })
+    }
+}
+
 /// Reader reports with every frame whole, in order, and at least `floor`
 /// distinct frames.
 fn verified(report: &Report, floor: u64, what: &str) -> Result<(), Failed> {
@@ -169,12 +197,8 @@ fn verified(report: &Report, floor: u64, what: &str) -> Result<(), Failed> {
 
 fn frames_cross_whole_at_30_kb_and_1080p() -> Result<(), Failed> {
     for shape in [vec![100, 100, 3], vec![1080, 1920, 3]] {
-        let (src, dst) = (
-            TestSegment::new("bridge-src"),
-            TestSegment::new("bridge-dst"),
-        );
-        let _owner = Options::new().create::<u8>(src.name(), shape.as_slice())?;
-        let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+        let route = Route::new("bridge", shape.as_slice())?;
+        let (src, dst, key, port) = (&route.src, &route.dst, route.key.clone(), route.port);
         let writer = Proc::spawn(&["writer", src.name(), "2500", "0"]);
         let publisher = publish(src.name(), &key, port);
         let subscriber = subscribe(&key, dst.name(), port, &[]);
@@ -285,12 +309,8 @@ fn one_publisher_carries_two_segments() -> Result<(), Failed> {
 }
 
 fn either_side_restarted_resumes_within_2_s() -> Result<(), Failed> {
-    let (src, dst) = (
-        TestSegment::new("bridge-restart-src"),
-        TestSegment::new("bridge-restart-dst"),
-    );
-    let _owner = Options::new().create::<u8>(src.name(), [100, 100, 3])?;
-    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+    let route = Route::new("bridge-restart", &[100, 100, 3])?;
+    let (src, dst, key, port) = (&route.src, &route.dst, route.key.clone(), route.port);
     // About 60 frames a second for the whole test.
     let writer = Proc::spawn(&["writer", src.name(), "9000", "16"]);
     let mut publisher = publish(src.name(), &key, port);
@@ -331,12 +351,8 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 fn a_stopped_subscriber_costs_frames_not_memory() -> Result<(), Failed> {
-    let (src, dst) = (
-        TestSegment::new("bridge-stop-src"),
-        TestSegment::new("bridge-stop-dst"),
-    );
-    let _owner = Options::new().create::<u8>(src.name(), [1080, 1920, 3])?;
-    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+    let route = Route::new("bridge-stop", &[1080, 1920, 3])?;
+    let (src, dst, key, port) = (&route.src, &route.dst, route.key.clone(), route.port);
     let writer = Proc::spawn(&["writer", src.name(), "5000", "0"]);
     let publisher = publish(src.name(), &key, port);
     let subscriber = subscribe(&key, dst.name(), port, &[]);
@@ -371,14 +387,10 @@ fn a_stopped_subscriber_costs_frames_not_memory() -> Result<(), Failed> {
 }
 
 fn a_change_of_shape_upstream_is_an_error_unless_recreate() -> Result<(), Failed> {
-    let (src, dst) = (
-        TestSegment::new("bridge-shape-src"),
-        TestSegment::new("bridge-shape-dst"),
-    );
-    let _owner = Options::new().create::<u8>(src.name(), [100, 100, 3])?;
+    let route = Route::new("bridge-shape", &[100, 100, 3])?;
+    let (src, dst, key, port) = (&route.src, &route.dst, route.key.clone(), route.port);
     // The local segment exists with another shape.
     let _old = Options::new().create::<u8>(dst.name(), [64])?;
-    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
     let writer = Proc::spawn(&["writer", src.name(), "3000", "10"]);
     let _publisher = publish(src.name(), &key, port);
     let args = [
@@ -425,12 +437,8 @@ fn a_change_of_shape_upstream_is_an_error_unless_recreate() -> Result<(), Failed
 /// bridges run: the publisher follows the new one, and a subscriber with
 /// `--recreate` makes its segment anew (the change arriving mid-stream).
 fn a_source_made_anew_with_another_shape_is_followed() -> Result<(), Failed> {
-    let (src, dst) = (
-        TestSegment::new("bridge-anew-src"),
-        TestSegment::new("bridge-anew-dst"),
-    );
-    let first = Options::new().create::<u8>(src.name(), [100, 100, 3])?;
-    let (key, port) = (format!("dbshm-test/{}", src.name()), free_port());
+    let route = Route::new("bridge-anew", &[100, 100, 3])?;
+    let (src, dst, key, port) = (&route.src, &route.dst, route.key.clone(), route.port);
     let writer = Proc::spawn(&["writer", src.name(), "1000", "10"]);
     let _publisher = publish(src.name(), &key, port);
     let subscriber = subscribe(&key, dst.name(), port, &["--recreate"]);
@@ -439,7 +447,7 @@ fn a_source_made_anew_with_another_shape_is_followed() -> Result<(), Failed> {
         dbshm::inspect(dst.name()).is_ok_and(|i| i.shape == [100, 100, 3]),
         || "no frame of the first shape arrived".into(),
     )?;
-    drop(first);
+    drop(route.owner);
     dbshm::unlink(src.name())?;
     let _second = Options::new().create::<u8>(src.name(), [50, 60])?;
     let writer = Proc::spawn(&["writer", src.name(), "3000", "10"]);

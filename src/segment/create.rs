@@ -116,7 +116,7 @@ fn build(
     geometry: &Geometry,
 ) -> Result<Mapping> {
     let size = geometry.total_size;
-    resize(pages, name, fd, size, "the segment")?;
+    resize(pages, name, fd, size, Part::Segment)?;
     let map = Mapping::new(name, fd, size, true, pages)?;
     // On a transparent huge page tmpfs the buffers are advised, then
     // faulted in through the mapping, before the memory is reserved:
@@ -127,7 +127,7 @@ fn build(
         let buffers = geometry.first_buffer..geometry.total_size;
         let _ = map.populate(buffers.start, buffers.len());
     }
-    reserve(place, pages, name, fd, size, "the segment")?;
+    reserve(place, pages, name, fd, size, Part::Segment)?;
     let mut descriptor = [0u8; DESCRIPTOR_SIZE];
     geometry.write_descriptor(&mut descriptor);
     // SAFETY: the file is this process's own and not named yet, and nothing
@@ -150,42 +150,59 @@ fn bind(place: &Path, pages: Pages, name: &str, lock: &OwnedFd, segment: &OwnedF
         operation: "stat the new segment",
         source: std::io::Error::other("statx failed on its own descriptor"),
     })?;
-    resize(pages, name, lock, BIRTH_SIZE, "its lock file")?;
-    reserve(place, pages, name, lock, BIRTH_SIZE, "its lock file")?;
+    resize(pages, name, lock, BIRTH_SIZE, Part::LockFile)?;
+    reserve(place, pages, name, lock, BIRTH_SIZE, Part::LockFile)?;
     mapping::write_new(name, lock, &birth.0, pages)
 }
 
 /// Sizes a file this process just made to `size` bytes, rounded up to what
 /// the filesystem sizes files by (`pages`).
-fn resize(pages: Pages, name: &str, fd: &OwnedFd, size: usize, what: &str) -> Result<()> {
+fn resize(pages: Pages, name: &str, fd: &OwnedFd, size: usize, part: Part) -> Result<()> {
     let too_large = || DbShmError::Os {
         name: name.to_owned(),
         operation: "size the segment",
         source: std::io::Error::new(
             std::io::ErrorKind::FileTooLarge,
-            format!("{what} of {size} bytes"),
+            format!("{} of {size} bytes", part.what()),
         ),
     };
     let rounded = pages.round(size).ok_or_else(too_large)? as u64;
     fs::ftruncate(fd, rounded).map_err(|e| DbShmError::os(name, "size the segment", e))
 }
 
+/// Which of a segment's files a step is on, for its errors.
+#[derive(Clone, Copy)]
+enum Part {
+    Segment,
+    LockFile,
+}
+
+impl Part {
+    /// The file, in a message.
+    fn what(self) -> &'static str {
+        match self {
+            Part::Segment => "the segment",
+            Part::LockFile => "its lock file",
+        }
+    }
+}
+
 /// Reserves the memory of a file [`resize`]d to `size`: on a full filesystem
 /// or an exhausted huge page pool this fails here, never with a SIGBUS at
-/// some later write. `what` is the file, for errors.
+/// some later write.
 fn reserve(
     place: &Path,
     pages: Pages,
     name: &str,
     fd: &OwnedFd,
     size: usize,
-    what: &str,
+    part: Part,
 ) -> Result<()> {
     let rounded = pages.round(size).unwrap_or(size) as u64;
-    let operation = if what == "the segment" {
-        "reserve memory for the segment"
-    } else {
-        "reserve memory for the segment's lock file"
+    let what = part.what();
+    let operation = match part {
+        Part::Segment => "reserve memory for the segment",
+        Part::LockFile => "reserve memory for the segment's lock file",
     };
     loop {
         match fs::fallocate(fd, FallocateFlags::empty(), 0, rounded) {
