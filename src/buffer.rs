@@ -817,7 +817,10 @@ impl<T: Element> DoubleBufferedSharedMemory<T> {
     /// are skipped, as `wait` skips them). It takes no timeout: bound it
     /// with the runtime's own (`tokio::time::timeout`). Cancel-safe:
     /// dropping it before it completes leaves nothing registered and
-    /// consumes no frame.
+    /// consumes no frame. Every wait lets the executor's other tasks run
+    /// (it returns `Pending` once even when the frame is there already), so
+    /// that a task following a writer faster than itself, which finds a
+    /// frame at every wait, does not hold a single-threaded executor.
     ///
     /// ```no_run
     /// # async fn run() -> dbshm::Result<()> {

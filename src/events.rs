@@ -275,6 +275,9 @@ pub(crate) struct NextFrame<'a> {
     after_seq: u64,
     /// The list it is registered in, and its key there.
     registered: Option<(Arc<Announced>, u64)>,
+    /// Whether it has returned `Pending` yet: it does once, also when the
+    /// frame is there at the first poll.
+    yielded: bool,
 }
 
 impl<'a> NextFrame<'a> {
@@ -284,6 +287,7 @@ impl<'a> NextFrame<'a> {
             watched,
             after_seq,
             registered: None,
+            yielded: false,
         }
     }
 
@@ -303,6 +307,16 @@ impl Future for NextFrame<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let this = self.get_mut();
         if protocol::latest_seq(this.watched.header) > this.after_seq {
+            if !this.yielded {
+                // The frame is there already: let the executor's other
+                // tasks run first (as tokio's `yield_now` does). A task
+                // that follows a writer faster than itself finds a frame at
+                // every wait, and would otherwise hold a single-threaded
+                // executor for as long as the writer writes.
+                this.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             this.withdraw();
             return Poll::Ready(Ok(()));
         }
@@ -327,6 +341,7 @@ impl Future for NextFrame<'_> {
             this.withdraw();
             return Poll::Ready(Ok(()));
         }
+        this.yielded = true;
         Poll::Pending
     }
 }

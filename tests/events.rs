@@ -30,6 +30,7 @@ fn main() {
         a_tokio_timeout_bounds_an_async_wait_and_a_dead_writer_wakes_no_future,
         a_forked_child_waits_asynchronously_with_a_watcher_of_its_own,
         no_thread_or_descriptor_is_left_after_10000_async_waits,
+        an_async_wait_for_a_frame_already_there_lets_other_tasks_run,
     ];
     let roles = common::roles![
         write_frames,
@@ -498,5 +499,49 @@ fn a_tokio_timeout_bounds_an_async_wait_and_a_dead_writer_wakes_no_future() -> R
     let (_, info) = finished.ok_or("the new writer's frame woke no future within 5 s")???;
     check(info.seq == 2, || {
         format!("the new writer's frame: {}", info.seq)
+    })
+}
+
+/// A future that returns `Pending` once (waking its task) and then `v`.
+struct YieldOnce<T>(Option<T>, bool);
+
+impl<T: Unpin> std::future::Future for YieldOnce<T> {
+    type Output = T;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<T> {
+        if std::mem::replace(&mut self.1, true) {
+            std::task::Poll::Ready(self.0.take().expect("polled after completion"))
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+fn an_async_wait_for_a_frame_already_there_lets_other_tasks_run() -> Result<(), Failed> {
+    // A follower always behind its writer finds a newer frame at every
+    // wait: it must still let the other futures of its task (or executor)
+    // run, or it holds them off for as long as the writer writes.
+    let seg = TestSegment::new("events-yield");
+    let shm = Options::new().create::<u8>(seg.name(), [4])?;
+    shm.write_slice(&[1; 4])?;
+    let calls = std::cell::Cell::new(0u32);
+    let behind = async {
+        for _ in 0..1000 {
+            shm.wait_async(0).await?;
+            calls.set(calls.get() + 1);
+        }
+        Ok::<_, dbshm::DbShmError>(())
+    };
+    let other = async {
+        YieldOnce(Some(()), false).await;
+        calls.get()
+    };
+    let (done, seen) = futures::executor::block_on(futures::future::join(behind, other));
+    done?;
+    check(seen <= 2, || {
+        format!("the other future ran after {seen} waits")
     })
 }

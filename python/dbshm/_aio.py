@@ -27,12 +27,19 @@ async def _readable(loop, fd, timeout):
 
 async def wait_for_frame(shm, after_seq, timeout, take):
     """Waits until a frame newer than `after_seq` is published, then returns
-    `take()`. The check after each readiness and the level-triggered
-    descriptor make it lose no frame: one published between the check and
-    the registration leaves the descriptor readable."""
+    `take()`; always a point where other tasks run. The check after each
+    readiness and the level-triggered descriptor make it lose no frame: one
+    published between the check and the registration leaves the descriptor
+    readable."""
     loop = asyncio.get_running_loop()
     fd = shm.fileno()
     deadline = None if timeout is None else loop.time() + timeout
+    if shm.latest_seq > after_seq:
+        # A frame is there already: let the loop's other tasks run first.
+        # asyncio runs a task until it awaits something not yet done, so a
+        # follower of a writer faster than itself would otherwise hold the
+        # loop for as long as the writer writes.
+        await asyncio.sleep(0)
     while shm.latest_seq <= after_seq:
         left = None if deadline is None else deadline - loop.time()
         if left is not None and left <= 0:

@@ -63,6 +63,31 @@ def test_asyncio_follows_several_segments_in_one_loop(name, programs):
     del owners
 
 
+def test_an_async_wait_for_a_frame_already_there_lets_other_tasks_run(name):
+    # A follower always behind its writer finds a newer frame at every
+    # call: it must still give the loop to the others, or it holds it for
+    # as long as the writer writes.
+    w = Shm.create(name, 4, np.uint8)
+    w.write(np.ones(4, np.uint8))
+    r = Shm.open_readonly(name)
+    calls = 0
+
+    async def behind():
+        nonlocal calls
+        for _ in range(1000):
+            await r.wait_async(0, timeout=1)
+            calls += 1
+
+    async def other():
+        await asyncio.sleep(0)
+        return calls
+
+    async def main():
+        return (await asyncio.gather(behind(), other()))[1]
+
+    assert asyncio.run(main()) <= 2
+
+
 def test_an_async_wait_times_out_and_is_cancelled_cleanly(name):
     w = Shm.create(name, 4, np.uint8)
     r = Shm.open_readonly(name)
