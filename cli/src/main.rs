@@ -1,8 +1,13 @@
-//! The `dbshm` command: a multi-process demo, and list, info, rm and watch
-//! for the segments on this machine.
+//! The `dbshm` command: a multi-process demo, and list, info, rm, watch,
+//! snapshot, record and play for the segments on this machine.
 
 mod demo;
+mod fate;
+mod play;
+mod record;
+mod recording;
 mod segments;
+mod signals;
 mod snapshot;
 mod stats;
 mod table;
@@ -27,6 +32,8 @@ use clap::{CommandFactory, Parser, Subcommand};
   dbshm rm camera                    remove a segment no process has open
   dbshm rm --stale --age 600         remove segments idle for 10 minutes
   dbshm snapshot camera              the latest frame as camera.png
+  dbshm record camera -o run.npy     every new frame, with its seq and timestamp
+  dbshm play run.npy camera          the recorded frames, back into a segment
   dbshm --dir /mnt/huge list         segments in another directory (also DBSHM_DIR)"
 )]
 struct Cli {
@@ -91,6 +98,29 @@ Examples:
   dbshm snapshot depth --normalize -o d.png  a u16 depth map or a float heat map, as 8-bit gray
   dbshm snapshot camera --bgr --wait         the next frame, its BGR channels (OpenCV) as RGB")]
     Snapshot(snapshot::SnapshotArgs),
+    /// Record every new frame of a segment, with its seq and timestamp, into
+    /// a .npy file numpy loads, until Ctrl-C, --frames or --duration.
+    #[command(
+        after_help = "The file is one array of records with fields seq, timestamp_ns and frame:
+  rec = numpy.load(\"run.npy\"); rec[\"frame\"], rec[\"seq\"], rec[\"timestamp_ns\"]
+Its header counts each frame as it is written: after Ctrl-C, a full disk or
+even SIGKILL, the file loads with every whole frame written. Ctrl-C writes
+the frames still queued in memory first; a second Ctrl-C ends at once.
+
+Examples:
+  dbshm record camera -o run.npy                 until Ctrl-C
+  dbshm record camera -o run.npy --duration 60   one minute
+  dbshm record state -o state.npy --frames 1000"
+    )]
+    Record(record::RecordArgs),
+    /// Write the frames of a recording (or any .npy array of frames) into a
+    /// segment, at the pace they were recorded or at --fps.
+    #[command(after_help = "Examples:
+  dbshm play run.npy camera                      as recorded, once
+  dbshm play run.npy camera --fps 30 --loop      30 fps, over and over
+  dbshm play run.npy replay --mode 0640 --buffers 3
+  dbshm --dir /mnt/huge play run.npy camera      a segment on huge pages")]
+    Play(play::PlayArgs),
     /// The demo's writer process (started by `dbshm demo`).
     #[command(hide = true)]
     DemoWriter(demo::WriterArgs),
@@ -120,6 +150,8 @@ fn main() -> ExitCode {
         Command::Rm(args) => segments::rm(args),
         Command::Watch(args) => watch::run(args),
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Record(args) => record::run(args),
+        Command::Play(args) => play::run(args),
         Command::DemoWriter(args) => demo::writer(args),
         Command::DemoReader(args) => demo::reader(args),
     };

@@ -7,6 +7,7 @@
 //! file under it.
 
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use clap::Args;
 use dbshm::{DbShmError, DoubleBufferedSharedMemory, Dtype, Element};
 use npyz::WriterBuilder;
 use num_traits::ToPrimitive;
+
+use crate::stats;
 
 #[derive(Args)]
 pub struct SnapshotArgs {
@@ -42,7 +45,8 @@ pub struct SnapshotArgs {
 
 pub fn run(args: SnapshotArgs) -> Result<ExitCode, String> {
     let info = dbshm::inspect(&args.name).map_err(|e| e.to_string())?;
-    dbshm::with_element_type!(info.dtype, snapshot(&args))
+    // The file is as private as the segment.
+    dbshm::with_element_type!(info.dtype, snapshot(&args, info.mode & 0o666))
 }
 
 /// What a file will hold.
@@ -53,6 +57,7 @@ enum Format {
 
 fn snapshot<T: Element + ToPrimitive + npyz::AutoSerialize>(
     args: &SnapshotArgs,
+    mode: u32,
 ) -> Result<ExitCode, String> {
     let shm =
         DoubleBufferedSharedMemory::<T>::open_readonly(&args.name).map_err(|e| e.to_string())?;
@@ -80,7 +85,7 @@ fn snapshot<T: Element + ToPrimitive + npyz::AutoSerialize>(
             return Err(format!(
                 "segment {:?}: a {} frame of {dtype} {why}; write it as .npy (-o {}.npy)",
                 args.name,
-                dims(&shape),
+                stats::shape(&shape),
                 args.name
             ));
         }
@@ -100,7 +105,7 @@ fn snapshot<T: Element + ToPrimitive + npyz::AutoSerialize>(
         ),
         e => e.to_string(),
     })?;
-    let written = write_atomically(&output, |file| match format {
+    let written = write_atomically(&output, mode, |file| match format {
         Format::Npy => write_npy(file, &shape, &frame),
         Format::Png => write_png(file, &shape, &frame, args),
     })?;
@@ -112,18 +117,9 @@ fn snapshot<T: Element + ToPrimitive + npyz::AutoSerialize>(
         output.display(),
         info.seq,
         args.name,
-        dims(&shape)
+        stats::shape(&shape)
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// "1080x1920x3".
-fn dims(shape: &[usize]) -> String {
-    shape
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join("x")
 }
 
 /// The PNG colour type for a frame of `shape` and `dtype`, or why a PNG
@@ -243,10 +239,12 @@ fn normalized<T: ToPrimitive>(frame: &[T]) -> (Vec<u8>, f64, f64) {
     (bytes, lo, hi)
 }
 
-/// Writes `path` through a new file beside it, renamed over it once
-/// complete; the new file is removed if writing fails.
+/// Writes `path` through a new file beside it (permission bits `mode`,
+/// less the umask), renamed over it once complete; the new file is removed
+/// if writing fails.
 fn write_atomically<R>(
     path: &Path,
+    mode: u32,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<R>,
 ) -> Result<R, String> {
     let name = path
@@ -260,6 +258,7 @@ fn write_atomically<R>(
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(mode)
         .open(&tmp)
         .map_err(fail)?;
     let result = write(&mut file).and_then(|r| {

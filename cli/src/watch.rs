@@ -4,13 +4,13 @@
 //! watched.
 
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use dbshm::{DbShmError, DoubleBufferedSharedMemory, Element, FrameInfo};
+use dbshm::{DbShmError, Element, FrameInfo};
 use num_traits::ToPrimitive;
 
+use crate::fate::{self, fate, Fate};
 use crate::stats::{self, Latencies};
 use crate::time;
 
@@ -62,65 +62,12 @@ impl Summary {
     }
 }
 
-/// A file system object, by device and inode: what a name leads to.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct ObjectId {
-    dev: u64,
-    ino: u64,
-}
-
-/// The object a name leads to now, by device and inode; `None` if none.
-///
-/// Once a name leads away from an object it never leads back to it: an
-/// unlinked object cannot be linked again, and tmpfs numbers inodes from a
-/// counter. So a name that leads to the same object before and after a
-/// look at it led there during the look.
-fn object_of(name: &str) -> Option<ObjectId> {
-    // Where the library keeps segments (--dir, $DBSHM_DIR or /dev/shm).
-    let meta = std::fs::symlink_metadata(dbshm::default_dir().join(name)).ok()?;
-    Some(ObjectId {
-        dev: meta.dev(),
-        ino: meta.ino(),
-    })
-}
-
-/// What became of the segment a handle opened.
-enum Fate {
-    /// Its name still leads to it; what its writer is doing, in words.
-    Named(String),
-    /// Its name was removed.
-    Removed,
-    /// Its name leads to another object now.
-    Replaced,
-}
-
-fn fate(name: &str, watched: ObjectId) -> Fate {
-    let info = dbshm::inspect(name);
-    // Looked at after `inspect`: a name that still leads to the watched
-    // object now did when `inspect` read it, so its writer is ours.
-    match object_of(name) {
-        None => Fate::Removed,
-        Some(id) if id != watched => Fate::Replaced,
-        Some(_) => Fate::Named(match info {
-            Ok(s) if s.writer_alive => format!("writer alive (pid {})", s.writer_pid),
-            Ok(s) if s.writer_pid == 0 => "no writer yet".into(),
-            Ok(s) => format!("writer (pid {}) gone", s.writer_pid),
-            Err(e) => format!("writer unknown: {e}"),
-        }),
-    }
-}
-
 fn watch<T: Element + ToPrimitive>(
     args: &WatchArgs,
     duration: Option<Duration>,
 ) -> Result<ExitCode, String> {
     let name = &args.name;
-    let before = object_of(name);
-    let shm = DoubleBufferedSharedMemory::<T>::open_readonly(name).map_err(|e| e.to_string())?;
-    let watched = match (before, object_of(name)) {
-        (Some(a), Some(b)) if a == b => a,
-        _ => return Err(format!("watch: {name} was replaced as it was opened")),
-    };
+    let (shm, watched) = fate::open_readonly::<T>(name)?;
     let terminal = std::io::stdout().is_terminal();
     println!(
         "watching {name}: {} {} ({}); Ctrl-C to stop",

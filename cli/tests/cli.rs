@@ -2,38 +2,14 @@
 
 mod common;
 
-use common::{dbshm, text};
+use common::{dbshm, text, Name, Running, Scratch};
 
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use dbshm::ndarray::Array;
 use dbshm::DoubleBufferedSharedMemory;
-
-/// A segment name of this test run, unlinked on drop (also when a test fails).
-struct Name(String);
-
-impl Name {
-    fn new(tag: &str) -> Name {
-        static N: AtomicU32 = AtomicU32::new(0);
-        Name(format!(
-            "dbshm-test-cli-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ))
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        // `dbshm::unlink` refuses objects that are not segments: those the
-        // test made by hand go by hand.
-        if let Err(dbshm::DbShmError::Incompatible { .. }) = dbshm::unlink(&self.0) {
-            let _ = std::fs::remove_file(format!("/dev/shm/{}", self.0));
-        }
-    }
-}
+use npyz::WriterBuilder;
 
 #[test]
 fn demo_runs_writer_and_readers_in_processes_and_reports_a_clean_summary() {
@@ -351,11 +327,14 @@ fn errors_are_one_line_and_a_failure_exit() {
 fn help_has_examples() {
     let out = dbshm(&["--help"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["demo", "list", "info", "rm", "watch", "Examples:"] {
+    let commands = [
+        "demo", "list", "info", "rm", "watch", "snapshot", "record", "play",
+    ];
+    for cmd in commands.iter().chain(&["Examples:"]) {
         assert!(stdout.contains(cmd), "{cmd} missing from --help");
     }
     assert!(!stdout.contains("demo-writer"), "hidden commands are shown");
-    for cmd in ["demo", "list", "info", "rm", "watch"] {
+    for cmd in commands {
         let out = dbshm(&[cmd, "--help"]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Example"),
@@ -424,109 +403,6 @@ fn demo_stopped_by_sigterm_stops_its_processes_and_removes_its_segment() {
 }
 
 // ------------------------------------------- processes watched as they run
-
-/// A `dbshm` process whose stdout is read line by line as it comes, and
-/// which is killed on drop: a test that fails, or a dbshm that hangs, leaves
-/// no process behind, and every wait on it is bounded.
-struct Running {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    seen: Vec<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        use std::io::{BufRead, Read};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dbshm"))
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run dbshm");
-        let (send, lines) = std::sync::mpsc::channel();
-        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-            stderr: Some(stderr),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The first line from now on that `wanted` accepts, within `limit`.
-    fn line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> Result<String, String> {
-        let end = Instant::now() + limit;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if wanted(&line) {
-                        return Ok(line);
-                    }
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "no such line within {limit:?} ({e}); it printed:\n{}",
-                        self.seen.join("\n")
-                    ))
-                }
-            }
-        }
-    }
-
-    /// Its exit status, stdout (all of it) and stderr, if it exits within `limit`.
-    fn exit(
-        mut self,
-        limit: Duration,
-    ) -> Result<(std::process::ExitStatus, String, String), String> {
-        let end = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= end {
-                self.seen.extend(self.lines.try_iter());
-                return Err(format!(
-                    "still running after {limit:?}; it printed:\n{}",
-                    self.seen.join("\n")
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The pipe closes with the process (its children die with it).
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
-            self.seen.push(line);
-        }
-        let stderr = self.stderr.take().unwrap().join().unwrap();
-        Ok((status, self.seen.join("\n"), stderr))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ------------------------------------------------------------ usage errors
 
@@ -650,6 +526,49 @@ fn no_number_on_any_command_line_panics() {
         (vec!["rm", "--stale", "--age=-1", m], error),
         (vec!["rm", "--stale", "--age", "NaN", m], error),
     ];
+    // record: each run its own file (it must not exist).
+    let files = Scratch::new("numbers");
+    let file = |k: u32| files.file(&format!("{k}.npy"));
+    let record = [
+        (["--duration", "0"], ok),
+        (["--duration", "NaN"], error),
+        (["--duration", "-inf"], error),
+        (["--frames", "0"], ok),
+        (["--frames", "18446744073709551616"], error),
+        (["--frames", "-1"], error),
+    ];
+    let recordings: Vec<String> = (0..record.len() as u32).map(file).collect();
+    for ((more, expected), out) in record.iter().zip(&recordings) {
+        let mut args = vec!["record", s, "-o", out];
+        args.extend(more);
+        cases.push((args, *expected));
+    }
+    // play: one frame, so that any period ends the run.
+    let one = file(99);
+    let mut writer = npyz::WriteOptions::<u8>::new()
+        .default_dtype()
+        .shape(&[1, 16])
+        .writer(std::fs::File::create(&one).unwrap())
+        .begin_nd()
+        .unwrap();
+    writer.extend([7u8; 16]).unwrap();
+    writer.finish().unwrap();
+    let played = Name::new("numbers-play");
+    let p = played.0.as_str();
+    for (more, expected) in [
+        (&["--fps", "inf"][..], ok),
+        (&["--fps", "1e300"], ok),
+        (&["--fps", "1e-300"], ok),
+        (&["--fps", "0"], error),
+        (&["--fps", "NaN"], error),
+        (&["--fps=-1"], error),
+        (&["--fps", "1", "--buffers", "18446744073709551616"], error),
+        (&["--fps", "1", "--mode", "7777"], error),
+    ] {
+        let mut args = vec!["play", one.as_str(), p];
+        args.extend(more);
+        cases.push((args, expected));
+    }
     for (more, expected) in [
         // Runs until stopped.
         (&["--duration", "1e19"][..], stopped),
@@ -877,29 +796,6 @@ fn demo_killed_with_sigkill_takes_its_processes_with_it() {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains(&format!("removed {}", seg.0)), "{stdout}");
-}
-
-/// A directory of this test alone, removed with what is in it when dropped.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let path =
-            std::env::temp_dir().join(format!("dbshm-test-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir(&path).unwrap();
-        Scratch(path)
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The PNG at `path`: its colour type, bit depth and sample bytes.

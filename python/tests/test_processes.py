@@ -281,3 +281,35 @@ def test_a_snapshot_npy_loads_in_numpy_as_the_frame(name, dtype, tmp_path, dbshm
     assert got.dtype == np.dtype(dtype) and got.shape == (3, 4, 2)
     assert np.array_equal(got, want)
     w.close()
+
+
+def test_a_recording_loads_in_numpy_with_each_frame_under_its_seq(name, tmp_path, dbshm_command):
+    shape = (48, 64, 3)
+    w = Shm.create(name, shape, np.uint8)
+    w.write(frame(1, shape, np.uint8))
+    out = tmp_path / "run.npy"
+    recorder = subprocess.Popen(
+        [dbshm_command, "record", name, "-o", str(out), "--frames", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert recorder.stdout.readline().startswith("recording")
+        seq, due = 1, time.monotonic()
+        deadline = due + 60
+        while recorder.poll() is None and time.monotonic() < deadline:
+            seq += 1
+            assert w.write(frame(seq, shape, np.uint8)).seq == seq
+            due += 1 / 60
+            time.sleep(max(0.0, due - time.monotonic()))
+        stdout, stderr = recorder.communicate(timeout=10)
+    finally:
+        recorder.kill()
+    assert recorder.returncode == 0, stderr
+    rec = np.load(out)
+    assert rec.shape == (120,) and rec.dtype.names == ("seq", "timestamp_ns", "frame")
+    assert rec["frame"].shape == (120,) + shape and rec["frame"].dtype == np.uint8
+    assert rec["seq"].dtype == np.uint64 and rec["timestamp_ns"].dtype == np.uint64
+    assert (np.diff(rec["seq"].astype(np.int64)) > 0).all()
+    assert (np.diff(rec["timestamp_ns"].astype(np.int64)) >= 0).all()
+    for s, f in zip(rec["seq"], rec["frame"]):
+        assert 1 < s <= seq and is_frame(f, int(s)), s
+    w.close()

@@ -1,8 +1,9 @@
-//! Directories for segments outside /dev/shm: a test's own directory, and,
-//! as root, huge-page filesystems mounted on one (a tmpfs mounted
-//! `huge=always`, hugetlbfs with pages reserved for it). Each is unmounted,
-//! removed and its reservation given back when dropped, also when the test
-//! fails. Where this process may not mount or reserve, `None` says why.
+//! Directories for segments and files outside /dev/shm: a test's own
+//! directory, and, as root, filesystems mounted on one: a small tmpfs to
+//! fill, huge-page ones (a tmpfs mounted `huge=always`, hugetlbfs with pages
+//! reserved for it). Each is unmounted, removed and its reservation given
+//! back when dropped, also when the test fails. Where this process may not
+//! mount or reserve, an error says why.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,11 @@ pub struct Mount {
 }
 
 impl Mount {
+    /// A plain tmpfs of `size` (as mount(8) takes it: `1m`), for a full disk.
+    pub fn tmpfs(tag: &str, size: &str) -> Result<Mount, String> {
+        Mount::new(tag, "tmpfs", &format!("size={size},mode=0700"), None)
+    }
+
     /// A tmpfs mounted `huge=HUGE` (`always`, `within_size`).
     pub fn huge_tmpfs(tag: &str, huge: &str) -> Result<Mount, String> {
         let options = format!("huge={huge},size=256m,mode=0700");

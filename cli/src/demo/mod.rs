@@ -16,7 +16,6 @@ mod fleet;
 mod reader;
 mod reader_stats;
 mod screen;
-mod signals;
 mod wire;
 mod writer;
 
@@ -124,7 +123,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode, String> {
         }
     );
 
-    let stop = signals::stop_on_signals()?;
+    let stop = crate::signals::stop_on_signals()?;
     let mut fleet = Fleet::default();
     let fps = args.fps.to_string();
     let duration = args.duration.to_string();
