@@ -64,6 +64,29 @@
 //!   (else a reader could see new bytes under the old even counter and
 //!   accept a torn frame); an `sfence` after it makes the whole frame
 //!   visible before the publish.
+//! - on aarch64 (Jetson, Raspberry Pi), inline assembly too: `ldp`/`stp`
+//!   of q registers, two loads and two stores of 32 bytes to a 64-byte
+//!   block (NEON, which every ARMv8-A core has), opaque to the compiler as
+//!   the x86 loop is; copies under 64 bytes use relaxed atomic words. Its
+//!   loads and stores are ordinary ones, which ARMv8 may make visible in any
+//!   order: the protocol's fences order them against the stamps, as they
+//!   order any access in the C++/Rust model (LLVM's mapping, which these
+//!   fences compile to on ARMv8). The writer's odd stamp (a plain `str`)
+//!   is followed by `fence(Release)` or `fence(SeqCst)`, both `dmb ish`:
+//!   every earlier access is observed before any later one, so the odd
+//!   stamp before any byte of the copy; the publish that follows the copy
+//!   is a Release store, `stlr`, observed after every access before it, so
+//!   after every byte. The reader loads the stamp with Acquire, `ldar`
+//!   (`ldapr` with RCpc), which no later access may be observed before:
+//!   the copy's loads come after it; after the copy, `fence(Acquire)` is
+//!   `dmb ishld`: every earlier load completes before any later access, so
+//!   the copy's loads before the stamp's re-check (a plain `ldr`). A pin's
+//!   mark and check are split by `fence(SeqCst)`, `dmb ish`, as the
+//!   writer's are. Without `nomem` the compiler moves no access of the
+//!   block across those fences. (qemu-user on an x86 host gives the guest
+//!   x86's ordering, so the emulated test runs prove nothing about these
+//!   barriers; that argument, and on a real board `scripts/test-aarch64.sh
+//!   --native`, do.) Measured: no board was at hand (BENCHMARKS.md).
 //! - elsewhere, relaxed atomic loads and stores of `usize` words (bytes at
 //!   unaligned ends): racing atomics are defined behaviour in the model itself.
 
@@ -322,12 +345,13 @@ pub(crate) unsafe fn copy_racy(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { copy_plain(src, dst, len) }
 }
 
-/// The block loop, or under 64 bytes relaxed atomic words: instructions
-/// x86 orders among themselves and with the stamps' accesses.
+/// The block loop, or under 64 bytes relaxed atomic words: on x86,
+/// instructions it orders among themselves and with the stamps' accesses;
+/// on aarch64, accesses the protocol's fences order.
 ///
 /// # Safety
 /// As for [`copy_racy`].
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline]
 unsafe fn copy_plain(src: *const u8, dst: *mut u8, len: usize) {
     const BLOCK: usize = 64;
@@ -361,12 +385,60 @@ unsafe fn copy_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
     unsafe { block_loop!(src, dst, blocks, "movdqu", "", "") }
 }
 
+/// Copies `blocks` 64-byte blocks with NEON loads and stores: `ldp` and
+/// `stp` of two q registers, twice a block. Unaligned addresses are fine
+/// for them on normal memory, which a shared mapping is.
+///
+/// # Safety
+/// `blocks` > 0, and the ranges of `64 * blocks` bytes as for [`copy_racy`].
+#[cfg(target_arch = "aarch64")]
+#[inline]
+unsafe fn copy_blocks(src: *const u8, dst: *mut u8, blocks: usize) {
+    // SAFETY: forwarded from the caller (blocks > 0, both ranges valid for
+    // 64 * blocks bytes); the loop touches only those ranges and declares
+    // every register it changes (the flags too, by omitting
+    // `preserves_flags`); without `nomem` the compiler assumes it reads and
+    // writes any memory.
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "ldp {a:q}, {b:q}, [{s}]",
+            "ldp {c:q}, {d:q}, [{s}, #32]",
+            "stp {a:q}, {b:q}, [{t}]",
+            "stp {c:q}, {d:q}, [{t}, #32]",
+            "add {s}, {s}, #64",
+            "add {t}, {t}, #64",
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            s = inout(reg) src => _,
+            t = inout(reg) dst => _,
+            n = inout(reg) blocks => _,
+            a = out(vreg) _,
+            b = out(vreg) _,
+            c = out(vreg) _,
+            d = out(vreg) _,
+            options(nostack),
+        )
+    }
+}
+
+/// A reader's copy on aarch64: the NEON block loop (see the module docs).
+///
+/// # Safety
+/// As for the x86-64 [`copy_racy`].
+#[cfg(target_arch = "aarch64")]
+#[inline]
+pub(crate) unsafe fn copy_racy(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_plain(src, dst, len) }
+}
+
 /// Copies `len` bytes from `src` to `dst` with relaxed atomic accesses: the
 /// portable version of [`copy_racy`].
 ///
 /// # Safety
 /// As for [`copy_racy`].
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub(crate) unsafe fn copy_racy(src: *const u8, dst: *mut u8, len: usize) {
     // SAFETY: forwarded from the caller.
     unsafe { copy_atomic(src, dst, len) }

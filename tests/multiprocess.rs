@@ -158,6 +158,12 @@ fn torn_frame_run(
 ) -> Result<(), Failed> {
     let seg = TestSegment::new(tag);
     let _shm = DoubleBufferedSharedMemory::<u8>::create(seg.name(), shape)?;
+    // The floors, scaled to this machine's speed (emulated, it fills frames
+    // far slower; a real board may be faster or slower than the machine
+    // the floors were set on): a tenth of the frames the writer's work
+    // alone would make in the run's time, at most the floors given.
+    let pace = frames_in(shape.iter().product(), millis);
+    let (min_written, min_reads) = ((pace / 10).clamp(10, 100), (pace / 10).clamp(10, min_reads));
     let ms = millis.to_string();
     let readers = [
         Proc::spawn(&["reader", seg.name(), &ms]),
@@ -168,14 +174,33 @@ fn torn_frame_run(
     let mut total_reads = 0;
     for reader in readers {
         let r = reader.report()?;
-        eprintln!("{tag}: written={written} {r:?}");
+        eprintln!("{tag}: written={written} (floors {min_written} and {min_reads} reads) {r:?}");
         check_tally(&r, 10, &format!("{r:?}"))?;
         total_reads += r.count("reads");
     }
-    check(written >= 100, || format!("writer wrote only {written}"))?;
+    check(written >= min_written, || {
+        format!("writer wrote only {written} (floor {min_written}: pace {pace})")
+    })?;
     check(total_reads >= min_reads, || {
-        format!("only {total_reads} reads")
+        format!("only {total_reads} reads (floor {min_reads}: pace {pace})")
     })
+}
+
+/// How many frames of `bytes` bytes this process fills and copies, as the
+/// writer child does each frame (`fill`, then `copy_from_slice`, which is
+/// `memcpy`), in `millis`, from 200 ms of them: the pace of the writer's
+/// own work on this machine, emulated or not.
+fn frames_in(bytes: usize, millis: u64) -> u64 {
+    let mut frame = vec![0u8; bytes];
+    let mut dst = vec![0u8; bytes];
+    let (start, mut frames) = (Instant::now(), 0u64);
+    while start.elapsed() < Duration::from_millis(200) {
+        fill(frames, &mut frame);
+        dst.copy_from_slice(std::hint::black_box(&frame));
+        std::hint::black_box(&mut dst);
+        frames += 1;
+    }
+    frames * millis * 1000 / start.elapsed().as_micros().max(1) as u64
 }
 
 fn readers_never_see_torn_frames_from_a_writer_process() -> Result<(), Failed> {

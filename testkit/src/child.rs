@@ -63,9 +63,31 @@ pub fn play_if_child(roles: &[Role]) -> bool {
 /// arguments, standard streams and so on.
 pub fn command(role: &str) -> Command {
     let me = std::env::current_exe().expect("the path of this program");
-    let mut command = Command::new(me);
+    let mut command = program(me);
     command.env(CHILD_ENV, "1").arg(role);
     command
+}
+
+/// The variable naming the program that runs this target's binaries, as
+/// cargo's `runner` does for the tests themselves: for aarch64 under
+/// emulation, `qemu-aarch64 -L /usr/aarch64-linux-gnu` (words split at
+/// spaces). Unset, binaries run as they are.
+pub const RUNNER_ENV: &str = "DBSHM_TEST_RUNNER";
+
+/// A command running the binary at `path` (built for the target, as this
+/// test is), through [`RUNNER_ENV`]'s runner where one is set, so that an
+/// emulated test's children are emulated too, without binfmt_misc.
+pub fn program(path: impl AsRef<std::ffi::OsStr>) -> Command {
+    let runner = std::env::var(RUNNER_ENV).unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(first) => {
+            let mut command = Command::new(first);
+            command.args(words).arg(path);
+            command
+        }
+        None => Command::new(path),
+    }
 }
 
 #[cfg(test)]

@@ -123,16 +123,21 @@ impl Proc {
 
     /// [`spawn_program`](Self::spawn_program) with `DBSHM_DIR` set to `dir`.
     pub fn spawn_program_in<S: AsRef<std::ffi::OsStr>>(dir: &std::path::Path, args: &[S]) -> Proc {
-        let mut command = Command::new(&args[0]);
+        let mut command = dbshm_testkit::child::program(&args[0]);
         Proc::start(command.args(&args[1..]).env(dbshm::DIR_ENV, dir), false)
     }
 
-    /// `args[0]` with the rest as its arguments (this binary's children too).
+    /// `args[0]`, a program built for the target (through its runner, if
+    /// any), with the rest as its arguments (this binary's children too).
     pub fn spawn_program<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
-        Proc::start(Command::new(&args[0]).args(&args[1..]), false)
+        Proc::start(
+            dbshm_testkit::child::program(&args[0]).args(&args[1..]),
+            false,
+        )
     }
 
-    /// `program` with its stderr captured as well, for `finish`.
+    /// `program`, a program of this machine, with its stderr captured as
+    /// well, for `finish`.
     pub fn spawn_command(program: &str, args: &[String]) -> Proc {
         Proc::start(Command::new(program).args(args), true)
     }
