@@ -49,8 +49,7 @@ if [ "${1:-}" != --native ]; then
         the_systems_force_and_deny_decide_for_every_tmpfs \
         every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error \
         a_forked_child_gets_a_watcher_of_its_own \
-        a_forked_child_waits_asynchronously_with_a_watcher_of_its_own \
-        open_never_follows_a_symlink_nor_hangs_on_a_fifo_raced_under_the_name; do
+        a_forked_child_waits_asynchronously_with_a_watcher_of_its_own; do
         skips+=(--skip "$test")
     done
 fi

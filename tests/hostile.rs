@@ -242,19 +242,36 @@ impl Watched {
         let start = Instant::now();
         let mut progressed: Option<(u64, Instant)> = None;
         loop {
-            match self.lines.recv_timeout(Duration::from_millis(50)) {
-                Ok((at, line)) => {
-                    if let Some(n) = progress(&line) {
-                        if progressed.is_none_or(|(seen, _)| seen != n) {
-                            progressed = Some((n, at));
+            let mut closed = false;
+            let mut next = self.lines.recv_timeout(Duration::from_millis(50));
+            // Every line queued, before the stall is judged: lines queued
+            // while the caller waited for another child (seconds, under
+            // emulation) are old when they are read, yet show progress.
+            loop {
+                match next {
+                    Ok((at, line)) => {
+                        if let Some(n) = progress(&line) {
+                            if progressed.is_none_or(|(seen, _)| seen != n) {
+                                progressed = Some((n, at));
+                            }
+                            self.last_progress = Some(line);
+                        } else {
+                            self.seen.push(line);
                         }
-                        self.last_progress = Some(line);
-                    } else {
-                        self.seen.push(line);
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        closed = true;
+                        break;
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                next = self.lines.try_recv().map_err(|e| match e {
+                    mpsc::TryRecvError::Empty => mpsc::RecvTimeoutError::Timeout,
+                    mpsc::TryRecvError::Disconnected => mpsc::RecvTimeoutError::Disconnected,
+                });
+            }
+            if closed {
+                break;
             }
             if let Some((_, since)) = &progressed {
                 if since.elapsed() > stall {
