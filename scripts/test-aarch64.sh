@@ -25,7 +25,8 @@ skips=()
 if [ "${1:-}" != --native ]; then
     rustup target list --installed | grep -qx "$target" || rustup target add "$target"
     missing=()
-    for pair in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu qemu-aarch64:qemu-user; do
+    for pair in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu aarch64-linux-gnu-g++:g++-aarch64-linux-gnu \
+        qemu-aarch64:qemu-user; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -41,6 +42,8 @@ if [ "${1:-}" != --native ]; then
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$runner"
     export DBSHM_TEST_RUNNER="$runner"
+    # The C and C++ compilers and nm of the target, for tests/capi.rs.
+    export CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ NM=aarch64-linux-gnu-nm
     # Each with its reason in RELIABILITY.md ("aarch64").
     for test in \
         a_segment_too_big_for_dev_shm_fails_at_create_and_leaves_nothing \
@@ -49,16 +52,25 @@ if [ "${1:-}" != --native ]; then
         the_systems_force_and_deny_decide_for_every_tmpfs \
         every_page_is_huge_on_hugetlbfs_and_an_exhausted_pool_is_a_clear_error \
         a_forked_child_gets_a_watcher_of_its_own \
-        a_forked_child_waits_asynchronously_with_a_watcher_of_its_own; do
+        a_forked_child_waits_asynchronously_with_a_watcher_of_its_own \
+        c_and_rust_meet_on_huge_pages \
+        c_examples_run_clean_under_valgrind \
+        examples_makefile_builds_into_cargo_target_dir; do
         skips+=(--skip "$test")
     done
 fi
 # Lints for this target: its code paths (the NEON copy) are not the host's.
-cargo clippy -p dbshm --target "$target" --all-targets -- -D warnings
+cargo clippy -p dbshm --features capi --target "$target" --all-targets -- -D warnings
+# The C libraries for the target, and the C and C++ examples built with
+# the target's compilers by their Makefile.
+cargo rustc --release -p dbshm --features capi --target "$target" \
+    --lib --crate-type cdylib --crate-type staticlib
+out=$PWD/target/$target
+make -s -C examples-c CC="${CC:-cc}" CXX="${CXX:-c++}" LIBDIR="$out/release" OUT="$out/examples-c"
 # The library's own tests, its multi-process, hostile, directory, pin and
-# event tests. Not yet for aarch64: the C ABI tests and C examples, the
+# event tests, and the C ABI's from C and C++. Not yet for aarch64: the
 # command's tests, the Python wheel (issue 19, next steps).
-cargo test -p dbshm --target "$target" --lib \
+cargo test -p dbshm --features capi --target "$target" --lib \
     --test api --test multiprocess --test events --test hostile --test dirs \
-    --test pin --test pin_processes --test no_alloc \
+    --test pin --test pin_processes --test no_alloc --test capi \
     -- "${skips[@]}"

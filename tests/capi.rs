@@ -162,11 +162,11 @@ impl Tools {
     fn compile(&self, src: &str, out: &str) -> Result<(), String> {
         let cpp = src.ends_with(".cpp");
         let (compiler, std) = if cpp {
-            ("c++", "-std=c++17")
+            (compiler("CXX", "c++"), "-std=c++17")
         } else {
-            ("cc", "-std=c11")
+            (compiler("CC", "cc"), "-std=c11")
         };
-        let output = Command::new(compiler)
+        let output = Command::new(&compiler)
             .args([std, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
             .arg("-I")
             .arg(self.root.join("include"))
@@ -243,18 +243,28 @@ fn own_exe() -> String {
         .to_owned()
 }
 
+/// The compiler `$var` names (`CC`, `CXX`: the target's, for a cross
+/// build), else `default`; `$NM` likewise for `nm`.
+fn compiler(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
 // ------------------------------------------------------------------ tests
 
 fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Failed> {
     let t = tools();
     let dir = t.bin.join("header");
     std::fs::create_dir_all(&dir).unwrap();
+    let (cc, cxx) = (compiler("CC", "cc"), compiler("CXX", "c++"));
     for (file, text, compiler, std) in [
-        ("h.c", "#include \"dbshm.h\"\n", "cc", "-std=c11"),
+        ("h.c", "#include \"dbshm.h\"\n", &cc, "-std=c11"),
         (
             "h.cpp",
             "#include \"dbshm.h\"\n#include \"dbshm.hpp\"\n",
-            "c++",
+            &cxx,
             "-std=c++17",
         ),
     ] {
@@ -278,7 +288,7 @@ fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Fail
     }
     // And the static_assert on an unsupported element type fires.
     std::fs::write(dir.join("bad.cpp"), "#include \"dbshm.hpp\"\nint main() { dbshm::Buffer<char> *b = nullptr; (void)sizeof(*b); }\n")?;
-    let out = Command::new("c++")
+    let out = Command::new(&cxx)
         .args(["-std=c++17", "-fsyntax-only", "-I"])
         .arg(t.root.join("include"))
         .arg(dir.join("bad.cpp"))
@@ -298,7 +308,7 @@ fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
         String::from_utf8_lossy(&dynamic.stdout).contains(soname),
         || format!("no {soname} in readelf -d"),
     )?;
-    let nm = Command::new("nm")
+    let nm = Command::new(compiler("NM", "nm"))
         .args(["-D", "--defined-only"])
         .arg(&so)
         .output()?;
@@ -483,7 +493,7 @@ fn cpp_wrapper_and_rust_share_frames_both_ways() -> Result<(), Failed> {
 
 fn every_status_is_produced_from_c_with_a_message() -> Result<(), Failed> {
     let prefix = format!("dbshm-test-statuses-{}", std::process::id());
-    let out: Output = Command::new(tools().program("statuses"))
+    let out: Output = dbshm_testkit::child::program(tools().program("statuses"))
         .arg(&prefix)
         .output()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -573,7 +583,7 @@ fn c_writer_at_one_frame_per_second_spaces_its_frames() -> Result<(), Failed> {
     DoubleBufferedSharedMemory::<u8>::create(seg.name(), (480, 640, 3))?;
     let reader = DoubleBufferedSharedMemory::<u8>::open_readonly(seg.name())?;
     let frames = 4;
-    let writer = Proc::spawn_command(
+    let writer = Proc::spawn_target_command(
         &tools().program("writer"),
         &[seg.name().into(), frames.to_string(), "1".into()],
     );
@@ -745,9 +755,16 @@ fn killed_writers_never_tear_or_block_readers() -> Result<(), Failed> {
     DoubleBufferedSharedMemory::<u8>::create(seg.name(), (480, 640, 3))?;
     let me = own_exe();
     // Readers attached before the first writer, for about the whole run
-    // (40 ms a kill is more than one takes); 200 ms timeouts, so a wait
-    // blocked by a dead writer would show.
-    let ms = (kills * 40 + 2000).to_string();
+    // (40 ms a kill is more than one takes natively; twice what a first
+    // writer takes to start and report here, where that is more, as under
+    // emulation); 200 ms timeouts, so a wait blocked by a dead writer
+    // would show.
+    let started = std::time::Instant::now();
+    let mut first = Proc::spawn_program(&[&me, "rust_write", "u8", seg.name(), "0"]);
+    first.expect("started")?;
+    first.kill();
+    let per_kill = (started.elapsed().as_millis() as u64 * 2).max(40);
+    let ms = (kills * per_kill + 2000).to_string();
     let readers: Vec<Proc> = (0..2)
         .map(|_| Proc::spawn_program(&[&me, "rust_wait_read", "u8", seg.name(), &ms, "200"]))
         .collect();

@@ -136,6 +136,12 @@ impl Proc {
         )
     }
 
+    /// `program`, built for the target (through its runner, if any), with
+    /// its stderr captured as well, for `finish`.
+    pub fn spawn_target_command(program: &str, args: &[String]) -> Proc {
+        Proc::start(dbshm_testkit::child::program(program).args(args), true)
+    }
+
     /// `program`, a program of this machine, with its stderr captured as
     /// well, for `finish`.
     pub fn spawn_command(program: &str, args: &[String]) -> Proc {
