@@ -10,10 +10,10 @@
 //! and one count: a frame and its numbers are written together, and no
 //! second file can disagree with the first about how many there are.
 //!
-//! The header is written first with room for any count (20 digits) and
-//! rewritten in place, at the same length, after every record: a file cut
-//! off anywhere (SIGKILL, a full disk) loads as the records its header
-//! counts, and numpy ignores the bytes after them. The header text is
+//! The header is written first with room for any count (20 digits), and
+//! its count rewritten in place, at the same width, after every record: a
+//! file cut off anywhere (SIGKILL, a full disk) loads as the records its
+//! header counts, and numpy ignores the bytes after them. The header text is
 //! npy format 1.0, its type description npyz's.
 
 use std::fs::File;
@@ -61,8 +61,9 @@ impl Layout {
     }
 
     /// The header for `count` records: magic, version 1.0, length, and the
-    /// text padded with spaces to a multiple of 64 bytes, as numpy writes it.
-    fn header(&self, count: u64) -> Vec<u8> {
+    /// text padded with spaces to a multiple of 64 bytes, as numpy writes it;
+    /// and where in it the count is, [`count_field`] long.
+    fn header(&self, count: u64) -> (Vec<u8>, usize) {
         let frame = self
             .shape
             .iter()
@@ -86,18 +87,25 @@ impl Layout {
             let dims: String = self.shape.iter().map(|d| format!("{d}, ")).collect();
             (element_dtype(self.dtype).descr(), dims)
         };
-        let mut text = format!(
-            "{{'descr': {descr}, 'fortran_order': False, 'shape': ({count:<COUNT_WIDTH$}, {dims}), }}"
-        );
-        // magic (6) + version (2) + length (2) + text, ending in '\n'.
+        let mut text = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (");
+        // magic (6) + version (2) + length (2), then the text.
+        let count_at = 10 + text.len();
+        text += &format!("{}, {dims}), }}", count_field(count));
+        // Ending in '\n'.
         let padded = (10 + text.len() + 1).next_multiple_of(64) - 10;
         text.extend(std::iter::repeat_n(' ', padded - 1 - text.len()));
         text.push('\n');
         let mut header = b"\x93NUMPY\x01\x00".to_vec();
         header.extend((text.len() as u16).to_le_bytes());
         header.extend(text.as_bytes());
-        header
+        (header, count_at)
     }
+}
+
+/// The count as the header holds it: padded with spaces to a width every
+/// u64 fits, so that the header keeps its length as the count grows.
+fn count_field(count: u64) -> String {
+    format!("{count:<COUNT_WIDTH$}")
 }
 
 /// The npy type of `seq` and `timestamp_ns`: little-endian u64, as written.
@@ -163,6 +171,8 @@ pub struct Recorder {
     file: File,
     layout: Layout,
     count: u64,
+    /// Where in the file the header's count is.
+    count_at: u64,
     /// Where the next record goes.
     end: u64,
 }
@@ -178,12 +188,13 @@ impl Recorder {
             .create_new(true)
             .mode(mode)
             .open(path)?;
-        let header = layout.header(0);
+        let (header, count_at) = layout.header(0);
         file.write_all(&header)?;
         Ok(Recorder {
             file,
             layout,
             count: 0,
+            count_at: count_at as u64,
             end: header.len() as u64,
         })
     }
@@ -200,10 +211,10 @@ impl Recorder {
             .write_all_at(&prefix, self.end)
             .and_then(|()| self.file.write_all_at(frame, self.end + PREFIX as u64))
             // The count goes in after the record: a header never counts a
-            // record that is not all there.
+            // record that is not all there. Only its digits change.
             .and_then(|()| {
-                self.file
-                    .write_all_at(&self.layout.header(self.count + 1), 0)
+                let count = count_field(self.count + 1);
+                self.file.write_all_at(count.as_bytes(), self.count_at)
             });
         if let Err(e) = written {
             // Give back what the partial record took: the header still counts
@@ -451,11 +462,16 @@ mod tests {
     #[test]
     fn the_header_keeps_its_length_for_any_count_and_npyz_reads_it() {
         for l in [layout(&[2, 3], true), layout(&[5], false)] {
-            let empty = l.header(0);
+            let (empty, count_at) = l.header(0);
             assert_eq!(empty.len() % 64, 0);
             for count in [1, 12345, u64::MAX] {
-                let header = l.header(count);
+                let (header, at) = l.header(count);
+                assert_eq!(at, count_at, "{count}");
                 assert_eq!(header.len(), empty.len(), "{count}");
+                // What `append` writes: the digits alone, in place.
+                let mut patched = empty.clone();
+                patched[at..at + COUNT_WIDTH].copy_from_slice(count_field(count).as_bytes());
+                assert_eq!(patched, header, "{count}");
                 let parsed = npyz::NpyHeader::from_reader(&header[..]).unwrap();
                 let want: Vec<u64> = if l.numbered {
                     vec![count]
