@@ -162,9 +162,9 @@ impl Tools {
     fn compile(&self, src: &str, out: &str) -> Result<(), String> {
         let cpp = src.ends_with(".cpp");
         let (compiler, std) = if cpp {
-            (compiler("CXX", "c++"), "-std=c++17")
+            (tool("CXX", "c++"), "-std=c++17")
         } else {
-            (compiler("CC", "cc"), "-std=c11")
+            (tool("CC", "cc"), "-std=c11")
         };
         let output = Command::new(&compiler)
             .args([std, "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g"])
@@ -243,9 +243,9 @@ fn own_exe() -> String {
         .to_owned()
 }
 
-/// The compiler `$var` names (`CC`, `CXX`: the target's, for a cross
-/// build), else `default`; `$NM` likewise for `nm`.
-fn compiler(var: &str, default: &str) -> String {
+/// The build tool `$var` names (`CC`, `CXX`, `NM`: the target's, for a
+/// cross build), else `default`.
+fn tool(var: &str, default: &str) -> String {
     std::env::var(var)
         .ok()
         .filter(|c| !c.is_empty())
@@ -258,7 +258,7 @@ fn header_compiles_as_c11_and_cpp17_with_warnings_as_errors() -> Result<(), Fail
     let t = tools();
     let dir = t.bin.join("header");
     std::fs::create_dir_all(&dir).unwrap();
-    let (cc, cxx) = (compiler("CC", "cc"), compiler("CXX", "c++"));
+    let (cc, cxx) = (tool("CC", "cc"), tool("CXX", "c++"));
     for (file, text, compiler, std) in [
         ("h.c", "#include \"dbshm.h\"\n", &cc, "-std=c11"),
         (
@@ -308,7 +308,7 @@ fn library_has_its_soname_and_exports_only_the_c_api() -> Result<(), Failed> {
         String::from_utf8_lossy(&dynamic.stdout).contains(soname),
         || format!("no {soname} in readelf -d"),
     )?;
-    let nm = Command::new(compiler("NM", "nm"))
+    let nm = Command::new(tool("NM", "nm"))
         .args(["-D", "--defined-only"])
         .arg(&so)
         .output()?;

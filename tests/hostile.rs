@@ -242,36 +242,16 @@ impl Watched {
         let start = Instant::now();
         let mut progressed: Option<(u64, Instant)> = None;
         loop {
-            let mut closed = false;
-            let mut next = self.lines.recv_timeout(Duration::from_millis(50));
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => self.take(line, &mut progressed),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
             // Every line queued, before the stall is judged: lines queued
             // while the caller waited for another child (seconds, under
             // emulation) are old when they are read, yet show progress.
-            loop {
-                match next {
-                    Ok((at, line)) => {
-                        if let Some(n) = progress(&line) {
-                            if progressed.is_none_or(|(seen, _)| seen != n) {
-                                progressed = Some((n, at));
-                            }
-                            self.last_progress = Some(line);
-                        } else {
-                            self.seen.push(line);
-                        }
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => break,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
-                }
-                next = self.lines.try_recv().map_err(|e| match e {
-                    mpsc::TryRecvError::Empty => mpsc::RecvTimeoutError::Timeout,
-                    mpsc::TryRecvError::Disconnected => mpsc::RecvTimeoutError::Disconnected,
-                });
-            }
-            if closed {
-                break;
+            while let Ok(line) = self.lines.try_recv() {
+                self.take(line, &mut progressed);
             }
             if let Some((_, since)) = &progressed {
                 if since.elapsed() > stall {
@@ -305,6 +285,19 @@ impl Watched {
             return Err(format!("failed with {status}: {}", self.describe()).into());
         }
         Ok(Report::parse(&self.seen.join("\n")))
+    }
+
+    /// Takes one line it printed: a progress line moves `progressed` (the
+    /// count, and when it last changed); any other is kept.
+    fn take(&mut self, (at, line): (Instant, String), progressed: &mut Option<(u64, Instant)>) {
+        if let Some(n) = progress(&line) {
+            if progressed.is_none_or(|(seen, _)| seen != n) {
+                *progressed = Some((n, at));
+            }
+            self.last_progress = Some(line);
+        } else {
+            self.seen.push(line);
+        }
     }
 
     /// The lines it printed so far, without waiting.
