@@ -253,20 +253,28 @@ fn cycle_handles(args: &[String]) {
         // One poll: it finds no frame, starts the watcher and registers.
         _ => assert!(r.wait_async(r.latest_seq()).now_or_never().is_none()),
     };
+    // A joined thread may still be listed for a moment (under qemu-user,
+    // with the other core busy, long enough to be counted): waits up to
+    // 2 s for the count to come down to `threads`.
+    let settle = |threads: usize| {
+        let settled = Instant::now() + Duration::from_secs(2);
+        while entries("task") > threads && Instant::now() < settled {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let before_any = entries("task");
     let one = Shm::open_readonly(&args[0]).unwrap();
     watch(&one);
     drop(one);
+    // The first handle's watcher too, or the count before would hold it.
+    settle(before_any);
     let (threads, fds) = (entries("task"), entries("fd"));
     let start = Instant::now();
     for _ in 0..count {
         let r = Shm::open_readonly(&args[0]).unwrap();
         watch(&r);
     }
-    // A joined thread may still be listed for a moment.
-    let settled = Instant::now() + Duration::from_secs(2);
-    while entries("task") > threads && Instant::now() < settled {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    settle(threads);
     emit(&json!({
         "threads": threads, "threads_after": entries("task"),
         "fds": fds, "fds_after": entries("fd"),
