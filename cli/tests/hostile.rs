@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -74,7 +74,7 @@ struct Holder(Child);
 
 impl Holder {
     fn start(role: &str, name: &str) -> Holder {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut child = dbshm_testkit::child::program(std::env::current_exe().unwrap())
             .args([
                 "holder_process",
                 "--exact",

@@ -581,16 +581,22 @@ fn a_recording_and_a_snapshot_are_as_private_as_their_segment() {
     let _writer = Writer::start(&seg.0, &[4, 4], 100.0);
     let (recording, snapshot) = (dir.file("r.npy"), dir.file("s.png"));
     // With the umask most users have, which leaves files readable by all.
-    let run = |args: String| {
-        let command = format!("umask 022; exec {} {args}", env!("CARGO_BIN_EXE_dbshm"));
-        let out = std::process::Command::new("sh")
-            .args(["-c", &command])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args}: {:?}", text(&out));
+    let run = |args: &[&str]| {
+        use std::os::unix::process::CommandExt;
+        let mut command = common::command();
+        // SAFETY: umask is async-signal-safe, and touches nothing but the
+        // child's own file mode mask.
+        unsafe {
+            command.pre_exec(|| {
+                libc::umask(0o022);
+                Ok(())
+            })
+        };
+        let out = command.args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", text(&out));
     };
-    run(format!("record {} -o {recording} --frames 2", seg.0));
-    run(format!("snapshot {} -o {snapshot}", seg.0));
+    run(&["record", &seg.0, "-o", &recording, "--frames", "2"]);
+    run(&["snapshot", &seg.0, "-o", &snapshot]);
     for file in [recording, snapshot] {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{file}");

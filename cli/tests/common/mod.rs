@@ -7,12 +7,15 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// A command running the `dbshm` program built for this test's target,
+/// through the test runner where one is set (under qemu-user).
+pub fn command() -> Command {
+    dbshm_testkit::child::program(env!("CARGO_BIN_EXE_dbshm"))
+}
+
 /// Runs the `dbshm` program with `args` and waits for it.
 pub fn dbshm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dbshm"))
-        .args(args)
-        .output()
-        .expect("run dbshm")
+    command().args(args).output().expect("run dbshm")
 }
 
 /// Its stdout and stderr, as text.
@@ -60,7 +63,7 @@ pub struct Running {
 impl Running {
     pub fn start(args: &[&str]) -> Running {
         use std::io::{BufRead, Read};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dbshm"))
+        let mut child = command()
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
