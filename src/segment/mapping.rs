@@ -227,3 +227,28 @@ impl Drop for Mapping {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Advice is given for ranges that start anywhere, also inside a page
+    /// of whatever size the kernel's are (16 KiB on a Raspberry Pi 5):
+    /// `madvise` itself takes only page-aligned starts.
+    #[test]
+    fn advice_starts_anywhere_on_pages_of_any_size() {
+        let page = rustix::param::page_size();
+        let size = 3 * page;
+        let fd = rustix::fs::memfd_create("dbshm-advice", rustix::fs::MemfdFlags::CLOEXEC)
+            .expect("memfd_create");
+        rustix::fs::ftruncate(&fd, size as u64).expect("ftruncate");
+        let map = Mapping::new("advice", &fd, size, true, Pages::Small).expect("map");
+        for at in [0, 1, HEADER_SIZE, page - 1, page, page + 1] {
+            let len = size - at;
+            map.populate(at, len)
+                .unwrap_or_else(|e| panic!("populate at {at} of {page}-byte pages: {e}"));
+            map.unmap_pages(at, len)
+                .unwrap_or_else(|e| panic!("unmap_pages at {at} of {page}-byte pages: {e}"));
+        }
+    }
+}
