@@ -109,3 +109,46 @@ if [ "${1:-}" != --native ]; then
         --test pin --test pin_processes --test no_alloc \
         -- "${skips[@]}" --skip a_segment_in_a_chosen_directory_is_shared_through_dbshm_dir
 fi
+# The Python package: on a board, its whole suite as a user installs it;
+# under emulation, the aarch64 wheel built by maturin, checked for its
+# tag, and its in-process tests run by Debian's arm64 CPython under qemu
+# (the other tests start Rust, C and Python children, which the host
+# cannot execute without the runner; test_processes.py is all of those).
+if [ "${1:-}" = --native ]; then
+    scripts/python-test.sh
+    exit
+fi
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3)
+venv=target/venv-maturin
+[ -x "$venv/bin/maturin" ] || { "$python" -m venv "$venv" && "$venv/bin/pip" install --quiet "maturin>=1.9,<2"; }
+wheels=$out/wheels
+rm -rf "$wheels"
+"$venv/bin/maturin" build --quiet --release --target "$target" -m python/Cargo.toml --out "$wheels"
+wheel=$(echo "$wheels"/dbshm-*.whl)
+case $wheel in
+    *-cp39-abi3-manylinux_*_aarch64.whl) echo "built $(basename "$wheel")" ;;
+    *) echo "scripts/test-aarch64.sh: unexpected wheel $wheel" >&2; exit 1 ;;
+esac
+# Debian's arm64 CPython, unpacked from its packages into a folder of
+# target/ (apt's lists for arm64 kept there too: nothing on the host
+# changes), and numpy's and pytest's aarch64 wheels beside the package.
+sysroot=$out/python-root
+if [ ! -x "$sysroot/usr/bin/python3.11" ]; then
+    apt_dir=$out/apt
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
+    apt=(-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
+        -o Dir::State::Status=/dev/null -o APT::Architecture=arm64 -o APT::Architectures::=arm64)
+    apt-get "${apt[@]}" update -qq
+    (cd "$apt_dir/debs" && apt-get "${apt[@]}" download -qq python3.11-minimal \
+        libpython3.11-minimal libpython3.11-stdlib libexpat1 zlib1g libffi8 libc6 libgcc-s1)
+    for deb in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
+fi
+site=$out/python-site
+rm -rf "$site"
+"$venv/bin/pip" install --quiet --target "$site" --implementation cp --python-version 3.11 \
+    --platform manylinux_2_34_aarch64 --platform manylinux2014_aarch64 --only-binary=:all: \
+    "numpy>=2" pytest "$wheel"
+qemu-aarch64 -L "$sysroot" -E PYTHONPATH="$site" -E PYTHONDONTWRITEBYTECODE=1 \
+    "$sysroot/usr/bin/python3.11" -m pytest -q -p no:cacheprovider \
+    python/tests/test_api.py python/tests/test_async.py -k "not several_segments"
