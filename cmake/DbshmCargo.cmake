@@ -21,16 +21,29 @@ endfunction()
 
 # Builds libdbshm.so and libdbshm.a with `cargo rustc` into the build tree,
 # and names the SONAME (libdbshm.so.0.1 while 0.x; libdbshm.so.1 from 1.0).
+#
+# Cross-built where DBSHM_RUST_TARGET names a Rust target (a toolchain file
+# sets it: cmake/aarch64-linux-gnu.cmake), linked by the C compiler of the
+# toolchain.
 function(dbshm_cargo_build)
   find_program(CARGO cargo HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
   set(target_dir "${CMAKE_CURRENT_BINARY_DIR}/cargo")
   set(out "${target_dir}/release")
+  set(env CARGO_TARGET_DIR=${target_dir})
+  set(cross)
+  if(DBSHM_RUST_TARGET)
+    string(TOUPPER "${DBSHM_RUST_TARGET}" upper)
+    string(REPLACE "-" "_" upper "${upper}")
+    list(APPEND env CARGO_TARGET_${upper}_LINKER=${CMAKE_C_COMPILER})
+    set(cross --target ${DBSHM_RUST_TARGET})
+    set(out "${target_dir}/${DBSHM_RUST_TARGET}/release")
+  endif()
   # Cargo runs at every build and decides itself what is stale: it tracks
   # the Rust sources, Cargo.toml and Cargo.lock, which CMake cannot see.
   add_custom_target(dbshm_libraries ALL
-    COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${target_dir}
+    COMMAND ${CMAKE_COMMAND} -E env ${env}
             ${CARGO} rustc --release --manifest-path "${CMAKE_CURRENT_SOURCE_DIR}/Cargo.toml"
-            -p dbshm --features capi --lib --crate-type cdylib --crate-type staticlib
+            -p dbshm --features capi ${cross} --lib --crate-type cdylib --crate-type staticlib
     BYPRODUCTS "${out}/libdbshm.so" "${out}/libdbshm.a"
     COMMENT "cargo: building libdbshm.so and libdbshm.a"
     USES_TERMINAL VERBATIM)
@@ -50,10 +63,15 @@ endfunction()
 function(dbshm_native_static_libs out)
   find_program(RUSTC rustc HINTS "$ENV{HOME}/.cargo/bin" REQUIRED)
   set(dir "${CMAKE_CURRENT_BINARY_DIR}/native-libs")
+  set(cross)
+  if(DBSHM_RUST_TARGET)
+    set(cross --target ${DBSHM_RUST_TARGET})
+  endif()
   file(MAKE_DIRECTORY "${dir}")
   file(WRITE "${dir}/empty.rs" "")
   execute_process(
-    COMMAND ${RUSTC} --crate-type staticlib --crate-name empty --print native-static-libs -o "${dir}/libempty.a" "${dir}/empty.rs"
+    COMMAND ${RUSTC} --crate-type staticlib --crate-name empty --print native-static-libs
+            ${cross} -o "${dir}/libempty.a" "${dir}/empty.rs"
     ERROR_VARIABLE printed RESULT_VARIABLE failed)
   string(REGEX MATCH "native-static-libs: ([^\n]*)" _ "${printed}")
   if(failed OR NOT CMAKE_MATCH_1)

@@ -1,6 +1,7 @@
-# Sourced by scripts/test.sh: installs what the test command needs and a
-# fresh machine may lack. As root, the Debian packages through apt-get;
-# otherwise cmake from PyPI into ~/.local, and a message naming the rest.
+# Sourced by scripts/test.sh and scripts/test-aarch64.sh: installs what the
+# test command needs and a fresh machine may lack. As root, the Debian
+# packages through apt-get; otherwise cmake from PyPI into ~/.local, and a
+# message naming the rest.
 # The Rust toolchain itself (with rustfmt and clippy) must be there.
 
 # Installs the Debian packages that provide the missing commands, each given
@@ -27,14 +28,14 @@ need() {
     local rest
     rest=$(echo "${missing[*]}" | xargs)
     if [ -n "$rest" ]; then
-        echo "scripts/test.sh: please install: $rest" >&2
+        echo "${0##*/}: please install: $rest" >&2
         exit 1
     fi
 }
 
 for tool in rustfmt clippy-driver; do
     if ! command -v "$tool" >/dev/null 2>&1 && ! rustup which "$tool" >/dev/null 2>&1; then
-        echo "scripts/test.sh: $tool is missing; install it with: rustup component add ${tool%-driver}" >&2
+        echo "${0##*/}: $tool is missing; install it with: rustup component add ${tool%-driver}" >&2
         exit 1
     fi
 done
@@ -48,7 +49,7 @@ if ! /usr/bin/python3 -m venv --help >/dev/null 2>&1 && ! python3 -m venv --help
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     else
-        echo "scripts/test.sh: please install python3 with its venv module (Debian: python3-venv)" >&2
+        echo "${0##*/}: please install python3 with its venv module (Debian: python3-venv)" >&2
         exit 1
     fi
 fi

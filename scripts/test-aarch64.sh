@@ -28,6 +28,10 @@
 # 16 KiB pass about 2 of them, on the first pass's builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*"; }
+# What scripts/test.sh needs too: cmake, pkg-config and the C compilers
+# for tests/install.rs, python3's venv for the wheel.
+source scripts/install-needs.sh
 target=aarch64-unknown-linux-gnu
 skips=() cli_skips=() tools=()
 if [ "${1:-}" != --native ]; then
@@ -54,6 +58,10 @@ if [ "${1:-}" != --native ]; then
     # tests/capi.rs. Given to those commands alone: exported, they would
     # also build the host's build-script dependencies (psm), and fail.
     tools=(CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ NM=aarch64-linux-gnu-nm)
+    # tests/install.rs: CMake with the toolchain file, and the consumers'
+    # libraries listed by the target's loader under qemu, as ldd would.
+    export DBSHM_CMAKE_TOOLCHAIN=$PWD/cmake/aarch64-linux-gnu.cmake
+    export DBSHM_TEST_LDD="$runner -E LD_TRACE_LOADED_OBJECTS=1"
     # Each with its reason in RELIABILITY.md ("aarch64").
     for test in \
         a_segment_too_big_for_dev_shm_fails_at_create_and_leaves_nothing \
@@ -88,10 +96,11 @@ cargo rustc --release -p dbshm --features capi --target "$target" \
 out=$PWD/target/$target
 env "${tools[@]}" make -s -C examples-c LIBDIR="$out/release" OUT="$out/examples-c"
 # The library's own tests, its multi-process, hostile, directory, pin and
-# event tests, and the C ABI's from C and C++.
+# event tests, the C ABI's from C and C++, and its CMake install used by C,
+# C++ and pkg-config projects.
 env "${tools[@]}" cargo test -p dbshm --features capi --target "$target" --lib \
     --test api --test multiprocess --test events --test hostile --test dirs \
-    --test pin --test pin_processes --test no_alloc --test capi \
+    --test pin --test pin_processes --test no_alloc --test capi --test install \
     -- "${skips[@]}"
 # The command's tests: its programs, recordings and hostile files.
 cargo test -p dbshm-cli --target "$target" -- "${cli_skips[@]}"

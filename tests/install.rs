@@ -5,6 +5,13 @@
 //!
 //! The library is configured, built and installed into a fresh prefix once;
 //! its build tree is then deleted, so every consumer sees only the prefix.
+//!
+//! Cross-built (scripts/test-aarch64.sh), the library and the consumers are
+//! configured with the toolchain file named by `DBSHM_CMAKE_TOOLCHAIN`, the
+//! consumers run through the test runner, and their libraries are listed by
+//! the command in `DBSHM_TEST_LDD` (the runner, with the target's loader told
+//! to list them: `-E LD_TRACE_LOADED_OBJECTS=1`, as `ldd` does natively)
+//! instead of `ldd`.
 
 mod common;
 
@@ -34,6 +41,20 @@ fn work() -> PathBuf {
         .join("install-test")
 }
 
+/// `cmake` configuring `source` into `build`, with the toolchain file of
+/// the target where one is named.
+fn configure(source: &Path, build: &Path) -> Command {
+    let mut command = Command::new("cmake");
+    command.arg("-S").arg(source).arg("-B").arg(build);
+    if let Some(toolchain) = std::env::var_os("DBSHM_CMAKE_TOOLCHAIN") {
+        command.arg(format!(
+            "-DCMAKE_TOOLCHAIN_FILE={}",
+            Path::new(&toolchain).display()
+        ));
+    }
+    command
+}
+
 fn run(command: &mut Command) -> Output {
     let out = command
         .output()
@@ -54,12 +75,7 @@ fn prefix() -> &'static Path {
         let work = work();
         let _ = std::fs::remove_dir_all(&work);
         let (build, prefix) = (work.join("build"), work.join("prefix"));
-        run(Command::new("cmake")
-            .arg("-S")
-            .arg(root())
-            .arg("-B")
-            .arg(&build)
-            .arg("-DCMAKE_BUILD_TYPE=Release"));
+        run(configure(&root(), &build).arg("-DCMAKE_BUILD_TYPE=Release"));
         run(Command::new("cmake").arg("--build").arg(&build));
         run(Command::new("cmake")
             .arg("--install")
@@ -75,12 +91,10 @@ fn prefix() -> &'static Path {
 /// `binary`; the binary.
 fn cmake_consumer(project: &str, binary: &str) -> PathBuf {
     let build = work().join(format!("consumer-{binary}"));
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(root().join("tests/consumers").join(project))
-        .arg("-B")
-        .arg(&build)
-        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display())));
+    run(
+        configure(&root().join("tests/consumers").join(project), &build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display())),
+    );
     run(Command::new("cmake")
         .arg("--build")
         .arg(&build)
@@ -98,7 +112,7 @@ fn exchange(consumer: &Path, env: &[(&str, &Path)]) {
         let shm = DoubleBufferedSharedMemory::<u32>::create(seg.name(), (64, 3)).unwrap();
         shm.write_slice(&frame1).unwrap();
     } // the writer role goes with the handle
-    let mut command = Command::new(consumer);
+    let mut command = dbshm_testkit::child::program(consumer);
     command.arg(seg.name()).env_remove("LD_LIBRARY_PATH");
     for (k, v) in env {
         command.env(k, v);
@@ -117,8 +131,12 @@ fn exchange(consumer: &Path, env: &[(&str, &Path)]) {
     );
 }
 
+/// The shared libraries `binary` loads, and from where, as `ldd` lists them.
 fn ldd(binary: &Path) -> String {
-    String::from_utf8_lossy(&run(Command::new("ldd").arg(binary)).stdout).into_owned()
+    let ldd = std::env::var("DBSHM_TEST_LDD").unwrap_or_else(|_| "ldd".into());
+    let mut words = ldd.split_whitespace();
+    let mut command = Command::new(words.next().expect("a command in DBSHM_TEST_LDD"));
+    String::from_utf8_lossy(&run(command.args(words).arg(binary)).stdout).into_owned()
 }
 
 #[test]
@@ -146,6 +164,14 @@ fn install_lays_out_a_versioned_library_headers_and_package_files() {
             "{link}"
         );
     }
+    // Built for this test's machine (e_machine, bytes 18 and 19 of an ELF
+    // file): cross-built too, where this test is.
+    let machine = |path: &Path| std::fs::read(path).unwrap()[18..20].to_vec();
+    assert_eq!(
+        machine(&p.join("lib").join(&real)),
+        machine(&std::env::current_exe().unwrap()),
+        "the library is for another machine than this test"
+    );
     let dynamic = run(Command::new("readelf")
         .arg("-d")
         .arg(p.join("lib").join(&real)));
@@ -193,11 +219,7 @@ fn find_package_refuses_versions_this_one_does_not_satisfy() {
         ("0.0", false),
     ] {
         let build = work().join(format!("version-{request}"));
-        let status = Command::new("cmake")
-            .arg("-S")
-            .arg(root().join("tests/consumers/c"))
-            .arg("-B")
-            .arg(&build)
+        let status = configure(&root().join("tests/consumers/c"), &build)
             .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix().display()))
             .arg(format!("-DDBSHM_VERSION_REQUEST={request}"))
             .output()
