@@ -235,17 +235,24 @@ fn machine(settings: &Settings) -> String {
             l.strip_prefix("model name")
                 .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
         })
+        // ARM kernels list no model name: their boards name themselves in
+        // the device tree ("NVIDIA Jetson AGX Orin Developer Kit").
+        .or_else(|| {
+            let model = std::fs::read_to_string("/proc/device-tree/model").ok()?;
+            Some(model.trim_end_matches('\0').to_string())
+        })
         .unwrap_or_else(|| "?".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
         "## Run of {}\n\n\
-         - machine: {cpu}, {cores} cores, Linux {}\n\
+         - machine: {cpu}, {}, {cores} cores, Linux {}\n\
          - toolchain: {}\n\
          - dbshm commit: {}; iceoryx2: {}\n\
          - in-process: {} interleaved rounds; cross-process: {} interleaved rounds, \
          lockstep frames per size {:?}, wake test {} frames, {} µs between frames\n\n",
         run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        std::env::consts::ARCH,
         kernel.trim(),
         run("rustc", &["-V"]),
         run(
