@@ -11,4 +11,6 @@ set(CMAKE_SYSTEM_PROCESSOR aarch64)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 # The Rust target cargo builds libdbshm for (cmake/DbshmCargo.cmake).
-set(DBSHM_RUST_TARGET aarch64-unknown-linux-gnu)
+if(NOT DEFINED DBSHM_RUST_TARGET)
+  set(DBSHM_RUST_TARGET aarch64-unknown-linux-gnu)
+endif()

@@ -29,6 +29,10 @@
 # benchmark harness's smoke run (1.5 min) was added; the 16 KiB pass is 2
 # minutes of it, the wheel and its tests 1.
 set -euo pipefail
+case "${1:-}" in
+    "" | --native) ;;
+    *) echo "usage: scripts/test-aarch64.sh [--native]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 # What scripts/test.sh needs too: cmake, pkg-config and the C compilers
@@ -37,7 +41,7 @@ source scripts/install-needs.sh
 target=aarch64-unknown-linux-gnu
 skips=() cli_skips=() tools=()
 if [ "${1:-}" != --native ]; then
-    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+    rustup target list --installed | grep -x "$target" >/dev/null || rustup target add "$target"
     missing=()
     for pair in aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu aarch64-linux-gnu-g++:g++-aarch64-linux-gnu \
         qemu-aarch64:qemu-user; do
@@ -148,16 +152,25 @@ esac
 # Debian's arm64 CPython, unpacked from its packages into a folder of
 # target/ (apt's lists for arm64 kept there too: nothing on the host
 # changes), and numpy's and pytest's aarch64 wheels beside the package.
+# The packages are Debian 12's; the tree is made whole before it is named
+# (an interrupted run leaves no half of it).
 sysroot=$out/python-root
 if [ ! -x "$sysroot/usr/bin/python3.11" ]; then
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+        echo "scripts/test-aarch64.sh: the wheel's tests need Debian's apt-get and dpkg-deb" \
+            "for an arm64 CPython; run scripts/python-test.sh on a board instead" >&2
+        exit 1
+    fi
     apt_dir=$out/apt
+    rm -rf "$apt_dir/debs" "$sysroot.new"
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
     apt=(-o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
         -o Dir::State::Status=/dev/null -o APT::Architecture=arm64 -o APT::Architectures::=arm64)
     apt-get "${apt[@]}" update -qq
     (cd "$apt_dir/debs" && apt-get "${apt[@]}" download -qq python3.11-minimal \
         libpython3.11-minimal libpython3.11-stdlib libexpat1 zlib1g libffi8 libc6 libgcc-s1)
-    for deb in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
+    for deb in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot.new"; done
+    mv "$sysroot.new" "$sysroot"
 fi
 site=$out/python-site
 rm -rf "$site"

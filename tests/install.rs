@@ -11,7 +11,8 @@
 //! consumers run through the test runner, and their libraries are listed by
 //! the command in `DBSHM_TEST_LDD` (the runner, with the target's loader told
 //! to list them: `-E LD_TRACE_LOADED_OBJECTS=1`, as `ldd` does natively)
-//! instead of `ldd`.
+//! instead of `ldd`; the pkg-config project is built with the target's
+//! compiler from `CC`. The Rust crate is built and run for the host there.
 
 mod common;
 
@@ -136,7 +137,12 @@ fn ldd(binary: &Path) -> String {
     let ldd = std::env::var("DBSHM_TEST_LDD").unwrap_or_else(|_| "ldd".into());
     let mut words = ldd.split_whitespace();
     let mut command = Command::new(words.next().expect("a command in DBSHM_TEST_LDD"));
-    String::from_utf8_lossy(&run(command.args(words).arg(binary)).stdout).into_owned()
+    // As the consumers run: finding the library through their own RUNPATH.
+    command
+        .args(words)
+        .arg(binary)
+        .env_remove("LD_LIBRARY_PATH");
+    String::from_utf8_lossy(&run(&mut command).stdout).into_owned()
 }
 
 #[test]
