@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The library's tests for aarch64 (Jetson, Raspberry Pi): cross-built here
-# and run under qemu-user, or built and run natively on an aarch64 machine.
+# The tests for aarch64 (Jetson, Raspberry Pi): the library's, the C ABI's,
+# the CMake install's, the command's, the Python wheel's and a smoke run of
+# the benchmark harness, cross-built here and run under qemu-user, or built
+# and run natively on an aarch64 machine.
 # `.ci/run` calls it after scripts/test.sh.
 #
 #   scripts/test-aarch64.sh            # cross-built, under qemu-user (CI)
-#   scripts/test-aarch64.sh --native   # on a real aarch64 board: no skips
+#   scripts/test-aarch64.sh --native   # on a real aarch64 board (as root: no skips)
 #
 # Under emulation the test binaries run through cargo's runner and start
 # their child processes through $DBSHM_TEST_RUNNER, the same qemu command:

@@ -74,8 +74,12 @@ pub fn wait_read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64, t
         let result = shm.wait_into(seq, timeout, &mut frame);
         let waited = start.elapsed();
         longest = longest.max(waited);
-        // A wait may end late by scheduling, never by a dead writer.
-        overslept += (waited > timeout + Duration::from_millis(250)) as u64;
+        // A wait may end late by scheduling, never by a dead writer or
+        // reader. 600 ms: a run with 50 readers killed on 2 cores once
+        // ended a 200 ms wait after 609 ms (250 failed it), and a wait that
+        // sleeps a whole futex slice (1 s) past its deadline is still
+        // caught.
+        overslept += (waited > timeout + Duration::from_millis(600)) as u64;
         match result {
             Ok(info) => {
                 reads += 1;
@@ -95,6 +99,8 @@ pub fn wait_read_frames<T: Element + NumCast + PartialEq>(name: &str, ms: u64, t
         "overslept": overslept,
         "max_seq": seq,
         "longest_wait_ms": longest.as_millis() as u64,
+        // Copies begun again because the writer lapped them.
+        "retries": shm.retries(),
     }));
 }
 
